@@ -1,0 +1,525 @@
+package firewall
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/tailscale/hujson"
+)
+
+// Paths and URLs used when firewall.jsonc does not name them. They are part of
+// the contract in design.md between the generator, the image and init-firewall.
+const (
+	DefaultConfigPath     = "/etc/devbox/firewall.jsonc"
+	DefaultTokenFile      = "/etc/devbox/github-token"
+	DefaultCacheDir       = "/var/lib/devbox"
+	DefaultResolvConf     = "/etc/resolv.conf"
+	DefaultGitHubMetaURL  = "https://api.github.com/meta"
+	DefaultAWSIPRangesURL = "https://ip-ranges.amazonaws.com/ip-ranges.json"
+)
+
+// Config is the allowlist read from firewall.jsonc (HuJSON: comments and
+// trailing commas allowed). The json tags are the file format of design.md.
+type Config struct {
+	// Domains must resolve (A/AAAA, CNAMEs followed); one that does not is an error.
+	Domains []string `json:"domains"`
+	// OptionalDomains that do not resolve only produce a warning.
+	OptionalDomains []string `json:"optionalDomains"`
+	// CIDRs are static prefixes (or single addresses) allowed as they are.
+	CIDRs []string `json:"cidrs"`
+	// GitHub, when non-nil, adds ranges from GitHub's meta API.
+	GitHub *GitHubConfig `json:"github"`
+	// AWS, when non-nil, adds ranges from AWS's ip-ranges.json.
+	AWS *AWSConfig `json:"aws"`
+	// HostPorts are the TCP ports of the Docker host (the gateway) the box may reach.
+	HostPorts []int `json:"hostPorts"`
+	// InboundPorts are the ports the box publishes; connections to them are allowed in.
+	InboundPorts []int `json:"inboundPorts"`
+	// AllowLocalNetworks allows the subnets of the box's own interfaces
+	// (a compose project's networks) except the gateway.
+	AllowLocalNetworks bool `json:"allowLocalNetworks"`
+	// Verify lists targets checked after the rules are applied.
+	Verify VerifyConfig `json:"verify"`
+	// CacheDir holds the last good answers of the GitHub and AWS sources
+	// (root-only). ParseConfig sets it to DefaultCacheDir when empty.
+	CacheDir string `json:"cacheDir,omitempty"`
+
+	// file and pos let Validate name the place of a bad entry; both are empty
+	// for a Config built in code.
+	file string
+	pos  map[string]position
+}
+
+// GitHubConfig selects ranges from GitHub's meta API
+// (https://docs.github.com/rest/meta/meta).
+type GitHubConfig struct {
+	// URL of the meta document; ParseConfig sets DefaultGitHubMetaURL when empty.
+	URL string `json:"url"`
+	// Keys of the meta document to allow, e.g. "web", "api", "git". At least one.
+	Keys []string `json:"keys"`
+	// TokenFile, when it exists, holds a token sent as "Authorization: Bearer".
+	// ParseConfig sets DefaultTokenFile when empty. Never read from the environment.
+	TokenFile string `json:"tokenFile,omitempty"`
+}
+
+// AWSConfig selects ranges from AWS's ip-ranges.json
+// (https://docs.aws.amazon.com/vpc/latest/userguide/aws-ip-ranges.html).
+type AWSConfig struct {
+	// URL of ip-ranges.json; ParseConfig sets DefaultAWSIPRangesURL when empty.
+	URL string `json:"url"`
+	// Services to keep (e.g. "S3"); empty keeps every service.
+	Services []string `json:"services"`
+	// Regions to keep (e.g. "us-east-1"); empty keeps every region.
+	Regions []string `json:"regions"`
+}
+
+// VerifyConfig lists the targets checked once the rules are in place. Each
+// target is a URL as accepted by ParseTarget.
+type VerifyConfig struct {
+	// Reachable targets must connect.
+	Reachable []string `json:"reachable"`
+	// Blocked targets must be refused.
+	Blocked []string `json:"blocked"`
+}
+
+// position is a 1-based line and column in the config file.
+type position struct{ line, col int }
+
+// LoadConfig reads and parses the config file at path (see ParseConfig).
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load firewall config: %w", err)
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig parses HuJSON data read from filename, fills in defaults and
+// validates the result. Errors name filename:line:col of the offending text:
+// syntax errors, unknown or duplicate keys, wrong types and bad entries.
+func ParseConfig(filename string, data []byte) (*Config, error) {
+	v, err := hujson.Parse(data)
+	if err != nil {
+		return nil, syntaxError(filename, err)
+	}
+	c := &Config{file: filename, pos: map[string]position{}}
+	d := decoder{file: filename, data: data, pos: c.pos}
+	if err := d.check(&v, reflect.TypeFor[Config](), ""); err != nil {
+		return nil, err
+	}
+	v.Standardize() // keeps byte offsets, so json errors still point into data
+	if err := json.Unmarshal(v.Pack(), c); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: %s: value does not fit %s", d.at(int(te.Offset)), te.Field, te.Type)
+		}
+		return nil, fmt.Errorf("%s: %w", filename, err)
+	}
+	c.setDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// hujsonPosition matches the position hujson.Parse puts in its errors.
+var hujsonPosition = regexp.MustCompile(`^hujson: line (\d+), column (\d+): `)
+
+// syntaxError rewrites hujson's "line L, column C" into file:L:C.
+func syntaxError(filename string, err error) error {
+	m := hujsonPosition.FindStringSubmatch(err.Error())
+	if m == nil {
+		return fmt.Errorf("%s: %w", filename, err)
+	}
+	inner := errors.Unwrap(err)
+	if inner == nil {
+		inner = errors.New(strings.TrimPrefix(err.Error(), m[0]))
+	}
+	return fmt.Errorf("%s:%s:%s: %w", filename, m[1], m[2], inner)
+}
+
+func (c *Config) setDefaults() {
+	if c.GitHub != nil {
+		if c.GitHub.URL == "" {
+			c.GitHub.URL = DefaultGitHubMetaURL
+		}
+		if c.GitHub.TokenFile == "" {
+			c.GitHub.TokenFile = DefaultTokenFile
+		}
+	}
+	if c.AWS != nil && c.AWS.URL == "" {
+		c.AWS.URL = DefaultAWSIPRangesURL
+	}
+	if c.CacheDir == "" {
+		c.CacheDir = DefaultCacheDir
+	}
+}
+
+// decoder checks a parsed HuJSON tree against the shape of Config before it
+// is decoded, because encoding/json neither reports where an unknown key is
+// nor refuses duplicate keys.
+type decoder struct {
+	file string
+	data []byte
+	pos  map[string]position
+}
+
+// at formats the file position of byte offset off.
+func (d *decoder) at(off int) string {
+	p := offsetPosition(d.data, off)
+	return fmt.Sprintf("%s:%d:%d", d.file, p.line, p.col)
+}
+
+func offsetPosition(data []byte, off int) position {
+	off = min(max(off, 0), len(data))
+	line := 1 + bytes.Count(data[:off], []byte("\n"))
+	col := 1 + off - (bytes.LastIndexByte(data[:off], '\n') + 1)
+	return position{line, col}
+}
+
+// check verifies that v can be decoded into a value of type t and records the
+// position of every element under its path (e.g. "cidrs[2]").
+func (d *decoder) check(v *hujson.Value, t reflect.Type, path string) error {
+	d.pos[path] = offsetPosition(d.data, v.StartOffset)
+	name := path
+	if name == "" {
+		name = "top level"
+	}
+	lit, isLit := v.Value.(hujson.Literal)
+	if isLit && lit.Kind() == 'n' && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Struct) {
+		return nil // null: source off, empty list or empty object
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	want := map[reflect.Kind]hujson.Kind{
+		reflect.Struct: '{', reflect.Slice: '[', reflect.String: '"', reflect.Int: '0', reflect.Bool: 't',
+	}[t.Kind()]
+	got := v.Value.Kind()
+	if got == 'f' {
+		got = 't'
+	}
+	if got != want {
+		return fmt.Errorf("%s: %s: want %s, got %s", d.at(v.StartOffset), name, kindName(want), kindName(got))
+	}
+	switch val := v.Value.(type) {
+	case *hujson.Object:
+		fields := jsonFields(t)
+		seen := map[string]bool{}
+		for i := range val.Members {
+			m := &val.Members[i]
+			key := m.Name.Value.(hujson.Literal).String()
+			keyPath := key
+			if path != "" {
+				keyPath = path + "." + key
+			}
+			if seen[key] {
+				return fmt.Errorf("%s: duplicate key %q", d.at(m.Name.StartOffset), keyPath)
+			}
+			seen[key] = true
+			ft, ok := fields[key]
+			if !ok {
+				return fmt.Errorf("%s: unknown key %q (known: %s)", d.at(m.Name.StartOffset), keyPath, knownKeys(t))
+			}
+			if err := d.check(&m.Value, ft, keyPath); err != nil {
+				return err
+			}
+		}
+	case *hujson.Array:
+		for i := range val.Elements {
+			if err := d.check(&val.Elements[i], t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case hujson.Literal:
+		if want == '0' {
+			if _, err := strconv.Atoi(string(val)); err != nil {
+				return fmt.Errorf("%s: %s: want an integer, got %s", d.at(v.StartOffset), name, val)
+			}
+		}
+	}
+	return nil
+}
+
+func kindName(k hujson.Kind) string {
+	switch k {
+	case '{':
+		return "an object"
+	case '[':
+		return "a list"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case 't':
+		return "true or false"
+	case 'n':
+		return "null"
+	}
+	return "a value"
+}
+
+// jsonFields maps the json names of struct type t to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.IsExported() && name != "" && name != "-" {
+			fields[name] = f.Type
+		}
+	}
+	return fields
+}
+
+func knownKeys(t reflect.Type) string {
+	var names []string
+	for f := range t.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); f.IsExported() && name != "" {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// Validate checks every entry and returns an error naming the first bad one,
+// e.g. `firewall.jsonc:4:12: cidrs[2] "10.0.0.0/4": prefix shorter than /8 is
+// a catch-all`. It does not contact the network.
+func (c *Config) Validate() error {
+	for i, d := range c.Domains {
+		if err := ValidateDomain(d); err != nil {
+			return c.entryError(fmt.Sprintf("domains[%d]", i), d, err)
+		}
+	}
+	for i, d := range c.OptionalDomains {
+		if err := ValidateDomain(d); err != nil {
+			return c.entryError(fmt.Sprintf("optionalDomains[%d]", i), d, err)
+		}
+	}
+	for i, s := range c.CIDRs {
+		if _, err := ParseCIDR(s); err != nil {
+			return c.entryError(fmt.Sprintf("cidrs[%d]", i), s, err)
+		}
+	}
+	if g := c.GitHub; g != nil {
+		if err := validateSourceURL(g.URL); err != nil {
+			return c.entryError("github.url", g.URL, err)
+		}
+		if len(g.Keys) == 0 {
+			return c.entryError("github.keys", "", errors.New(`name at least one key of the meta document, e.g. "web", "api", "git"`))
+		}
+		for i, k := range g.Keys {
+			if k == "" {
+				return c.entryError(fmt.Sprintf("github.keys[%d]", i), k, errors.New("empty key"))
+			}
+		}
+	}
+	if a := c.AWS; a != nil {
+		if err := validateSourceURL(a.URL); err != nil {
+			return c.entryError("aws.url", a.URL, err)
+		}
+	}
+	for _, ports := range []struct {
+		name string
+		list []int
+	}{{"hostPorts", c.HostPorts}, {"inboundPorts", c.InboundPorts}} {
+		for i, p := range ports.list {
+			if p < 1 || p > 65535 {
+				return c.entryError(fmt.Sprintf("%s[%d]", ports.name, i), strconv.Itoa(p), errors.New("port must be 1-65535"))
+			}
+		}
+	}
+	for _, list := range []struct {
+		name string
+		list []string
+	}{{"verify.reachable", c.Verify.Reachable}, {"verify.blocked", c.Verify.Blocked}} {
+		for i, s := range list.list {
+			if _, err := ParseTarget(s); err != nil {
+				return c.entryError(fmt.Sprintf("%s[%d]", list.name, i), s, err)
+			}
+		}
+	}
+	return nil
+}
+
+// entryError names the entry at path, with its file position when known.
+func (c *Config) entryError(path, value string, err error) error {
+	where := path
+	if value != "" {
+		where = fmt.Sprintf("%s %q", path, value)
+	}
+	switch p, ok := c.pos[path]; {
+	case ok && c.file != "":
+		return fmt.Errorf("%s:%d:%d: %s: %w", c.file, p.line, p.col, where, err)
+	case c.file != "":
+		return fmt.Errorf("%s: %s: %w", c.file, where, err)
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+func validateSourceURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return errors.New("want an http:// or https:// URL")
+	}
+	return nil
+}
+
+// ValidateDomain reports whether d is a DNS name init-firewall can resolve:
+// letters, digits, '-' and '_' in labels of 1-63 bytes, at most 253 bytes,
+// an optional trailing dot. Names are taken as fully qualified. Wildcards and
+// IP addresses are refused (they belong in cidrs).
+func ValidateDomain(d string) error {
+	name := strings.TrimSuffix(d, ".")
+	switch {
+	case name == "":
+		return errors.New("empty domain")
+	case len(name) > 253:
+		return errors.New("domain longer than 253 bytes")
+	case strings.Contains(name, "*"):
+		return errors.New("wildcards cannot be resolved; list each name")
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return errors.New("an IP address is not a domain; put it in cidrs")
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Errorf("label %q must be 1-63 bytes", label)
+		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("label %q starts or ends with '-'", label)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return fmt.Errorf("label %q has invalid character %q", label, r)
+			}
+		}
+	}
+	return nil
+}
+
+// ParseCIDR parses a prefix ("140.82.112.0/20", "2606:50c0::/32") or a single
+// address (taken as /32 or /128) and returns it masked. It refuses catch-alls
+// that would open the firewall: IPv4 prefixes shorter than /8 (0.0.0.0/0
+// included), IPv6 prefixes shorter than /16 (::/0 included), and IPv4-mapped
+// IPv6 prefixes (::ffff:0:0/96 covers all of IPv4).
+func ParseCIDR(s string) (netip.Prefix, error) {
+	var p netip.Prefix
+	if strings.Contains(s, "/") {
+		var err error
+		if p, err = netip.ParsePrefix(s); err != nil {
+			return netip.Prefix{}, fmt.Errorf("not a CIDR prefix: %w", err)
+		}
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("not an IP address or CIDR prefix: %w", err)
+		}
+		if a.Zone() != "" {
+			return netip.Prefix{}, errors.New("address with a zone is not allowed")
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if err := checkPrefix(p); err != nil {
+		return netip.Prefix{}, err
+	}
+	return p.Masked(), nil
+}
+
+// checkPrefix refuses prefixes that are catch-alls or cannot be filtered.
+func checkPrefix(p netip.Prefix) error {
+	a := p.Addr()
+	switch {
+	case !p.IsValid():
+		return errors.New("invalid prefix")
+	case a.Is4In6():
+		return errors.New("IPv4-mapped IPv6 prefix; write the IPv4 form")
+	case a.Is4() && p.Bits() < 8:
+		return errors.New("prefix shorter than /8 is a catch-all")
+	case a.Is6() && p.Bits() < 16:
+		return errors.New("prefix shorter than /16 is a catch-all")
+	}
+	return nil
+}
+
+// Target is a parsed verify target.
+//
+// Accepted forms:
+//
+//	https://host[:port][/path]  TLS connection, then an HTTP GET (port 443 by default)
+//	http://host[:port][/path]   HTTP GET (port 80 by default)
+//	tcp://host:port             TCP connection only
+//	udp://host:port             UDP datagram (reachability cannot be proven for UDP
+//	                            unless the peer answers; see the verifier)
+//
+// host is a DNS name or an IP address (IPv6 in brackets). "Reachable" means the
+// connection (and for http/https the request) succeeds with any status;
+// "blocked" means it is refused by the firewall.
+type Target struct {
+	Scheme string // "https", "http", "tcp" or "udp"
+	Host   string // name or address, without brackets
+	Port   uint16 // explicit or the scheme's default
+	URL    string // the target as written
+}
+
+// Address returns host:port, ready for net.Dial.
+func (t Target) Address() string {
+	return net.JoinHostPort(t.Host, strconv.Itoa(int(t.Port)))
+}
+
+// ParseTarget parses a verify target (see Target for the accepted forms).
+func ParseTarget(s string) (Target, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return Target{}, fmt.Errorf("not a URL: %w", err)
+	}
+	t := Target{Scheme: u.Scheme, Host: u.Hostname(), URL: s}
+	switch u.Scheme {
+	case "https", "http":
+	case "tcp", "udp":
+		if u.Port() == "" {
+			return Target{}, fmt.Errorf("%s target needs a port: %s://host:port", u.Scheme, u.Scheme)
+		}
+		if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			return Target{}, fmt.Errorf("%s target takes no path: %s://host:port", u.Scheme, u.Scheme)
+		}
+	default:
+		return Target{}, errors.New("want https://host[:port]/path, http://host[:port]/path, tcp://host:port or udp://host:port")
+	}
+	if u.User != nil {
+		return Target{}, errors.New("credentials in a verify target are not allowed")
+	}
+	if t.Host == "" {
+		return Target{}, errors.New("target has no host")
+	}
+	if _, err := netip.ParseAddr(t.Host); err != nil {
+		if err := ValidateDomain(t.Host); err != nil {
+			return Target{}, fmt.Errorf("target host: %w", err)
+		}
+	}
+	switch p := u.Port(); {
+	case p != "":
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return Target{}, errors.New("port must be 1-65535")
+		}
+		t.Port = uint16(n)
+	case u.Scheme == "https":
+		t.Port = 443
+	default:
+		t.Port = 80
+	}
+	return t, nil
+}

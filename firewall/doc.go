@@ -1,0 +1,21 @@
+// Package firewall builds and applies devbox's default-deny egress firewall.
+//
+// It owns:
+//   - the allowlist model: Config, read from firewall.jsonc (HuJSON) by
+//     LoadConfig/ParseConfig and checked by Validate, which refuses
+//     catch-all prefixes;
+//   - the sources that turn a Config into an Allowlist (Gather): DNS
+//     (A/AAAA, CNAMEs followed, against the resolvers of a resolv.conf),
+//     GitHub's meta API and AWS's ip-ranges.json (both fetched with retries
+//     and a root-only cache of the last good answer), and static CIDRs;
+//   - applying the allowlist in the box's network namespace (devbox's own
+//     chains and ipsets, IPv4 and IPv6), verifying it, and the status
+//     markers under /run/devbox.
+//
+// It must not touch anything that is not devbox's: no flushing of tables or
+// chains it did not create (Docker's NAT rules for its embedded DNS at
+// 127.0.0.11 stay as they are), no reading of credentials from the
+// environment (the GitHub token comes only from a root-owned file), and no
+// process exits: cmd/init-firewall is the wiring that turns errors into exit
+// statuses. External programs run through internal/runner.
+package firewall
