@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make-base.sh SUITE TAG: build a Debian base image locally (no registry is
-# reachable here) with debootstrap and `docker import`. Reuses TAG if present.
+# reachable here): debootstrap a minimal root, `docker import` it, then add the
+# packages every generated Dockerfile installs anyway with one `docker build`
+# layer, so test builds stay short. Reuses TAG when it exists.
 set -euo pipefail
 suite=${1:?suite (bookworm, trixie)}
 tag=${2:?image tag}
@@ -9,15 +11,26 @@ if docker image inspect "$tag" >/dev/null 2>&1; then
 fi
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 root=$(mktemp -d /tmp/devbox-base-"$suite".XXXXXX)
+log=$(mktemp /tmp/devbox-base-"$suite".log.XXXXXX)
 trap 'rm -rf "$root"' EXIT
-# Packages every generated Dockerfile installs anyway; baking them in keeps
-# test builds short. The generated Dockerfile still installs them itself.
-include=ca-certificates,iptables,iproute2,procps,less,git,curl,nodejs,npm,bash-completion
-echo "make-base: debootstrap $suite into $root"
-debootstrap --variant=minbase --include="$include" "$suite" "$root" "$mirror" >/tmp/devbox-debootstrap-"$suite".log 2>&1 || {
-  tail -20 /tmp/devbox-debootstrap-"$suite".log >&2; exit 1; }
-# A trimmed rootfs, like the official images: no apt lists, no caches.
+echo "make-base: debootstrap $suite (log: $log)"
+if ! debootstrap --variant=minbase --include=ca-certificates "$suite" "$root" "$mirror" >"$log" 2>&1; then
+  tail -20 "$log" >&2; exit 1
+fi
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/archives/*.deb
-tar -C "$root" -c . | docker import \
-  -c 'CMD ["bash"]' -c 'ENV LANG=C.UTF-8' - "$tag" >/dev/null
+tar -C "$root" -c . | docker import -c 'CMD ["bash"]' -c 'ENV LANG=C.UTF-8' - "$tag-rootfs" >/dev/null
+ctx=$(mktemp -d)
+trap 'rm -rf "$root" "$ctx"' EXIT
+cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM $tag-rootfs
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    iptables iproute2 procps less git curl nodejs npm bash-completion \
+ && rm -rf /var/lib/apt/lists/*
+DOCKERFILE
+echo "make-base: docker build $tag"
+if ! docker build -q -t "$tag" "$ctx" >>"$log" 2>&1; then
+  tail -20 "$log" >&2; exit 1
+fi
+docker rmi "$tag-rootfs" >/dev/null 2>&1 || true
 echo "make-base: built $tag"
