@@ -12,7 +12,13 @@ fi
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 root=$(mktemp -d /tmp/devbox-base-"$suite".XXXXXX)
 log=$(mktemp /tmp/devbox-base-"$suite".log.XXXXXX)
-trap 'rm -rf "$root"' EXIT
+# debootstrap mounts /proc and /sys inside the root; a failed or killed run can
+# leave them mounted, so unmount before removing, and never cross into them.
+cleanup() {
+  for m in $(findmnt -rn -o TARGET | grep -F "$root" | sort -r); do umount -l "$m" || true; done
+  rm -rf --one-file-system "$root" ${ctx:+"$ctx"}
+}
+trap cleanup EXIT
 echo "make-base: debootstrap $suite (log: $log)"
 if ! debootstrap --variant=minbase --include=ca-certificates "$suite" "$root" "$mirror" >"$log" 2>&1; then
   tail -20 "$log" >&2; exit 1
@@ -20,7 +26,6 @@ fi
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/archives/*.deb
 tar -C "$root" -c . | docker import -c 'CMD ["bash"]' -c 'ENV LANG=C.UTF-8' - "$tag-rootfs" >/dev/null
 ctx=$(mktemp -d)
-trap 'rm -rf "$root" "$ctx"' EXIT
 cat >"$ctx/Dockerfile" <<DOCKERFILE
 FROM $tag-rootfs
 RUN apt-get update \
