@@ -1,0 +1,122 @@
+// Command init-firewall applies devbox's default-deny egress firewall inside
+// the dev container (the Dev Container feature's entrypoint: run as root with
+// no arguments at every container start), and reports its status.
+//
+//	init-firewall [--config PATH] [--dry-run] [--json] [--timeout D]
+//	init-firewall status [--wait D] [--json]
+//
+// Exit status: 0 applied and verified (status: ready), 1 failed, closed
+// (status: failed or not ready in time), 2 usage error. All logic lives in
+// package firewall; this is wiring.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/devbox-sandbox/devbox/firewall"
+	"github.com/devbox-sandbox/devbox/internal/runner"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Main runs init-firewall with args and returns the exit status.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "status" {
+		return status(ctx, args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("init-firewall", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts firewall.Options
+	var asJSON bool
+	fs.StringVar(&opts.ConfigPath, "config", firewall.DefaultConfigPath, "allowlist `file` (HuJSON)")
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "print the rules and set contents instead of applying them (no privilege needed)")
+	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	fs.DurationVar(&opts.Timeout, "timeout", firewall.DefaultTimeout, "bound on gathering the allowlist (DNS, GitHub, AWS)")
+	fs.StringVar(&opts.RunDir, "run-dir", firewall.DefaultRunDir, "directory of the status markers (tests)")
+	fs.IntVar(&opts.NFLogGroup, "nflog-group", firewall.DefaultNFLogGroup, "NFLOG group that receives rejected packets")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: init-firewall [--config PATH] [--dry-run] [--json] [--timeout D]\n       init-firewall status [--wait D] [--json]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return usageStatus(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "init-firewall: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if firewall.SudoInvoked() {
+		fmt.Fprintln(stderr, "init-firewall: started by a non-root user: using "+firewall.DefaultConfigPath+" and ignoring --config and the environment")
+		opts = opts.Restrict()
+	}
+	opts.Runner = runner.Local{}
+	opts.Out = stdout
+	s, err := firewall.Run(ctx, opts)
+	return report(s, err, asJSON, stdout, stderr)
+}
+
+func status(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("init-firewall status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts firewall.StatusOptions
+	var asJSON bool
+	fs.DurationVar(&opts.Wait, "wait", 0, "wait up to this long for the firewall of this container start")
+	fs.BoolVar(&asJSON, "json", false, "print the status as JSON")
+	fs.StringVar(&opts.Dir, "run-dir", firewall.DefaultRunDir, "directory of the status markers (tests)")
+	if err := fs.Parse(args); err != nil {
+		return usageStatus(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "init-firewall status: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	s, err := firewall.Status(ctx, opts)
+	if s == nil && asJSON {
+		s = &firewall.Summary{Error: err.Error()}
+	}
+	return report(s, err, asJSON, stdout, stderr)
+}
+
+// report prints the summary line (or JSON) and picks the exit status.
+func report(s *firewall.Summary, err error, asJSON bool, stdout, stderr io.Writer) int {
+	if asJSON && s != nil {
+		if s.Error == "" && err != nil {
+			s.Error = err.Error()
+		}
+		enc := json.NewEncoder(stdout)
+		_ = enc.Encode(s)
+	} else if s != nil {
+		out := stdout
+		if err != nil {
+			out = stderr
+		}
+		fmt.Fprintln(out, "init-firewall: "+s.Line())
+	}
+	if err != nil {
+		if s == nil && !asJSON {
+			fmt.Fprintln(stderr, "init-firewall: "+err.Error())
+		}
+		return 1
+	}
+	return 0
+}
+
+func usageStatus(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}

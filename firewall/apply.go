@@ -1,0 +1,228 @@
+package firewall
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/coreos/go-iptables/iptables"
+	"github.com/devbox-sandbox/devbox/internal/runner"
+	"github.com/vishvananda/netlink"
+	"go4.org/netipx"
+	"golang.org/x/sys/unix"
+)
+
+// applier changes the kernel state of the current network namespace: the
+// allowlist sets over netlink and devbox's chains with iptables-restore.
+type applier struct {
+	run   runner.Runner
+	ipset *ipsetConn
+	rev   map[string]uint8 // hash:net revision per family name
+}
+
+// ensureSet creates fam's live set, empty, when it does not exist yet, so
+// rules can refer to it before anything was gathered.
+func (a *applier) ensureSet(fam family) error {
+	ok, err := a.ipset.exists(fam.set)
+	if err != nil || ok {
+		return err
+	}
+	rev, err := a.revision(fam)
+	if err != nil {
+		return err
+	}
+	return a.ipset.create(fam.set, fam.afINET, rev, 0)
+}
+
+func (a *applier) revision(fam family) (uint8, error) {
+	if rev, ok := a.rev[fam.name]; ok {
+		return rev, nil
+	}
+	rev, err := a.ipset.typeRevision(fam.afINET)
+	if err != nil {
+		return 0, fmt.Errorf("ask the kernel for ipset type hash:net (%s): %w", fam.ipsetName, err)
+	}
+	if a.rev == nil {
+		a.rev = map[string]uint8{}
+	}
+	a.rev[fam.name] = rev
+	return rev, nil
+}
+
+// replaceSet fills a new set beside fam's live one, swaps the two in one
+// kernel operation and destroys the old contents.
+func (a *applier) replaceSet(fam family, prefixes []netip.Prefix) error {
+	tmp := fam.set + "-new"
+	if err := a.ipset.destroy(tmp); err != nil { // left over from an interrupted run
+		return err
+	}
+	rev, err := a.revision(fam)
+	if err != nil {
+		return err
+	}
+	if err := a.ipset.create(tmp, fam.afINET, rev, len(prefixes)); err != nil {
+		return err
+	}
+	if err := a.ipset.add(tmp, prefixes); err != nil {
+		_ = a.ipset.destroy(tmp)
+		return err
+	}
+	if err := a.ipset.swap(fam.set, tmp); err != nil {
+		_ = a.ipset.destroy(tmp)
+		return err
+	}
+	return a.ipset.destroy(tmp)
+}
+
+// hooks inspects OUTPUT and INPUT (with go-iptables) and says how the jumps
+// into devbox's chains must change so that each is there once, as rule 1.
+func hooks(fam family) (Hooks, error) {
+	proto := iptables.ProtocolIPv4
+	if fam.name == "v6" {
+		proto = iptables.ProtocolIPv6
+	}
+	ipt, err := iptables.New(iptables.IPFamily(proto), iptables.Timeout(5))
+	if err != nil {
+		return Hooks{}, fmt.Errorf("find %s: %w", fam.iptables, err)
+	}
+	var h Hooks
+	for _, hook := range []struct {
+		builtin, chain  string
+		insert          *bool
+		deleteDuplicate *int
+	}{{"OUTPUT", ChainOut, &h.InsertOut, &h.DeleteOut}, {"INPUT", ChainIn, &h.InsertIn, &h.DeleteIn}} {
+		rules, err := ipt.List("filter", hook.builtin)
+		if err != nil {
+			return Hooks{}, fmt.Errorf("list %s filter %s: %w", fam.iptables, hook.builtin, err)
+		}
+		jump := "-A " + hook.builtin + " -j " + hook.chain
+		var at []int
+		n := 0
+		for _, r := range rules {
+			if !strings.HasPrefix(r, "-A ") {
+				continue
+			}
+			n++
+			if r == jump {
+				at = append(at, n)
+			}
+		}
+		if len(at) == 1 && at[0] == 1 {
+			continue
+		}
+		*hook.deleteDuplicate = len(at)
+		*hook.insert = true
+	}
+	return h, nil
+}
+
+// loadRules replaces devbox's chains of fam with r in one
+// `iptables-restore --noflush` transaction.
+func (a *applier) loadRules(ctx context.Context, fam family, r Ruleset) error {
+	h, err := hooks(fam)
+	if err != nil {
+		return err
+	}
+	payload := r.Restore(h)
+	_, err = a.run.Run(ctx, runner.Cmd{Name: fam.restore, Args: []string{"--noflush", "--wait"}, Stdin: strings.NewReader(payload)})
+	if err != nil {
+		return fmt.Errorf("load %s rules: %w", fam.name, err)
+	}
+	return nil
+}
+
+// ip6Filtering reports whether ip6tables can be used here: the tool is
+// installed and the kernel has its filter table.
+func ip6Filtering() error {
+	if _, err := exec.LookPath(familyV6.restore); err != nil {
+		return fmt.Errorf("%s not installed", familyV6.restore)
+	}
+	if _, err := hooks(familyV6); err != nil {
+		return err
+	}
+	return nil
+}
+
+// disableIPv6 turns IPv6 off for a box whose IPv6 traffic cannot be
+// filtered: first with the sysctl, and where /proc/sys is read-only (as in
+// a container) by removing every IPv6 address and route but loopback's.
+// It returns how it did it.
+func disableIPv6() (string, error) {
+	var sysctlErr error
+	for _, p := range []string{"/proc/sys/net/ipv6/conf/all/disable_ipv6", "/proc/sys/net/ipv6/conf/default/disable_ipv6"} {
+		if err := os.WriteFile(p, []byte("1\n"), 0o644); err != nil {
+			sysctlErr = err
+			break
+		}
+	}
+	if sysctlErr == nil {
+		return "IPv6 disabled (net.ipv6.conf.all.disable_ipv6=1)", nil
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return "", fmt.Errorf("disable IPv6: sysctl: %v; list interfaces: %w", sysctlErr, err)
+	}
+	n := 0
+	for _, l := range links {
+		if l.Attrs().Flags&unix.IFF_LOOPBACK != 0 {
+			continue
+		}
+		routes, err := netlink.RouteList(l, netlink.FAMILY_V6)
+		if err != nil {
+			return "", fmt.Errorf("disable IPv6: list routes of %s: %w", l.Attrs().Name, err)
+		}
+		for _, r := range routes {
+			if err := netlink.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+				return "", fmt.Errorf("disable IPv6: delete route %s: %w", r, err)
+			}
+		}
+		addrs, err := netlink.AddrList(l, netlink.FAMILY_V6)
+		if err != nil {
+			return "", fmt.Errorf("disable IPv6: list addresses of %s: %w", l.Attrs().Name, err)
+		}
+		for _, ad := range addrs {
+			if err := netlink.AddrDel(l, &ad); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+				return "", fmt.Errorf("disable IPv6: delete address %s: %w", ad.IPNet, err)
+			}
+			n++
+		}
+	}
+	return fmt.Sprintf("IPv6 disabled: removed %d IPv6 addresses and their routes (sysctl not writable: %v)", n, sysctlErr), nil
+}
+
+// forgetRemoved deletes the conntrack entries of connections the box opened
+// to destinations the new rules no longer allow, so they do not live on as
+// ESTABLISHED. allowed says whether a destination is still allowed.
+// Connections into the box (to its own addresses) are kept.
+func forgetRemoved(fam family, own []netip.Addr, allowed func(netip.Addr, uint8, uint16) bool) (uint, error) {
+	af := netlink.InetFamily(fam.afINET)
+	var ownSet netipx.IPSetBuilder
+	for _, a := range own {
+		ownSet.Add(a)
+	}
+	ours, _ := ownSet.IPSet()
+	n, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, af, conntrackFilter(func(f *netlink.ConntrackFlow) bool {
+		dst, ok := netip.AddrFromSlice(f.Forward.DstIP)
+		if !ok {
+			return false
+		}
+		dst = dst.Unmap()
+		if dst.IsLoopback() || ours.Contains(dst) {
+			return false
+		}
+		return !allowed(dst, f.Forward.Protocol, f.Forward.DstPort)
+	}))
+	if err != nil {
+		return n, fmt.Errorf("forget %s connections to removed destinations: %w", fam.name, err)
+	}
+	return n, nil
+}
+
+// conntrackFilter adapts a func to netlink.CustomConntrackFilter.
+type conntrackFilter func(*netlink.ConntrackFlow) bool
+
+func (f conntrackFilter) MatchConntrackFlow(flow *netlink.ConntrackFlow) bool { return f(flow) }

@@ -1,0 +1,108 @@
+package firewall
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Host is what init-firewall reads of the box's own network to build its
+// rules: where DNS goes, which networks it sits on, and the Docker host.
+type Host struct {
+	// Resolvers are the nameservers of resolv.conf.
+	Resolvers []netip.Addr
+	// Gateways are the next hops of the box's routes.
+	Gateways []netip.Addr
+	// LocalNets are the subnets of the box's interfaces other than lo
+	// (IPv6 link-local ones left out).
+	LocalNets []netip.Prefix
+	// Addrs are the box's own addresses (lo's left out).
+	Addrs []netip.Addr
+	// IPv6 is false when the kernel has no IPv6 at all.
+	IPv6 bool
+}
+
+// ReadHost reads the interfaces and routes of the current network
+// namespace, and the nameservers of resolv.conf at resolvConf (a box
+// without any has no DNS rule but root's). It needs no privilege.
+func ReadHost(resolvConf string) (Host, error) {
+	var h Host
+	if rs, err := Resolvers(resolvConf); err == nil {
+		for _, a := range rs {
+			h.Resolvers = append(h.Resolvers, a.WithZone("").Unmap())
+		}
+	} else if !strings.Contains(err.Error(), "no nameserver") {
+		return h, err
+	}
+	_, err := os.Stat("/proc/net/if_inet6")
+	h.IPv6 = err == nil
+	links, err := netlink.LinkList()
+	if err != nil {
+		return h, fmt.Errorf("list network interfaces: %w", err)
+	}
+	for _, l := range links {
+		if l.Attrs().Flags&unix.IFF_LOOPBACK != 0 {
+			continue
+		}
+		addrs, err := netlink.AddrList(l, netlink.FAMILY_ALL)
+		if err != nil {
+			return h, fmt.Errorf("list addresses of %s: %w", l.Attrs().Name, err)
+		}
+		for _, a := range addrs {
+			ip, ok := netip.AddrFromSlice(a.IP)
+			if !ok {
+				continue
+			}
+			ip = ip.Unmap()
+			bits, _ := a.Mask.Size()
+			h.Addrs = append(h.Addrs, ip)
+			if !ip.IsLinkLocalUnicast() {
+				h.LocalNets = append(h.LocalNets, netip.PrefixFrom(ip, bits).Masked())
+			}
+		}
+	}
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return h, fmt.Errorf("list routes: %w", err)
+	}
+	for _, r := range routes {
+		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
+			h.Gateways = append(h.Gateways, gw.Unmap())
+		}
+		for _, nh := range r.MultiPath {
+			if gw, ok := netip.AddrFromSlice(nh.Gw); ok {
+				h.Gateways = append(h.Gateways, gw.Unmap())
+			}
+		}
+	}
+	h.Gateways = sortedAddrs(h.Gateways)
+	h.LocalNets = sortedPrefixes(h.LocalNets)
+	return h, nil
+}
+
+// ruleset builds fam's rules from the host facts and the config.
+func (h Host) ruleset(fam family, cfg *Config, nflogGroup int) Ruleset {
+	r := Ruleset{fam: fam, HostPorts: cfg.HostPorts, InboundPorts: cfg.InboundPorts, NFLogGroup: nflogGroup}
+	for _, a := range h.Resolvers {
+		if fam.is(a) {
+			r.Resolvers = append(r.Resolvers, a)
+		}
+	}
+	for _, a := range h.Gateways {
+		if fam.is(a) {
+			r.Gateways = append(r.Gateways, a)
+		}
+	}
+	if cfg.AllowLocalNetworks {
+		for _, p := range h.LocalNets {
+			if fam.is(p.Addr()) {
+				r.LocalNets = append(r.LocalNets, p)
+			}
+		}
+	}
+	return r
+}

@@ -1,0 +1,210 @@
+package firewall
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Names of devbox's own chains and sets. Nothing else in the filter table is
+// touched: the chains are hooked from OUTPUT and INPUT by one rule each.
+const (
+	ChainOut       = "DEVBOX-OUT"
+	ChainIn        = "DEVBOX-IN"
+	ChainRejectOut = "DEVBOX-REJECT-OUT"
+	ChainRejectIn  = "DEVBOX-REJECT-IN"
+	SetV4          = "devbox-allow-v4"
+	SetV6          = "devbox-allow-v6"
+	// DefaultNFLogGroup is the NFLOG group rejected packets are copied to.
+	DefaultNFLogGroup = 100
+	// NFLogPrefixOut and NFLogPrefixIn prefix the NFLOG messages of
+	// rejected outgoing and incoming packets.
+	NFLogPrefixOut = "devbox-reject-out"
+	NFLogPrefixIn  = "devbox-reject-in"
+)
+
+// family holds what differs between the IPv4 and IPv6 rule sets.
+type family struct {
+	name       string // "v4" or "v6"
+	ipsetName  string // "inet" or "inet6", as `ipset create ... family` takes it
+	iptables   string // iptables or ip6tables
+	restore    string // iptables-restore or ip6tables-restore
+	set        string
+	rejectWith string
+	afINET     uint8
+}
+
+var (
+	familyV4 = family{"v4", "inet", "iptables", "iptables-restore", SetV4, "icmp-admin-prohibited", 2}
+	familyV6 = family{"v6", "inet6", "ip6tables", "ip6tables-restore", SetV6, "icmp6-adm-prohibited", 10}
+)
+
+// is reports whether a belongs to the family.
+func (f family) is(a netip.Addr) bool { return a.Is4() == (f.name == "v4") && !a.Is4In6() }
+
+// Ruleset is everything one family's chains are built from. Build it with
+// the host facts of the box (resolvers, interfaces, gateways) and the
+// config; Restore renders it.
+type Ruleset struct {
+	fam family
+	// Resolvers are the nameservers of /etc/resolv.conf of this family:
+	// DNS to them is allowed for every user.
+	Resolvers []netip.Addr
+	// Gateways are the next hops of the box's routes (the Docker host):
+	// reachable only on HostPorts.
+	Gateways []netip.Addr
+	// LocalNets are the subnets of the box's interfaces, allowed when the
+	// config says allowLocalNetworks (empty otherwise).
+	LocalNets    []netip.Prefix
+	HostPorts    []int
+	InboundPorts []int
+	NFLogGroup   int
+	// Fetch are the HTTP sources init-firewall itself must reach while it
+	// gathers the allowlist: allowed only for root's sockets, only on their
+	// port, and only until the final rules replace these.
+	Fetch []netip.AddrPort
+}
+
+// Hooks says how the jumps from OUTPUT and INPUT into devbox's chains must
+// change; apply fills it from what is live, so a re-run does not add a
+// second jump.
+type Hooks struct {
+	// InsertOut and InsertIn add the jump as rule 1 of OUTPUT / INPUT.
+	InsertOut, InsertIn bool
+	// DeleteOut and DeleteIn remove this many existing jumps first (ones
+	// that are not rule 1 or are duplicates).
+	DeleteOut, DeleteIn int
+}
+
+// FirstRunHooks is the hook change of a box that has no devbox rules yet.
+var FirstRunHooks = Hooks{InsertOut: true, InsertIn: true}
+
+// Restore renders the input for one `iptables-restore --noflush` (or
+// ip6tables-restore) call. Declaring devbox's chains flushes them, so the
+// call replaces them in one transaction; built-in chains and every other
+// table are left as they are.
+func (r Ruleset) Restore(h Hooks) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("*filter")
+	for _, c := range []string{ChainOut, ChainIn, ChainRejectOut, ChainRejectIn} {
+		w(":%s - [0:0]", c)
+	}
+	for range h.DeleteOut {
+		w("-D OUTPUT -j %s", ChainOut)
+	}
+	for range h.DeleteIn {
+		w("-D INPUT -j %s", ChainIn)
+	}
+	if h.InsertOut {
+		w("-I OUTPUT 1 -j %s", ChainOut)
+	}
+	if h.InsertIn {
+		w("-I INPUT 1 -j %s", ChainIn)
+	}
+	for _, rule := range r.outRules() {
+		w("-A %s %s", ChainOut, rule)
+	}
+	for _, rule := range r.inRules() {
+		w("-A %s %s", ChainIn, rule)
+	}
+	for _, c := range []struct{ chain, prefix string }{{ChainRejectOut, NFLogPrefixOut}, {ChainRejectIn, NFLogPrefixIn}} {
+		w("-A %s -j NFLOG --nflog-group %d --nflog-prefix %s", c.chain, r.NFLogGroup, c.prefix)
+		w("-A %s -p tcp -j REJECT --reject-with tcp-reset", c.chain)
+		w("-A %s -j REJECT --reject-with %s", c.chain, r.fam.rejectWith)
+	}
+	w("COMMIT")
+	return b.String()
+}
+
+// ndTypes are the ICMPv6 neighbour discovery messages; hop limit 255 marks
+// them as link-local (RFC 4861 receivers drop anything else).
+var ndTypes = []string{"router-solicitation", "router-advertisement", "neighbour-solicitation", "neighbour-advertisement"}
+
+func (r Ruleset) ndRules() []string {
+	if r.fam.name != "v6" {
+		return nil
+	}
+	var out []string
+	for _, t := range ndTypes {
+		out = append(out, fmt.Sprintf("-p ipv6-icmp -m icmp6 --icmpv6-type %s -m hl --hl-eq 255 -j ACCEPT", t))
+	}
+	// Nothing else of ICMPv6 (errors about allowed traffic are RELATED).
+	return append(out, "-p ipv6-icmp -j "+ChainRejectOut)
+}
+
+func (r Ruleset) outRules() []string {
+	rules := []string{
+		"-o lo -j ACCEPT",
+		"-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+	}
+	for _, a := range sortedAddrs(r.Resolvers) {
+		for _, proto := range []string{"udp", "tcp"} {
+			rules = append(rules, fmt.Sprintf("-d %s -p %s --dport 53 -j ACCEPT", hostPrefix(a), proto))
+		}
+	}
+	// Docker's embedded resolver (127.0.0.11) forwards queries from inside
+	// the box as root; the agent's user never gets DNS beyond resolv.conf.
+	for _, proto := range []string{"udp", "tcp"} {
+		rules = append(rules, fmt.Sprintf("-p %s --dport 53 -m owner --uid-owner 0 -j ACCEPT", proto))
+	}
+	for _, f := range r.Fetch {
+		rules = append(rules, fmt.Sprintf("-d %s -p tcp --dport %d -m owner --uid-owner 0 -j ACCEPT", hostPrefix(f.Addr()), f.Port()))
+	}
+	rules = append(rules, r.ndRules()...)
+	for _, gw := range sortedAddrs(r.Gateways) {
+		for _, p := range sortedInts(r.HostPorts) {
+			rules = append(rules, fmt.Sprintf("-d %s -p tcp --dport %d -j ACCEPT", hostPrefix(gw), p))
+		}
+		// The host is not part of the local networks allowed below.
+		rules = append(rules, fmt.Sprintf("-d %s -j %s", hostPrefix(gw), ChainRejectOut))
+	}
+	for _, n := range sortedPrefixes(r.LocalNets) {
+		rules = append(rules, fmt.Sprintf("-d %s -j ACCEPT", n))
+	}
+	return append(rules,
+		fmt.Sprintf("-m set --match-set %s dst -j ACCEPT", r.fam.set),
+		"-j "+ChainRejectOut)
+}
+
+func (r Ruleset) inRules() []string {
+	rules := []string{
+		"-i lo -j ACCEPT",
+		"-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+	}
+	for _, rule := range r.ndRules() {
+		rules = append(rules, strings.Replace(rule, ChainRejectOut, ChainRejectIn, 1))
+	}
+	for _, p := range sortedInts(r.InboundPorts) {
+		for _, proto := range []string{"tcp", "udp"} {
+			rules = append(rules, fmt.Sprintf("-p %s --dport %d -j ACCEPT", proto, p))
+		}
+	}
+	return append(rules, "-j "+ChainRejectIn)
+}
+
+func hostPrefix(a netip.Addr) string { return netip.PrefixFrom(a, a.BitLen()).String() }
+
+func sortedAddrs(as []netip.Addr) []netip.Addr {
+	out := slices.Clone(as)
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
+func sortedInts(ns []int) []int {
+	out := slices.Clone(ns)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func sortedPrefixes(ps []netip.Prefix) []netip.Prefix {
+	out := slices.Clone(ps)
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return slices.Compact(out)
+}

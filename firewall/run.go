@@ -1,0 +1,451 @@
+package firewall
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/devbox-sandbox/devbox/internal/runner"
+	"go4.org/netipx"
+)
+
+// DefaultTimeout bounds the gathering of a run (DNS and HTTP sources).
+const DefaultTimeout = 60 * time.Second
+
+// Options configures Run. The zero value (with Runner set) applies the
+// default config.
+type Options struct {
+	// ConfigPath is the allowlist file; DefaultConfigPath when empty.
+	ConfigPath string
+	// DryRun prints the rules and set contents to Out instead of applying
+	// them; it needs no privilege and writes no marker.
+	DryRun bool
+	// Timeout bounds gathering; DefaultTimeout when zero.
+	Timeout time.Duration
+	// RunDir holds the status markers; DefaultRunDir when empty.
+	RunDir string
+	// ResolvConf is read for the resolvers; DefaultResolvConf when empty.
+	ResolvConf string
+	// NFLogGroup receives rejected packets; DefaultNFLogGroup when zero.
+	NFLogGroup int
+	// Gather overrides the gathering options (tests point DNS elsewhere).
+	Gather GatherOptions
+	// Runner runs iptables-restore.
+	Runner runner.Runner
+	// Out receives the dry-run output.
+	Out io.Writer
+}
+
+func (o Options) withDefaults() Options {
+	if o.ConfigPath == "" {
+		o.ConfigPath = DefaultConfigPath
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.RunDir == "" {
+		o.RunDir = DefaultRunDir
+	}
+	if o.ResolvConf == "" {
+		o.ResolvConf = DefaultResolvConf
+	}
+	if o.NFLogGroup == 0 {
+		o.NFLogGroup = DefaultNFLogGroup
+	}
+	if o.Gather.ResolvConf == "" {
+		o.Gather.ResolvConf = o.ResolvConf
+	}
+	if o.Runner == nil {
+		o.Runner = runner.Local{}
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	return o
+}
+
+// SudoInvoked reports whether the process was started by a non-root user
+// with root's effective uid (sudo, a setuid wrapper). Such a run must not
+// let its caller choose the config, the marker directory or the environment.
+func SudoInvoked() bool {
+	return os.Getenv("SUDO_UID") != "" || os.Getuid() != 0 && os.Geteuid() == 0
+}
+
+// Restrict returns o with everything a non-root caller could use to loosen
+// the firewall reset to the root-owned defaults, and clears the
+// environment (proxies, resolver options) but for a fixed PATH. Call it
+// when SudoInvoked.
+func (o Options) Restrict() Options {
+	os.Clearenv()
+	_ = os.Setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	return Options{DryRun: o.DryRun, Timeout: o.Timeout, Runner: o.Runner, Out: o.Out}
+}
+
+// Run applies the allowlist of the config to the current network namespace
+// and verifies it, failing closed: whatever goes wrong, devbox's
+// default-deny chains are in place when it returns (with what could be
+// gathered), and the error says what failed. It writes the ready marker
+// only on full success, the failed marker otherwise.
+//
+// The order makes sure egress is never open: on a box without devbox's
+// rules, the closed rules (empty allowlist) go in before anything is
+// fetched; the sources are then fetched through them (root alone may reach
+// the source hosts meanwhile); the new sets are filled beside the live ones
+// and swapped in; and the final rules replace the chains in one
+// iptables-restore transaction per family.
+func Run(ctx context.Context, opts Options) (*Summary, error) {
+	start := time.Now()
+	opts = opts.withDefaults()
+	if opts.DryRun {
+		return dryRun(ctx, opts, start)
+	}
+	// The markers of an earlier run must not be read as this one's.
+	markerErr := clearMarkers(opts.RunDir)
+	s := &Summary{Config: opts.ConfigPath}
+	err := apply(ctx, opts, s)
+	if err == nil && markerErr != nil {
+		err = markerErr
+	}
+	s.OK = err == nil
+	if err != nil {
+		s.Error = err.Error()
+	}
+	s.DurationMS = time.Since(start).Milliseconds()
+	s.Time = time.Now().UTC()
+	s.Pid1Start, _ = Pid1Start()
+	if werr := writeMarker(opts.RunDir, s); werr != nil {
+		err = errors.Join(err, werr)
+		s.OK = false
+	}
+	return s, err
+}
+
+// run is the state of one apply.
+type run struct {
+	opts Options
+	host Host
+	cfg  *Config
+	fams []family
+	a    *applier
+	// summary collects counts and warnings as the run goes.
+	summary *Summary
+}
+
+func apply(ctx context.Context, opts Options, s *Summary) error {
+	if err := CheckNetAdmin(); err != nil {
+		return err
+	}
+	r := &run{opts: opts, cfg: &Config{}, summary: s}
+	cfg, cfgErr := LoadConfig(opts.ConfigPath)
+	if cfgErr == nil {
+		r.cfg = cfg
+	}
+	host, err := ReadHost(opts.ResolvConf)
+	if err != nil {
+		return fmt.Errorf("apply firewall: %w", err)
+	}
+	r.host = host
+	conn, err := openIpset()
+	if err != nil {
+		return fmt.Errorf("apply firewall: %w", err)
+	}
+	defer conn.Close()
+	r.a = &applier{run: opts.Runner, ipset: conn}
+
+	if err := r.chooseFamilies(s); err != nil {
+		return err
+	}
+	// Close first: nothing is looked up or fetched before the rules are in.
+	if err := r.load(ctx, nil); err != nil {
+		return err
+	}
+	if cfgErr != nil {
+		return fmt.Errorf("firewall closed (empty allowlist): %w", cfgErr)
+	}
+	if fetch := r.fetchHosts(ctx); len(fetch) > 0 {
+		if err := r.load(ctx, fetch); err != nil {
+			return err
+		}
+	}
+
+	gctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	list, warnings, gatherErr := Gather(gctx, r.cfg, opts.Gather)
+	cancel()
+	if list == nil {
+		list = &Allowlist{}
+	}
+	s.fromAllowlist(r.cfg, list, warnings)
+
+	var errs []error
+	if gatherErr != nil {
+		errs = append(errs, fmt.Errorf("gather allowlist: %w", gatherErr))
+	}
+	setErr := r.replaceSets(list)
+	if setErr != nil {
+		errs = append(errs, setErr)
+	}
+	// Always reload: this also drops the temporary rules for the sources.
+	if err := r.load(ctx, nil); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	if setErr == nil {
+		n, err := r.forget(list)
+		s.ConntrackFlushed = n
+		if err != nil {
+			s.Warnings = append(s.Warnings, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	n, err := Verify(ctx, r.cfg.Verify)
+	s.Verified = n
+	return err
+}
+
+// chooseFamilies decides what to do with IPv6 and makes sure the live sets
+// exist before any rule refers to them.
+func (r *run) chooseFamilies(s *Summary) error {
+	r.fams = []family{familyV4}
+	switch {
+	case !r.host.IPv6:
+		s.IPv6 = "absent"
+	default:
+		if err := ip6Filtering(); err != nil {
+			return r.disableIPv6(s, err)
+		}
+		s.IPv6 = "filtered"
+		r.fams = append(r.fams, familyV6)
+	}
+	for _, f := range r.fams {
+		if err := r.a.ensureSet(f); err != nil {
+			return fmt.Errorf("apply firewall: %w", err)
+		}
+	}
+	return nil
+}
+
+// disableIPv6 turns IPv6 off after why showed it cannot be filtered.
+func (r *run) disableIPv6(s *Summary, why error) error {
+	how, err := disableIPv6()
+	if err != nil {
+		return fmt.Errorf("IPv6 cannot be filtered (%v) nor disabled: %w", why, err)
+	}
+	s.IPv6 = "disabled"
+	s.Warnings = append(s.Warnings, fmt.Sprintf("IPv6 cannot be filtered (%v): %s", why, how))
+	return nil
+}
+
+// load replaces devbox's chains of every family, with root-only rules for
+// the source hosts in fetch. IPv6 rules that fail to load turn IPv6 off.
+func (r *run) load(ctx context.Context, fetch []netip.AddrPort) error {
+	errs := make([]error, len(r.fams))
+	var wg sync.WaitGroup
+	for i, f := range r.fams {
+		wg.Go(func() {
+			rs := r.host.ruleset(f, r.cfg, r.opts.NFLogGroup)
+			for _, ap := range fetch {
+				if f.is(ap.Addr()) {
+					rs.Fetch = append(rs.Fetch, ap)
+				}
+			}
+			errs[i] = r.a.loadRules(ctx, f, rs)
+		})
+	}
+	wg.Wait()
+	if err := errs[0]; err != nil {
+		return fmt.Errorf("apply firewall: %w", err)
+	}
+	if len(errs) > 1 && errs[1] != nil {
+		r.fams = r.fams[:1]
+		if err := r.disableIPv6(r.summary, errs[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fetchHosts resolves the hosts of the HTTP sources, which init-firewall
+// must reach while gathering. A name that does not resolve is left out: its
+// source then fails (or falls back to its cache) with a clear error.
+func (r *run) fetchHosts(ctx context.Context) []netip.AddrPort {
+	var urls []string
+	if r.cfg.GitHub != nil {
+		urls = append(urls, r.cfg.GitHub.URL)
+	}
+	if r.cfg.AWS != nil {
+		urls = append(urls, r.cfg.AWS.URL)
+	}
+	var out []netip.AddrPort
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil {
+			continue
+		}
+		port := 443
+		if u.Scheme == "http" {
+			port = 80
+		}
+		if p, err := strconv.Atoi(u.Port()); err == nil {
+			port = p
+		}
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		addrs, _ := lookupTarget(lctx, u.Hostname())
+		cancel()
+		for _, a := range addrs {
+			out = append(out, netip.AddrPortFrom(a, uint16(port)))
+		}
+	}
+	return out
+}
+
+// replaceSets swaps the gathered prefixes into the live sets.
+func (r *run) replaceSets(list *Allowlist) error {
+	var errs []error
+	for _, f := range r.fams {
+		prefixes := list.V4
+		if f.name == "v6" {
+			prefixes = list.V6
+		}
+		if err := r.a.replaceSet(f, prefixes); err != nil {
+			errs = append(errs, fmt.Errorf("apply allowlist: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// forget cuts the connections the box opened to destinations that are no
+// longer allowed (connections to still-allowed ones stay up).
+func (r *run) forget(list *Allowlist) (uint, error) {
+	var b netipx.IPSetBuilder
+	for _, p := range append(slices.Clone(list.V4), list.V6...) {
+		b.AddPrefix(p)
+	}
+	if r.cfg.AllowLocalNetworks {
+		for _, p := range r.host.LocalNets {
+			b.AddPrefix(p)
+		}
+	}
+	for _, gw := range r.host.Gateways {
+		b.Remove(gw)
+	}
+	allowedSet, err := b.IPSet()
+	if err != nil {
+		return 0, fmt.Errorf("forget removed connections: %w", err)
+	}
+	gateways := map[netip.Addr]bool{}
+	for _, gw := range r.host.Gateways {
+		gateways[gw] = true
+	}
+	allowed := func(dst netip.Addr, proto uint8, port uint16) bool {
+		switch {
+		case allowedSet.Contains(dst):
+			return true
+		case port == 53 && (proto == 6 || proto == 17):
+			return true // DNS: the uid is not in conntrack; keep it
+		case gateways[dst] && proto == 6:
+			return slices.Contains(r.cfg.HostPorts, int(port))
+		}
+		return false
+	}
+	var total uint
+	var errs []error
+	for _, f := range r.fams {
+		n, err := forgetRemoved(f, r.host.Addrs, allowed)
+		total += n
+		errs = append(errs, err)
+	}
+	return total, errors.Join(errs...)
+}
+
+// fromAllowlist fills the counts of s.
+func (s *Summary) fromAllowlist(cfg *Config, list *Allowlist, warnings []Warning) {
+	if list == nil {
+		return
+	}
+	s.PrefixesV4, s.PrefixesV6 = len(list.V4), len(list.V6)
+	s.Domains = len(cfg.Domains) + len(cfg.OptionalDomains)
+	s.DomainsResolved = len(list.Domains)
+	for _, src := range list.Sources {
+		name := src.Name
+		if src.Cached {
+			name += "(cache)"
+		}
+		s.Sources = append(s.Sources, name)
+	}
+	for _, w := range warnings {
+		s.Warnings = append(s.Warnings, w.String())
+	}
+}
+
+// dryRun gathers and prints what Run would apply, changing nothing.
+func dryRun(ctx context.Context, opts Options, start time.Time) (*Summary, error) {
+	s := &Summary{Config: opts.ConfigPath, DryRun: true}
+	cfg, err := LoadConfig(opts.ConfigPath)
+	if err != nil {
+		return s, err
+	}
+	host, err := ReadHost(opts.ResolvConf)
+	if err != nil {
+		return s, err
+	}
+	gctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	list, warnings, gatherErr := Gather(gctx, cfg, opts.Gather)
+	cancel()
+	s.fromAllowlist(cfg, list, warnings)
+	s.IPv6 = "filtered"
+	if !host.IPv6 {
+		s.IPv6 = "absent"
+	}
+	w := opts.Out
+	for _, f := range []family{familyV4, familyV6} {
+		prefixes := list.V4
+		if f.name == "v6" {
+			prefixes = list.V6
+		}
+		fmt.Fprintf(w, "# %s --noflush\n%s", f.restore, host.ruleset(f, cfg, opts.NFLogGroup).Restore(FirstRunHooks))
+		fmt.Fprintf(w, "# ipset (loaded over netlink; same as `ipset restore`)\n%s", IpsetRestoreScript(f.set, f.ipsetName, prefixes))
+	}
+	s.DurationMS = time.Since(start).Milliseconds()
+	s.Time = time.Now().UTC()
+	if gatherErr != nil {
+		s.Error = gatherErr.Error()
+		return s, fmt.Errorf("gather allowlist: %w", gatherErr)
+	}
+	s.OK = true
+	return s, nil
+}
+
+// CheckNetAdmin returns a clear error when the process lacks CAP_NET_ADMIN
+// in its effective set (it reads /proc/self/status; no privilege needed).
+func CheckNetAdmin() error {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return fmt.Errorf("check privilege: %w", err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		hex, ok := strings.CutPrefix(line, "CapEff:")
+		if !ok {
+			continue
+		}
+		caps, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+		if err != nil {
+			return fmt.Errorf("check privilege: parse CapEff %q: %w", hex, err)
+		}
+		const capNetAdmin = 12
+		if caps&(1<<capNetAdmin) == 0 {
+			return errors.New("init-firewall needs CAP_NET_ADMIN: run it as root in a container started with --cap-add NET_ADMIN (capAdd in devcontainer.json); --dry-run needs no privilege")
+		}
+		return nil
+	}
+	return errors.New("check privilege: no CapEff line in /proc/self/status")
+}

@@ -1,0 +1,185 @@
+package firewall
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// verifyTimeout bounds one verify check. A blocked target must be refused
+// well within it: the rules REJECT, so a timeout means something is wrong.
+const verifyTimeout = 5 * time.Second
+
+// Verify checks the verify targets of cfg against the rules in place: every
+// reachable target must connect (and answer HTTP for http/https), every
+// blocked one must be refused at once on each of its addresses. It returns
+// how many targets behaved, and an error naming each that did not.
+func Verify(ctx context.Context, v VerifyConfig) (int, error) {
+	type result struct {
+		target string
+		err    error
+	}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		results []result
+	)
+	check := func(s string, want func(context.Context, Target) error) {
+		defer wg.Done()
+		t, err := ParseTarget(s)
+		if err == nil {
+			err = want(ctx, t)
+		}
+		mu.Lock()
+		results = append(results, result{s, err})
+		mu.Unlock()
+	}
+	for _, s := range v.Reachable {
+		wg.Add(1)
+		go check(s, checkReachable)
+	}
+	for _, s := range v.Blocked {
+		wg.Add(1)
+		go check(s, checkBlocked)
+	}
+	wg.Wait()
+	var errs []string
+	ok := 0
+	for _, r := range results {
+		if r.err != nil {
+			errs = append(errs, r.err.Error())
+		} else {
+			ok++
+		}
+	}
+	if len(errs) > 0 {
+		return ok, fmt.Errorf("verify: %s", strings.Join(errs, "; "))
+	}
+	return ok, nil
+}
+
+func checkReachable(ctx context.Context, t Target) error {
+	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+	defer cancel()
+	var err error
+	switch t.Scheme {
+	case "http", "https":
+		err = httpGet(ctx, t.URL)
+	case "tcp":
+		var c net.Conn
+		if c, err = (&net.Dialer{}).DialContext(ctx, "tcp", t.Address()); err == nil {
+			c.Close()
+		}
+	case "udp":
+		err = udpProbe(ctx, t.Address())
+	}
+	if err != nil {
+		return fmt.Errorf("%s should be reachable: %w", t.URL, err)
+	}
+	return nil
+}
+
+// httpGet makes one request without proxies (a proxy from the environment
+// would test the proxy, not the rules) and accepts any status.
+func httpGet(ctx context.Context, url string) error {
+	tr := &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{}, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", "devbox-init-firewall")
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	return nil
+}
+
+// udpProbe sends one datagram and listens briefly: a send refused locally
+// or an ICMP unreachable/prohibited back means blocked; an answer, silence
+// or "port unreachable" (the host got it) means it went through.
+func udpProbe(ctx context.Context, addr string) error {
+	c, err := (&net.Dialer{}).DialContext(ctx, "udp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("devbox-verify\n")); err != nil {
+		return err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_, err = c.Read(make([]byte, 512))
+	var ne net.Error
+	if err == nil || errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &ne) && ne.Timeout() {
+		return nil
+	}
+	return err
+}
+
+// refused reports whether err is the firewall saying no: a TCP reset, an
+// ICMP prohibited/unreachable, or the local stack refusing to send.
+func refused(err error) bool {
+	for _, e := range []error{syscall.ECONNREFUSED, syscall.EPERM, syscall.EACCES, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ECONNRESET} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkBlocked(ctx context.Context, t Target) error {
+	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+	defer cancel()
+	addrs, err := lookupTarget(ctx, t.Host)
+	if err != nil {
+		// Nothing to connect to is blocked enough; say so nowhere louder
+		// than here because a blocked name often does not resolve.
+		return nil
+	}
+	for _, a := range addrs {
+		addr := netip.AddrPortFrom(a, t.Port).String()
+		start := time.Now()
+		var err error
+		if t.Scheme == "udp" {
+			err = udpProbe(ctx, addr)
+			if err == nil {
+				return fmt.Errorf("%s should be blocked: datagram to %s was not refused", t.URL, addr)
+			}
+		} else {
+			var c net.Conn
+			c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+			if err == nil {
+				c.Close()
+				return fmt.Errorf("%s should be blocked: connected to %s", t.URL, addr)
+			}
+		}
+		if !refused(err) {
+			return fmt.Errorf("%s should be refused at once, but %s gave %v after %s", t.URL, addr, err, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	return nil
+}
+
+// lookupTarget returns the addresses of host (an address or a name).
+func lookupTarget(ctx context.Context, host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a}, nil
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	for i := range addrs {
+		addrs[i] = addrs[i].Unmap()
+	}
+	return addrs, err
+}
