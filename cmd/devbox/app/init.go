@@ -1,16 +1,85 @@
 package app
 
 import (
-	"errors"
+	"fmt"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/devbox-sandbox/devbox/generator"
 )
 
-// TODO(skeleton): replaced by the real command.
+// newInitCommand is `devbox init`: flags into generator.Options, one call
+// to generator.Init, and a summary.
 func newInitCommand(env Env) *cli.Command {
 	return &cli.Command{
-		Name:   "init",
-		Flags:  []cli.Flag{workspaceFlag()},
-		Action: func(*cli.Context) error { return errors.New("init: not implemented yet") },
+		Name:  "init",
+		Usage: "write .devcontainer/ for a sandboxed AI coding agent",
+		Description: "Writes devcontainer.json, Dockerfile, firewall.jsonc (the egress allowlist), the devbox-firewall\n" +
+			"feature, the init-firewall binaries and, with --services, compose.yaml. Existing files are kept\n" +
+			"unless --force; with --force an existing devcontainer.json is edited, keeping your changes.",
+		Flags: []cli.Flag{
+			workspaceFlag(),
+			&cli.StringFlag{Name: "agent", Value: generator.DefaultAgent, Usage: "the agent to install: claude, codex, gemini or none"},
+			&cli.StringSliceFlag{Name: "lang", Usage: "languages as NAME@VERSION (node@22, python@3.12, go@1.26; VERSION system = the distribution's packages)"},
+			&cli.StringSliceFlag{Name: "services", Usage: "backing services: postgres, redis, mysql, mongodb"},
+			&cli.StringSliceFlag{Name: "service-image", Usage: "use another image for a service, as `NAME=IMAGE` (postgres=pgvector/pgvector:pg16)"},
+			&cli.StringSliceFlag{Name: "allow", Usage: "allow egress to a `DOMAIN or CIDR` (repeatable)"},
+			&cli.StringSliceFlag{Name: "preset", Usage: "add an allowlist preset `NAME` (claude, codex, gemini, vscode, github, npm, pypi, go, crates, debian; none drops the defaults)"},
+			&cli.StringFlag{Name: "base-image", Value: generator.DefaultBaseImage, Usage: "the Dockerfile's base `IMAGE` (Debian-based)"},
+			&cli.StringFlag{Name: "user", Value: generator.DefaultUser, Usage: "the non-root user's `NAME`"},
+			&cli.StringSliceFlag{Name: "sysctl", Usage: "set a namespaced kernel parameter `K=V` in the dev container"},
+			&cli.StringSliceFlag{Name: "ulimit", Usage: "set a limit `NAME=SOFT:HARD` in the dev container"},
+			&cli.BoolFlag{Name: "gpu", Usage: "give the dev container the host's GPUs"},
+			&cli.StringFlag{Name: "cpus", Usage: "limit the dev container to `N` CPUs"},
+			&cli.StringFlag{Name: "memory", Usage: "limit the dev container's memory to `SIZE` (4g, 512m)"},
+			&cli.BoolFlag{Name: "force", Usage: "regenerate existing files (devcontainer.json is edited, not replaced)"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the files instead of writing them"},
+			&cli.StringFlag{Name: "firewall-binary", Usage: "use the init-firewall binary at `PATH` for this machine's architecture"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return Usagef("init takes no arguments (got %q); use -w DIR for the workspace", c.Args().First())
+			}
+			res, err := generator.Init(generator.Options{
+				Workspace:      c.String("workspace-folder"),
+				Agent:          c.String("agent"),
+				Languages:      c.StringSlice("lang"),
+				Services:       c.StringSlice("services"),
+				ServiceImages:  c.StringSlice("service-image"),
+				Allow:          c.StringSlice("allow"),
+				Presets:        c.StringSlice("preset"),
+				BaseImage:      c.String("base-image"),
+				User:           c.String("user"),
+				Sysctls:        c.StringSlice("sysctl"),
+				Ulimits:        c.StringSlice("ulimit"),
+				GPU:            c.Bool("gpu"),
+				CPUs:           c.String("cpus"),
+				Memory:         c.String("memory"),
+				Force:          c.Bool("force"),
+				DryRun:         c.Bool("dry-run"),
+				FirewallBinary: c.String("firewall-binary"),
+				Out:            env.Out,
+			})
+			if generator.IsInputError(err) {
+				return &UsageError{Err: fmt.Errorf("init: %w", err)}
+			}
+			if err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			for _, n := range res.Notes {
+				fmt.Fprintf(env.Err, "devbox: note: %s\n", n)
+			}
+			if c.Bool("dry-run") {
+				return nil
+			}
+			verb := "wrote"
+			if res.Edited {
+				verb = "regenerated (devcontainer.json edited in place)"
+			}
+			fmt.Fprintf(env.Out, "devbox: %s %d files in %s\n", verb, len(res.Files), res.Dir)
+			fmt.Fprintf(env.Out, "next: devbox up -w %s   (or \"Reopen in Container\" in VS Code)\n", filepath.Dir(res.Dir))
+			return nil
+		},
 	}
 }

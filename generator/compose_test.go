@@ -1,0 +1,98 @@
+package generator
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// checkComposeProject checks the properties the sandbox relies on, as
+// compose-go understood them.
+func checkComposeProject(t *testing.T, p *types.Project) {
+	t.Helper()
+	dev, ok := p.Services["dev"]
+	if !ok {
+		t.Fatal("no dev service")
+	}
+	if !slices.Contains(dev.CapAdd, "NET_ADMIN") || !slices.Contains(dev.SecurityOpt, "no-new-privileges") {
+		t.Errorf("dev: cap_add %v, security_opt %v", dev.CapAdd, dev.SecurityOpt)
+	}
+	if _, ok := dev.Networks["default"]; !ok {
+		t.Error("dev is not on the default network: it would have no egress")
+	}
+	if net, ok := p.Networks[internalNetwork]; !ok || !net.Internal {
+		t.Errorf("network %q missing or not internal: %+v", internalNetwork, net)
+	}
+	for name, svc := range p.Services {
+		if name == "dev" {
+			continue
+		}
+		if len(svc.Networks) != 1 || svc.Networks[internalNetwork] == nil && !hasKey(svc.Networks, internalNetwork) {
+			t.Errorf("%s: networks %v, want only %s (no route out)", name, keys(svc.Networks), internalNetwork)
+		}
+		if svc.HealthCheck == nil || len(svc.HealthCheck.Test) == 0 {
+			t.Errorf("%s: no healthcheck", name)
+		}
+		if dep, ok := dev.DependsOn[name]; !ok || dep.Condition != types.ServiceConditionHealthy {
+			t.Errorf("dev does not wait for %s to be healthy: %+v", name, dev.DependsOn)
+		}
+		if len(svc.Volumes) == 0 || svc.Volumes[0].Type != types.VolumeTypeVolume {
+			t.Errorf("%s: data not on a named volume: %+v", name, svc.Volumes)
+		}
+	}
+	if _, ok := p.Services["postgres"]; ok {
+		url := dev.Environment["DATABASE_URL"]
+		if url == nil || !strings.HasPrefix(*url, "postgres://app:") {
+			t.Errorf("DATABASE_URL = %v, want the non-superuser role app", url)
+		}
+	}
+	if _, ok := p.Services["redis"]; ok && dev.Environment["REDIS_URL"] == nil {
+		t.Error("REDIS_URL not set")
+	}
+	readOnly := 0
+	for _, v := range dev.Volumes {
+		if v.ReadOnly {
+			readOnly++
+		}
+	}
+	if readOnly == 0 {
+		t.Error("dev mounts nothing read-only (.devcontainer must be)")
+	}
+}
+
+func hasKey[V any](m map[string]V, k string) bool { _, ok := m[k]; return ok }
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestIntegrationCompose1 checks every compose file with Compose 1.29, the
+// Compose on this machine, which refuses fields compose-go writes.
+func TestIntegrationCompose1(t *testing.T) {
+	requireDocker(t)
+	for _, c := range combinations {
+		if len(c.opts.Services) == 0 {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			ws := newWorkspace(t, c.name, c.git)
+			r, err := Init(c.options(ws))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(r.Dir, "compose.yaml")); err != nil {
+				t.Fatal(err)
+			}
+			run(t, r.Dir, "docker-compose", "-f", "compose.yaml", "config", "-q")
+		})
+	}
+}

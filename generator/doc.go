@@ -1,0 +1,14 @@
+// Package generator turns the options of `devbox init` into the files of a
+// workspace's .devcontainer/ folder and writes them: devcontainer.json,
+// Dockerfile, compose.yaml (with services), firewall.jsonc, the local
+// devbox-firewall feature, service init scripts and the init-firewall
+// binaries.
+//
+// It owns the choices behind those files: the agents, languages, services
+// and allowlist presets devbox knows (as data), validation of the user's
+// input, editing an existing devcontainer.json without losing its comments
+// (HuJSON), and all-or-nothing writing. The text of the files lives in
+// package templates; the allowlist format and its validation belong to
+// package firewall. It must not start containers or run external programs:
+// that is package lifecycle's work.
+package generator

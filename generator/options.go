@@ -1,0 +1,420 @@
+package generator
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/distribution/reference"
+	"github.com/docker/go-units"
+
+	"github.com/devbox-sandbox/devbox/firewall"
+)
+
+// Options are the choices of `devbox init`, as the user typed them; Init
+// validates them.
+type Options struct {
+	// Workspace is the folder that gets .devcontainer/.
+	Workspace string
+	// Agent is claude, codex, gemini or none; empty means claude.
+	Agent string
+	// Languages are NAME[@VERSION] entries: node@22, python@system.
+	Languages []string
+	// Services are backing services: postgres, redis, mysql, mongodb.
+	Services []string
+	// ServiceImages override a service's image: NAME=REF.
+	ServiceImages []string
+	// Allow are extra allowlist entries: domains or CIDRs.
+	Allow []string
+	// Presets are extra allowlist presets; "none" drops the default ones.
+	Presets []string
+	// BaseImage is the Dockerfile's FROM; empty means debian:bookworm-slim.
+	BaseImage string
+	// User is the non-root user's name; empty means dev.
+	User string
+	// Sysctls are K=V kernel parameters for the dev container.
+	Sysctls []string
+	// Ulimits are NAME=SOFT[:HARD] limits for the dev container.
+	Ulimits []string
+	// GPU asks for the host's GPUs.
+	GPU bool
+	// CPUs and Memory limit the dev container ("2", "1.5"; "4g", "512m").
+	CPUs   string
+	Memory string
+	// Force regenerates existing files (devcontainer.json is edited, not rewritten).
+	Force bool
+	// DryRun prints the files instead of writing them.
+	DryRun bool
+	// FirewallBinary is an init-firewall binary for the host architecture,
+	// used instead of the embedded one.
+	FirewallBinary string
+	// HostArch is the architecture whose binary is required; empty means
+	// the one devbox runs on.
+	HostArch string
+	// Out receives the file listing of a dry run.
+	Out io.Writer
+}
+
+// Defaults used when an option is empty.
+const (
+	DefaultAgent     = "claude"
+	DefaultBaseImage = "debian:bookworm-slim"
+	DefaultUser      = "dev"
+)
+
+// spec is Options validated and resolved: everything the files are made of.
+type spec struct {
+	Workspace    string
+	Name         string // the workspace folder's base name
+	Agent        *agent
+	Features     []feature
+	AptPackages  []string
+	Extensions   []string
+	Services     []service
+	Domains      []host
+	Optional     []host
+	CIDRs        []host
+	GitHubKeys   []string
+	Verify       []string
+	BaseImage    string
+	User         string
+	Sysctls      []keyValue
+	Ulimits      []ulimit
+	GPU          bool
+	CPUs         string
+	Memory       string
+	MemoryBytes  int64
+	HasGitHooks  bool
+	HasGitConfig bool
+	HasGit       bool
+	HostArch     string
+	FirewallBin  string
+}
+
+// feature is a Dev Container feature and its options.
+type feature struct {
+	Ref     string
+	Options map[string]string
+}
+
+type keyValue struct{ Key, Value string }
+
+type ulimit struct {
+	Name       string
+	Soft, Hard int64
+}
+
+// basePackages are installed in every image: the firewall needs iptables
+// and iproute2; the rest is what an agent expects to find.
+var basePackages = []string{"ca-certificates", "iptables", "iproute2", "procps", "less", "git", "curl"}
+
+var (
+	userPattern   = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	sysctlPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$`)
+	// Docker accepts only sysctls that are namespaced per container.
+	sysctlPrefixes = []string{"net.", "kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue."}
+	ulimitNames    = []string{"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"}
+)
+
+// resolve validates o and works out everything the files need. Every error
+// it returns is an InputError naming the accepted values.
+func resolve(o Options) (*spec, error) {
+	s := &spec{Workspace: o.Workspace, BaseImage: o.BaseImage, User: o.User, GPU: o.GPU, HostArch: o.HostArch, FirewallBin: o.FirewallBinary}
+	if s.Workspace == "" {
+		s.Workspace = "."
+	}
+	abs, err := filepath.Abs(s.Workspace)
+	if err != nil {
+		return nil, fmt.Errorf("workspace %s: %w", s.Workspace, err)
+	}
+	s.Workspace, s.Name = abs, filepath.Base(abs)
+	if s.BaseImage == "" {
+		s.BaseImage = DefaultBaseImage
+	}
+	if _, err := reference.ParseNormalizedNamed(s.BaseImage); err != nil {
+		return nil, inputErrorf("invalid --base-image %q: %v (expected an image reference such as debian:bookworm-slim)", s.BaseImage, err)
+	}
+	if s.User == "" {
+		s.User = DefaultUser
+	}
+	if !userPattern.MatchString(s.User) || s.User == "root" {
+		return nil, inputErrorf("invalid --user %q: expected a lower-case login name other than root (letters, digits, '_', '-'; at most 32)", s.User)
+	}
+	if s.HostArch == "" {
+		s.HostArch = runtime.GOARCH
+	}
+
+	presetNames := []string{}
+	name := o.Agent
+	if name == "" {
+		name = DefaultAgent
+	}
+	a, err := findAgent(name)
+	if err != nil {
+		return nil, err
+	}
+	apt := slices.Clone(basePackages)
+	if a.Name != "" {
+		s.Agent = &a
+		presetNames = append(presetNames, a.Preset)
+		s.Extensions = append(s.Extensions, a.Extensions...)
+		apt = append(apt, "nodejs", "npm") // the agent's CLI is an npm package
+	}
+	presetNames = append(presetNames, defaultPresets...)
+
+	seenLang := map[string]bool{}
+	for _, entry := range splitList(o.Languages) {
+		lname, version, _ := strings.Cut(entry, "@")
+		l, err := findLanguage(lname)
+		if err != nil {
+			return nil, err
+		}
+		if seenLang[l.Name] {
+			return nil, inputErrorf("language %q given twice in --lang", l.Name)
+		}
+		seenLang[l.Name] = true
+		if version == "" {
+			version = l.DefaultVersion
+		}
+		if !l.acceptVersion(version) {
+			return nil, inputErrorf("unknown %s version %q in --lang %s: accepted values: %s (a patch level may follow, e.g. %s.1)",
+				l.Name, version, entry, l.versionList(), l.DefaultVersion)
+		}
+		if version == systemVersion {
+			apt = append(apt, l.SystemPackages...)
+		} else {
+			s.Features = append(s.Features, feature{Ref: l.Feature, Options: map[string]string{"version": version}})
+		}
+		s.Extensions = append(s.Extensions, l.Extensions...)
+		presetNames = append(presetNames, l.Preset)
+	}
+	s.AptPackages = dedupe(apt)
+	s.Extensions = dedupe(s.Extensions)
+	s.Features = append([]feature{{Ref: "./devbox-firewall", Options: map[string]string{}}}, s.Features...)
+
+	if err := s.resolveServices(o); err != nil {
+		return nil, err
+	}
+	if err := s.resolveAllowlist(o, presetNames); err != nil {
+		return nil, err
+	}
+	if err := s.resolveLimits(o); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *spec) resolveServices(o Options) error {
+	seen := map[string]bool{}
+	for _, name := range splitList(o.Services) {
+		svc, err := findService(name)
+		if err != nil {
+			return err
+		}
+		if !seen[svc.Name] {
+			seen[svc.Name] = true
+			s.Services = append(s.Services, svc)
+		}
+	}
+	for _, entry := range o.ServiceImages {
+		name, ref, ok := strings.Cut(entry, "=")
+		if !ok || ref == "" {
+			return inputErrorf("invalid --service-image %q: expected NAME=IMAGE, e.g. postgres=pgvector/pgvector:pg16", entry)
+		}
+		if _, err := findService(name); err != nil {
+			return err
+		}
+		i := slices.IndexFunc(s.Services, func(svc service) bool { return svc.Name == name })
+		if i < 0 {
+			return inputErrorf("--service-image %s: service %q is not in --services", entry, name)
+		}
+		if _, err := reference.ParseNormalizedNamed(ref); err != nil {
+			return inputErrorf("invalid image %q in --service-image %s: %v", ref, entry, err)
+		}
+		s.Services[i].Image = ref
+	}
+	return nil
+}
+
+func (s *spec) resolveAllowlist(o Options, defaults []string) error {
+	var explicit []string
+	useDefaults := true
+	for _, name := range splitList(o.Presets) {
+		if name == noPresets {
+			useDefaults = false
+			continue
+		}
+		explicit = append(explicit, name)
+	}
+	chosen := explicit
+	if useDefaults {
+		chosen = append(slices.Clone(defaults), explicit...)
+	}
+	domains := newHostSet()
+	optional := newHostSet()
+	for _, name := range dedupe(chosen) {
+		p, err := findPreset(name)
+		if err != nil {
+			return err
+		}
+		for _, h := range p.Domains {
+			domains.add(h.Name, p.Name+": "+h.Why)
+		}
+		for _, h := range p.Optional {
+			optional.add(h.Name, p.Name+": "+h.Why)
+		}
+		s.GitHubKeys = dedupe(append(s.GitHubKeys, p.GitHub...))
+		if p.Verify != "" {
+			s.Verify = append(s.Verify, p.Verify)
+		}
+	}
+	cidrs := newHostSet()
+	for _, entry := range splitList(o.Allow) {
+		if looksLikeAddress(entry) {
+			p, err := firewall.ParseCIDR(entry)
+			if err != nil {
+				return inputErrorf("invalid --allow %q: %v (expected a domain such as example.com or a CIDR such as 203.0.113.0/24)", entry, err)
+			}
+			cidrs.add(p.String(), "--allow")
+			continue
+		}
+		if err := firewall.ValidateDomain(entry); err != nil {
+			return inputErrorf("invalid --allow %q: %v (expected a domain such as example.com or a CIDR such as 203.0.113.0/24)", entry, err)
+		}
+		domains.add(strings.ToLower(strings.TrimSuffix(entry, ".")), "--allow")
+	}
+	s.Domains, s.Optional, s.CIDRs = domains.list, optional.without(domains), cidrs.list
+	return nil
+}
+
+// looksLikeAddress tells a CIDR or IP address from a domain name.
+func looksLikeAddress(s string) bool {
+	if strings.Contains(s, "/") || strings.Contains(s, ":") {
+		return true
+	}
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+func (s *spec) resolveLimits(o Options) error {
+	for _, entry := range o.Sysctls {
+		k, v, ok := strings.Cut(entry, "=")
+		if !ok || v == "" || strings.ContainsAny(v, " \t\n,") || !sysctlPattern.MatchString(k) {
+			return inputErrorf("invalid --sysctl %q: expected KEY=VALUE, e.g. net.ipv4.ip_unprivileged_port_start=0", entry)
+		}
+		if !slices.ContainsFunc(sysctlPrefixes, func(p string) bool { return strings.HasPrefix(k, p) }) {
+			return inputErrorf("invalid --sysctl %q: Docker sets only namespaced sysctls: %s*", entry, strings.Join(sysctlPrefixes, "*, "))
+		}
+		s.Sysctls = append(s.Sysctls, keyValue{k, v})
+	}
+	for _, entry := range o.Ulimits {
+		u, err := parseUlimit(entry)
+		if err != nil {
+			return err
+		}
+		s.Ulimits = append(s.Ulimits, u)
+	}
+	if o.CPUs != "" {
+		n, err := strconv.ParseFloat(o.CPUs, 64)
+		if err != nil || n <= 0 || n > 1024 {
+			return inputErrorf("invalid --cpus %q: expected a number of CPUs greater than 0, e.g. 2 or 1.5", o.CPUs)
+		}
+		s.CPUs = strconv.FormatFloat(n, 'f', -1, 64)
+	}
+	if o.Memory != "" {
+		n, err := units.RAMInBytes(o.Memory)
+		if err != nil || n < 6<<20 {
+			return inputErrorf("invalid --memory %q: expected a size of at least 6m with unit b, k, m or g, e.g. 4g or 512m", o.Memory)
+		}
+		s.Memory, s.MemoryBytes = strings.ToLower(o.Memory), n
+	}
+	return nil
+}
+
+func parseUlimit(entry string) (ulimit, error) {
+	bad := func(why string) (ulimit, error) {
+		return ulimit{}, inputErrorf("invalid --ulimit %q: %s (expected NAME=SOFT:HARD, e.g. nofile=1024:4096; names: %s)", entry, why, strings.Join(ulimitNames, ", "))
+	}
+	name, limits, ok := strings.Cut(entry, "=")
+	if !ok {
+		return bad("no '='")
+	}
+	if !slices.Contains(ulimitNames, name) {
+		return bad("unknown name " + strconv.Quote(name))
+	}
+	softS, hardS, hasHard := strings.Cut(limits, ":")
+	if !hasHard {
+		hardS = softS
+	}
+	soft, err1 := strconv.ParseInt(softS, 10, 64)
+	hard, err2 := strconv.ParseInt(hardS, 10, 64)
+	if err1 != nil || err2 != nil || soft < -1 || hard < -1 {
+		return bad("limits must be integers (-1 for unlimited)")
+	}
+	if hard != -1 && (soft == -1 || soft > hard) {
+		return bad("the soft limit exceeds the hard limit")
+	}
+	return ulimit{Name: name, Soft: soft, Hard: hard}, nil
+}
+
+// splitList flattens repeated and comma-separated values, trimming blanks.
+func splitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+// dedupe keeps the first occurrence of each string, in order.
+func dedupe(list []string) []string {
+	seen := make(map[string]bool, len(list))
+	out := list[:0:0]
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// hostSet collects allowlist entries in order, merging the reasons of a
+// name listed by several presets.
+type hostSet struct {
+	list  []host
+	index map[string]int
+}
+
+func newHostSet() *hostSet { return &hostSet{index: map[string]int{}} }
+
+func (hs *hostSet) add(name, why string) {
+	if i, ok := hs.index[name]; ok {
+		hs.list[i].Why += "; " + why
+		return
+	}
+	hs.index[name] = len(hs.list)
+	hs.list = append(hs.list, host{name, why})
+}
+
+// without returns the entries not in other: a required name need not also
+// be optional.
+func (hs *hostSet) without(other *hostSet) []host {
+	var out []host
+	for _, h := range hs.list {
+		if _, ok := other.index[h.Name]; !ok {
+			out = append(out, h)
+		}
+	}
+	return out
+}

@@ -1,0 +1,217 @@
+package generator
+
+import (
+	"fmt"
+	"io/fs"
+
+	"github.com/devbox-sandbox/devbox/templates"
+)
+
+// File is one file of .devcontainer/.
+type File struct {
+	// Path is relative to .devcontainer/, with slashes.
+	Path string
+	Data []byte
+	Mode fs.FileMode
+	// Binary files are listed, not printed, by a dry run.
+	Binary bool
+}
+
+// historyDir holds the shell history, under the user's home, on a named volume.
+const historyDir = ".devbox-history"
+
+// userVolume is a named volume mounted in the user's home.
+type userVolume struct {
+	Name    string // compose volume name; devcontainer.json adds ${devcontainerId}
+	Dir     string // under the home directory
+	Comment string
+}
+
+// userVolumes are the directories that must survive a rebuild: the agent's
+// login and settings, and the shell history.
+func (s *spec) userVolumes() []userVolume {
+	var out []userVolume
+	if s.Agent != nil {
+		out = append(out, userVolume{
+			Name: "devbox-" + s.Agent.Name, Dir: s.Agent.ConfigDir,
+			Comment: s.Agent.Title + "'s login and settings survive a rebuild (one volume per environment).",
+		})
+	}
+	return append(out, userVolume{Name: "devbox-history", Dir: historyDir, Comment: "Shell history survives a rebuild."})
+}
+
+// mount is one entry of devcontainer.json's "mounts".
+type mount struct {
+	Spec    string
+	Comment string
+}
+
+// devcontainerData fills devcontainer.json.tmpl.
+type devcontainerData struct {
+	Name            string
+	Compose         bool
+	WorkspaceFolder string
+	Features        []feature
+	User            string
+	Mounts          []mount
+	NoGitNote       string
+	RunArgs         []string
+	GPU             bool
+	Extensions      []string
+}
+
+// noGitNote explains a missing protection instead of silently leaving it out.
+const noGitNote = "No .git directory when devbox init ran, so .git/hooks and .git/config are not mounted read-only; run `devbox init --force` after `git init`."
+
+func (s *spec) devcontainerData() devcontainerData {
+	d := devcontainerData{
+		Name: s.Name, Compose: len(s.Services) > 0, WorkspaceFolder: "/workspaces/" + s.Name,
+		Features: s.Features, User: s.User, GPU: s.GPU, Extensions: s.Extensions,
+	}
+	if d.Extensions == nil {
+		d.Extensions = []string{}
+	}
+	if !s.HasGit {
+		d.NoGitNote = noGitNote
+	}
+	if d.Compose {
+		return d // mounts and limits are in compose.yaml
+	}
+	for _, v := range s.userVolumes() {
+		d.Mounts = append(d.Mounts, mount{
+			Spec:    fmt.Sprintf("source=%s-${devcontainerId},target=/home/%s/%s,type=volume", v.Name, s.User, v.Dir),
+			Comment: v.Comment,
+		})
+	}
+	readOnly := func(rel, why string) mount {
+		return mount{
+			Spec:    fmt.Sprintf("source=${localWorkspaceFolder}/%s,target=${containerWorkspaceFolder}/%s,type=bind,readonly", rel, rel),
+			Comment: why,
+		}
+	}
+	d.Mounts = append(d.Mounts, readOnly(".devcontainer", "Read-only: the agent cannot change the configuration the next rebuild uses."))
+	if s.HasGitHooks {
+		d.Mounts = append(d.Mounts, readOnly(".git/hooks", "Read-only: the agent cannot plant a git hook that would run on the host."))
+	}
+	if s.HasGitConfig {
+		d.Mounts = append(d.Mounts, readOnly(".git/config", "Read-only: the agent cannot set core.hooksPath, core.fsmonitor or similar, which run programs on the host."))
+	}
+	for _, kv := range s.Sysctls {
+		d.RunArgs = append(d.RunArgs, "--sysctl="+kv.Key+"="+kv.Value)
+	}
+	for _, u := range s.Ulimits {
+		d.RunArgs = append(d.RunArgs, fmt.Sprintf("--ulimit=%s=%d:%d", u.Name, u.Soft, u.Hard))
+	}
+	if s.CPUs != "" {
+		d.RunArgs = append(d.RunArgs, "--cpus="+s.CPUs)
+	}
+	if s.Memory != "" {
+		d.RunArgs = append(d.RunArgs, "--memory="+s.Memory)
+	}
+	return d
+}
+
+// dockerfileData fills Dockerfile.tmpl.
+type dockerfileData struct {
+	BaseImage   string
+	User        string
+	AptPackages []string
+	UserDirs    []string
+	HistoryDir  string
+	Agent       *agent
+}
+
+func (s *spec) dockerfileData() dockerfileData {
+	d := dockerfileData{BaseImage: s.BaseImage, User: s.User, AptPackages: s.AptPackages, HistoryDir: historyDir, Agent: s.Agent}
+	for _, v := range s.userVolumes() {
+		d.UserDirs = append(d.UserDirs, v.Dir)
+	}
+	return d
+}
+
+// firewallData fills firewall.jsonc.tmpl.
+type firewallData struct {
+	Domains, OptionalDomains, CIDRs []host
+	GitHubKeys                      []string
+	AllowLocalNetworks              bool
+	VerifyReachable, VerifyBlocked  []string
+}
+
+// blockedProbe is a destination no preset allows; init-firewall checks it is
+// refused after applying the rules.
+const blockedProbe = "https://example.com"
+
+func (s *spec) firewallData() firewallData {
+	d := firewallData{
+		Domains: s.Domains, OptionalDomains: s.Optional, CIDRs: s.CIDRs, GitHubKeys: s.GitHubKeys,
+		AllowLocalNetworks: len(s.Services) > 0,
+		VerifyReachable:    s.Verify, VerifyBlocked: []string{},
+	}
+	if d.VerifyReachable == nil {
+		d.VerifyReachable = []string{}
+	}
+	if len(s.Domains)+len(s.CIDRs) > 0 && !s.allows("example.com") {
+		d.VerifyBlocked = []string{blockedProbe}
+	}
+	return d
+}
+
+// allows reports whether name is a required or optional domain.
+func (s *spec) allows(name string) bool {
+	for _, list := range [][]host{s.Domains, s.Optional} {
+		for _, h := range list {
+			if h.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// render makes every file except the init-firewall binaries, from scratch.
+func (s *spec) render() ([]File, error) {
+	var files []File
+	add := func(path string, mode fs.FileMode, data []byte, err error) error {
+		if err != nil {
+			return fmt.Errorf("render %s: %w", path, err)
+		}
+		files = append(files, File{Path: path, Data: data, Mode: mode})
+		return nil
+	}
+	dc, err := templates.Execute("devcontainer.json.tmpl", s.devcontainerData())
+	if err := add("devcontainer.json", 0o644, dc, err); err != nil {
+		return nil, err
+	}
+	df, err := templates.Execute("Dockerfile.tmpl", s.dockerfileData())
+	if err := add("Dockerfile", 0o644, df, err); err != nil {
+		return nil, err
+	}
+	fw, err := templates.Execute("firewall.jsonc.tmpl", s.firewallData())
+	if err := add("firewall.jsonc", 0o644, fw, err); err != nil {
+		return nil, err
+	}
+	if len(s.Services) > 0 {
+		cf, err := composeFile(s)
+		if err := add("compose.yaml", 0o644, cf, err); err != nil {
+			return nil, err
+		}
+		for _, svc := range s.Services {
+			if svc.InitFile != "" {
+				data, err := templates.Static(svc.InitFile)
+				if err := add(svc.InitFile, 0o644, data, err); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	for _, f := range []struct {
+		path string
+		mode fs.FileMode
+	}{{"devbox-firewall/devcontainer-feature.json", 0o644}, {"devbox-firewall/install.sh", 0o755}} {
+		data, err := templates.Static(f.path)
+		if err := add(f.path, f.mode, data, err); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}

@@ -1,0 +1,108 @@
+package generator
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// rename is os.Rename; tests replace it to make a write fail half-way.
+var rename = os.Rename
+
+// writeAll writes files under dir all or nothing: each file goes to a
+// temporary file beside its target first, then every target is replaced by
+// a rename. On any failure, replaced files are restored and new files and
+// folders removed, so the workspace is left as it was.
+func writeAll(dir string, files []File) (err error) {
+	var (
+		createdDirs []string
+		temps       = map[string]string{} // target -> temporary file
+		backups     = map[string]string{} // target -> its previous content, moved aside
+		placed      []string              // targets renamed into place
+	)
+	defer func() {
+		if err == nil {
+			for _, b := range backups {
+				os.Remove(b)
+			}
+			return
+		}
+		// Roll back in reverse: new files out, old files back, then folders.
+		for _, target := range slices.Backward(placed) {
+			os.Remove(target)
+			if b, ok := backups[target]; ok {
+				os.Rename(b, target)
+				delete(backups, target)
+			}
+		}
+		for target, b := range backups { // moved aside but not yet replaced
+			os.Rename(b, target)
+		}
+		for _, t := range temps {
+			os.Remove(t)
+		}
+		for _, d := range slices.Backward(createdDirs) {
+			os.Remove(d)
+		}
+	}()
+
+	mkdir := func(d string) error {
+		if _, err := os.Lstat(d); err == nil {
+			return nil
+		}
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+		createdDirs = append(createdDirs, d)
+		return nil
+	}
+	if err := mkdir(dir); err != nil {
+		return err
+	}
+	for _, f := range files {
+		target := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if sub := filepath.Dir(target); sub != dir {
+			if err := mkdir(sub); err != nil {
+				return err
+			}
+		}
+		tmp, err := writeTemp(filepath.Dir(target), f)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", target, err)
+		}
+		temps[target] = tmp
+	}
+	for _, f := range files {
+		target := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if _, err := os.Lstat(target); err == nil {
+			backup := temps[target] + ".orig"
+			if err := rename(target, backup); err != nil {
+				return fmt.Errorf("replace %s: %w", target, err)
+			}
+			backups[target] = backup
+		}
+		if err := rename(temps[target], target); err != nil {
+			return fmt.Errorf("write %s: %w", target, err)
+		}
+		delete(temps, target)
+		placed = append(placed, target)
+	}
+	return nil
+}
+
+// writeTemp writes f's content to a new temporary file in dir with f's mode.
+func writeTemp(dir string, f File) (string, error) {
+	t, err := os.CreateTemp(dir, ".devbox-*.tmp")
+	if err != nil {
+		return "", err
+	}
+	_, werr := t.Write(f.Data)
+	cerr := t.Close()
+	if err := errors.Join(werr, cerr, os.Chmod(t.Name(), f.Mode)); err != nil {
+		os.Remove(t.Name())
+		return "", err
+	}
+	return t.Name(), nil
+}
