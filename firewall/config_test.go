@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-const exampleConfig = `{
+const srcExampleConfig = `{
   // comments and trailing commas are fine
   "domains": ["api.anthropic.com"],
   "optionalDomains": ["statsig.anthropic.com"],
@@ -23,7 +23,7 @@ const exampleConfig = `{
 `
 
 func TestParseConfig(t *testing.T) {
-	c, err := ParseConfig("firewall.jsonc", []byte(exampleConfig))
+	c, err := ParseConfig("firewall.jsonc", []byte(srcExampleConfig))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,20 +14,20 @@ import (
 	"github.com/devbox-sandbox/devbox/internal/testnet"
 )
 
-// testDNS starts a DNS server on loopback and returns it with options whose
+// srcTestDNS starts a DNS server on loopback and returns it with options whose
 // resolv.conf points at it (never at the host's resolver).
-func testDNS(t *testing.T, records map[string][]string) (*testnet.DNSServer, GatherOptions) {
+func srcTestDNS(t *testing.T, records map[string][]string) (*testnet.DNSServer, GatherOptions) {
 	t.Helper()
 	s, err := testnet.NewDNSServer("127.0.0.1:0", records)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s, dnsOptions(t, s.Port(), "127.0.0.1")
+	return s, srcDNSOptions(t, s.Port(), "127.0.0.1")
 }
 
-// dnsOptions writes a resolv.conf listing servers and returns fast options.
-func dnsOptions(t *testing.T, port int, servers ...string) GatherOptions {
+// srcDNSOptions writes a resolv.conf listing servers and returns fast options.
+func srcDNSOptions(t *testing.T, port int, servers ...string) GatherOptions {
 	t.Helper()
 	conf := "search example.invalid\noptions ndots:5\n"
 	for _, s := range servers {
@@ -40,7 +40,7 @@ func dnsOptions(t *testing.T, port int, servers ...string) GatherOptions {
 	return GatherOptions{ResolvConf: path, DNSPort: port, DNSTimeout: 200 * time.Millisecond, DNSAttempts: 2}
 }
 
-var testRecords = map[string][]string{
+var srcRecords = map[string][]string{
 	"api.test":      {"198.51.100.1", "2001:db8::1"},
 	"mirror.test":   {"198.51.100.1"}, // shares an address with api.test
 	"alias.test":    {"CNAME:cdn.test"},
@@ -54,7 +54,7 @@ var testRecords = map[string][]string{
 	"zero.test":     {"0.0.0.0", "198.51.100.9"},
 }
 
-func addrs(ss ...string) []netip.Addr {
+func srcAddrs(ss ...string) []netip.Addr {
 	var out []netip.Addr
 	for _, s := range ss {
 		out = append(out, netip.MustParseAddr(s))
@@ -62,7 +62,7 @@ func addrs(ss ...string) []netip.Addr {
 	return out
 }
 
-func prefixes(ss ...string) []netip.Prefix {
+func srcPrefixes(ss ...string) []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range ss {
 		out = append(out, netip.MustParsePrefix(s))
@@ -73,7 +73,7 @@ func prefixes(ss ...string) []netip.Prefix {
 func TestGatherDNS(t *testing.T) {
 	for _, follow := range []bool{true, false} {
 		t.Run(fmt.Sprintf("resolver follows CNAMEs=%v", follow), func(t *testing.T) {
-			s, opts := testDNS(t, testRecords)
+			s, opts := srcTestDNS(t, srcRecords)
 			s.SetFollowCNAMEs(follow)
 			cfg := &Config{
 				Domains:         []string{"api.test", "Mirror.Test.", "alias.test", "v6only.test", "api.test"},
@@ -85,18 +85,18 @@ func TestGatherDNS(t *testing.T) {
 				t.Fatalf("Gather: %v", err)
 			}
 			wantDomains := map[string][]netip.Addr{
-				"api.test":    addrs("198.51.100.1", "2001:db8::1"),
-				"mirror.test": addrs("198.51.100.1"),
-				"alias.test":  addrs("203.0.113.5", "2001:db8::5"),
-				"v6only.test": addrs("2001:db8::6"),
+				"api.test":    srcAddrs("198.51.100.1", "2001:db8::1"),
+				"mirror.test": srcAddrs("198.51.100.1"),
+				"alias.test":  srcAddrs("203.0.113.5", "2001:db8::5"),
+				"v6only.test": srcAddrs("2001:db8::6"),
 			}
 			if fmt.Sprint(list.Domains) != fmt.Sprint(wantDomains) {
 				t.Errorf("Domains = %v\nwant %v", list.Domains, wantDomains)
 			}
-			if want := prefixes("198.51.100.1/32", "203.0.113.5/32"); !slices.Equal(list.V4, want) {
+			if want := srcPrefixes("198.51.100.1/32", "203.0.113.5/32"); !slices.Equal(list.V4, want) {
 				t.Errorf("V4 = %v, want %v", list.V4, want)
 			}
-			if want := prefixes("2001:db8::1/128", "2001:db8::5/128", "2001:db8::6/128"); !slices.Equal(list.V6, want) {
+			if want := srcPrefixes("2001:db8::1/128", "2001:db8::5/128", "2001:db8::6/128"); !slices.Equal(list.V6, want) {
 				t.Errorf("V6 = %v, want %v", list.V6, want)
 			}
 			if len(warnings) != 1 || !strings.Contains(warnings[0].String(), "dns: optional domain dead.test skipped: no such domain") {
@@ -128,7 +128,7 @@ func TestGatherDNSFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, opts := testDNS(t, testRecords)
+			s, opts := srcTestDNS(t, srcRecords)
 			s.SetBehavior(tt.behavior)
 			s.SetDelay(tt.delay)
 			cfg := &Config{Domains: tt.domains, CIDRs: []string{"203.0.113.0/24"}, CacheDir: t.TempDir()}
@@ -152,7 +152,7 @@ func TestGatherDNSFailures(t *testing.T) {
 }
 
 func TestGatherDNSOptionalFailuresAreWarnings(t *testing.T) {
-	s, opts := testDNS(t, testRecords)
+	s, opts := srcTestDNS(t, srcRecords)
 	s.SetBehavior(testnet.Garbage)
 	cfg := &Config{OptionalDomains: []string{"api.test"}, CacheDir: t.TempDir()}
 	list, warnings, err := Gather(context.Background(), cfg, opts)
@@ -168,7 +168,7 @@ func TestGatherDNSOptionalFailuresAreWarnings(t *testing.T) {
 }
 
 func TestGatherDNSDown(t *testing.T) {
-	s, opts := testDNS(t, testRecords)
+	s, opts := srcTestDNS(t, srcRecords)
 	s.Close()
 	cfg := &Config{Domains: []string{"api.test"}, CacheDir: t.TempDir()}
 	_, _, err := Gather(context.Background(), cfg, opts)
@@ -178,13 +178,13 @@ func TestGatherDNSDown(t *testing.T) {
 }
 
 func TestGatherDNSTruncatedFallsBackToTCP(t *testing.T) {
-	s, opts := testDNS(t, testRecords)
+	s, opts := srcTestDNS(t, srcRecords)
 	s.SetBehavior(testnet.Truncate)
 	list, _, err := Gather(context.Background(), &Config{Domains: []string{"api.test"}, CacheDir: t.TempDir()}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := addrs("198.51.100.1", "2001:db8::1"); !slices.Equal(list.Domains["api.test"], want) {
+	if want := srcAddrs("198.51.100.1", "2001:db8::1"); !slices.Equal(list.Domains["api.test"], want) {
 		t.Errorf("api.test = %v, want %v", list.Domains["api.test"], want)
 	}
 }
@@ -192,14 +192,14 @@ func TestGatherDNSTruncatedFallsBackToTCP(t *testing.T) {
 func TestGatherDNSSecondServer(t *testing.T) {
 	// The first nameserver is silent; the second (another loopback address,
 	// same port) answers.
-	first, opts := testDNS(t, testRecords)
+	first, opts := srcTestDNS(t, srcRecords)
 	first.SetBehavior(testnet.Silent)
-	second, err := testnet.NewDNSServer(fmt.Sprintf("127.0.0.2:%d", first.Port()), testRecords)
+	second, err := testnet.NewDNSServer(fmt.Sprintf("127.0.0.2:%d", first.Port()), srcRecords)
 	if err != nil {
 		t.Skipf("cannot listen on 127.0.0.2: %v", err)
 	}
 	t.Cleanup(func() { second.Close() })
-	opts = dnsOptions(t, first.Port(), "127.0.0.1", "127.0.0.2")
+	opts = srcDNSOptions(t, first.Port(), "127.0.0.1", "127.0.0.2")
 	list, _, err := Gather(context.Background(), &Config{Domains: []string{"alias.test"}, CacheDir: t.TempDir()}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -210,12 +210,12 @@ func TestGatherDNSSecondServer(t *testing.T) {
 }
 
 func TestGatherDNSSkipsUnspecifiedAddress(t *testing.T) {
-	_, opts := testDNS(t, testRecords)
+	_, opts := srcTestDNS(t, srcRecords)
 	list, warnings, err := Gather(context.Background(), &Config{Domains: []string{"zero.test"}, CacheDir: t.TempDir()}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := prefixes("198.51.100.9/32"); !slices.Equal(list.V4, want) {
+	if want := srcPrefixes("198.51.100.9/32"); !slices.Equal(list.V4, want) {
 		t.Errorf("V4 = %v, want %v", list.V4, want)
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0].Message, "0.0.0.0 is unspecified") {
@@ -224,7 +224,7 @@ func TestGatherDNSSkipsUnspecifiedAddress(t *testing.T) {
 }
 
 func TestGatherDNSContextDeadline(t *testing.T) {
-	s, opts := testDNS(t, testRecords)
+	s, opts := srcTestDNS(t, srcRecords)
 	s.SetBehavior(testnet.Silent)
 	opts.DNSTimeout = 10 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -237,12 +237,12 @@ func TestGatherDNSContextDeadline(t *testing.T) {
 }
 
 func TestResolvers(t *testing.T) {
-	opts := dnsOptions(t, 53, "127.0.0.11", "2001:db8::53")
+	opts := srcDNSOptions(t, 53, "127.0.0.11", "2001:db8::53")
 	got, err := Resolvers(opts.ResolvConf)
-	if err != nil || !slices.Equal(got, addrs("127.0.0.11", "2001:db8::53")) {
+	if err != nil || !slices.Equal(got, srcAddrs("127.0.0.11", "2001:db8::53")) {
 		t.Errorf("Resolvers = %v, %v", got, err)
 	}
-	if _, err := Resolvers(dnsOptions(t, 53).ResolvConf); err == nil || !strings.Contains(err.Error(), "no nameserver") {
+	if _, err := Resolvers(srcDNSOptions(t, 53).ResolvConf); err == nil || !strings.Contains(err.Error(), "no nameserver") {
 		t.Errorf("empty resolv.conf: %v", err)
 	}
 	if _, err := Resolvers(filepath.Join(t.TempDir(), "missing")); err == nil {
