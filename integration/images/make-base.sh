@@ -6,6 +6,10 @@
 set -euo pipefail
 suite=${1:?suite (bookworm, trixie)}
 tag=${2:?image tag}
+# Test packages run in parallel and may ask for the same image: one builds it,
+# the others wait for the lock and then find it.
+exec 9>"/tmp/devbox-make-base-$suite.lock"
+flock 9
 if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "make-base: $tag exists"; exit 0
 fi

@@ -1,0 +1,18 @@
+package inet
+
+// Allowlist returns the firewall.jsonc entries that point every source and
+// probe of an allowlist at the stand-ins: the tests write them over the
+// generated values, whose public hosts must never be contacted.
+func Allowlist() map[string]any {
+	return map[string]any{
+		"domains":         []string{Allowed.Name},
+		"optionalDomains": []string{OptionalAlias, OptionalMissing},
+		"cidrs":           []string{prefix(Static.V4), prefix(Static.V6)},
+		"github":          map[string]any{"url": GitHubMetaURL, "keys": []string{"web", "api", "git"}},
+		"aws":             map[string]any{"url": AWSRangesURL, "services": []string{"S3"}, "regions": []string{"us-east-1"}},
+		"verify": map[string]any{
+			"reachable": []string{URL(Allowed.Name), URL(Allowed.V6.String())},
+			"blocked":   []string{URL(Blocked.Name), URL(Blocked.V6.String())},
+		},
+	}
+}
