@@ -56,18 +56,46 @@ type permanentError struct{ error }
 
 func (e permanentError) Unwrap() error { return e.error }
 
+// document is one answer of a server.
+type document struct {
+	body        []byte
+	etag        string
+	notModified bool // 304 to an If-None-Match: the cached copy is current
+}
+
 // fetch GETs url (with header), parses the body with parse, and caches the
-// raw body when it parses. When every attempt fails it parses the cached
-// copy instead and says so in a warning; with no usable cache it fails.
+// raw body and its ETag when it parses; the next fetch sends that ETag, so an
+// unchanged document costs a 304 (which GitHub does not count against its
+// rate limit for authenticated requests). When every attempt fails it parses
+// the cached copy instead and says so in a warning; with no usable cache it
+// fails.
 func (f *fetcher) fetch(ctx context.Context, source, url string, header http.Header, parse func([]byte) ([]netip.Prefix, error)) (fetchResult, error) {
 	cachePath := filepath.Join(f.cacheDir, source+"-"+urlHash(url)+".json")
+	cached, modTime, cacheErr := readCache(cachePath)
+	header = header.Clone()
+	if cacheErr == nil {
+		if etag := readETag(cachePath + ".etag"); etag != "" {
+			header.Set("If-None-Match", etag)
+		}
+	}
+
 	var res fetchResult
-	body, err := f.get(ctx, url, header)
+	doc, err := f.get(ctx, url, header)
+	if err == nil && doc.notModified {
+		if prefixes, perr := parse(cached); perr == nil {
+			now := time.Now()
+			os.Chtimes(cachePath, now, now) //nolint:errcheck // only dates the cache for warnings
+			res.prefixes = prefixes
+			return res, nil
+		}
+		header.Del("If-None-Match") // the cached copy went bad: ask for all of it
+		doc, err = f.get(ctx, url, header)
+	}
 	if err == nil {
 		var prefixes []netip.Prefix
-		if prefixes, err = parse(body); err == nil {
+		if prefixes, err = parse(doc.body); err == nil {
 			res.prefixes = prefixes
-			if werr := writeCache(f.cacheDir, cachePath, body); werr != nil {
+			if werr := writeCache(f.cacheDir, cachePath, doc); werr != nil {
 				res.warnings = append(res.warnings, Warning{Source: source, Message: werr.Error()})
 			}
 			return res, nil
@@ -76,12 +104,11 @@ func (f *fetcher) fetch(ctx context.Context, source, url string, header http.Hea
 	}
 	fetchErr := fmt.Errorf("gather %s from %s: %w", source, url, err)
 
-	cached, modTime, cerr := readCache(cachePath)
-	if cerr != nil {
-		if errors.Is(cerr, os.ErrNotExist) {
+	if cacheErr != nil {
+		if errors.Is(cacheErr, os.ErrNotExist) {
 			return res, fmt.Errorf("%w (no cached answer)", fetchErr)
 		}
-		return res, fmt.Errorf("%w; cached answer unusable: %v", fetchErr, cerr)
+		return res, fmt.Errorf("%w; cached answer unusable: %v", fetchErr, cacheErr)
 	}
 	prefixes, perr := parse(cached)
 	if perr != nil {
@@ -95,59 +122,60 @@ func (f *fetcher) fetch(ctx context.Context, source, url string, header http.Hea
 
 // get fetches url, retrying network errors, 5xx and 429 with exponential
 // back-off.
-func (f *fetcher) get(ctx context.Context, url string, header http.Header) ([]byte, error) {
+func (f *fetcher) get(ctx context.Context, url string, header http.Header) (document, error) {
 	delay := f.backoff
-	var lastErr error
 	for attempt := 1; ; attempt++ {
-		body, err := f.getOnce(ctx, url, header)
+		doc, err := f.getOnce(ctx, url, header)
 		if err == nil {
-			return body, nil
+			return doc, nil
 		}
-		lastErr = err
 		var perm permanentError
 		if errors.As(err, &perm) || attempt >= f.attempts || ctx.Err() != nil {
 			if attempt > 1 {
-				return nil, fmt.Errorf("%w (after %d attempts)", lastErr, attempt)
+				return document{}, fmt.Errorf("%w (after %d attempts)", err, attempt)
 			}
-			return nil, lastErr
+			return document{}, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (gave up waiting to retry: %v)", lastErr, ctx.Err())
+			return document{}, fmt.Errorf("%w (gave up waiting to retry: %v)", err, ctx.Err())
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 8*f.backoff)
 	}
 }
 
-func (f *fetcher) getOnce(ctx context.Context, url string, header http.Header) ([]byte, error) {
+func (f *fetcher) getOnce(ctx context.Context, url string, header http.Header) (document, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, permanentError{err}
+		return document{}, permanentError{err}
 	}
 	req.Header = header.Clone()
 	req.Header.Set("User-Agent", "devbox-init-firewall")
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, err
+		return document{}, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode == http.StatusNotModified && req.Header.Get("If-None-Match") != "":
+		return document{notModified: true}, nil
+	case resp.StatusCode != http.StatusOK:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) //nolint:errcheck // draining for reuse only
 		err := fmt.Errorf("HTTP status %s", resp.Status)
 		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-			return nil, err
+			return document{}, err
 		}
-		return nil, permanentError{err}
+		return document{}, permanentError{err}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocumentSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read body: %w", err)
+		return document{}, fmt.Errorf("read body: %w", err)
 	}
 	if len(body) > maxDocumentSize {
-		return nil, permanentError{fmt.Errorf("answer larger than %d bytes", maxDocumentSize)}
+		return document{}, permanentError{fmt.Errorf("answer larger than %d bytes", maxDocumentSize)}
 	}
-	return body, nil
+	return document{body: body, etag: resp.Header.Get("ETag")}, nil
 }
 
 func urlHash(url string) string {
@@ -155,17 +183,35 @@ func urlHash(url string) string {
 	return hex.EncodeToString(sum[:6])
 }
 
-// writeCache stores body at path atomically (temp file + rename) in dir,
-// which is created 0700; the file is 0600.
-func writeCache(dir, path string, body []byte) error {
+// writeCache stores the document's body at path and its ETag beside it, in
+// dir, which is created 0700; the files are 0600 and written atomically.
+// The old ETag goes first, so no ETag ever vouches for another body.
+func writeCache(dir, path string, doc document) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cache answer: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
+	if err := os.Remove(path + ".etag"); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("cache answer: %w", err)
 	}
-	_, err = tmp.Write(body)
+	if err := writeFileAtomic(path, doc.body); err != nil {
+		return fmt.Errorf("cache answer: %w", err)
+	}
+	if validETag(doc.etag) {
+		if err := writeFileAtomic(path+".etag", []byte(doc.etag)); err != nil {
+			return fmt.Errorf("cache answer: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path (mode 0600)
+// and renames it over path.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Chmod(0o600)
 	}
@@ -180,9 +226,34 @@ func writeCache(dir, path string, body []byte) error {
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("cache answer in %s: %w", path, err)
 	}
-	return nil
+	return err
+}
+
+// readETag returns the cached ETag at path, or "" when there is none usable.
+func readETag(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil || checkPrivate(path, fi) != nil {
+		return ""
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || !validETag(string(data)) {
+		return ""
+	}
+	return string(data)
+}
+
+// validETag reports whether s can go back in an If-None-Match header.
+func validETag(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // readCache returns the cached body at path and when it was written. It

@@ -50,6 +50,7 @@ type srcResponse struct {
 	status int
 	body   string
 	delay  time.Duration
+	etag   string // sent, and a matching If-None-Match gets 304
 }
 
 func newSrcServer(t *testing.T, responses ...srcResponse) *srcServer {
@@ -64,6 +65,13 @@ func newSrcServer(t *testing.T, responses ...srcResponse) *srcServer {
 			select {
 			case <-time.After(resp.delay):
 			case <-r.Context().Done():
+				return
+			}
+		}
+		if resp.etag != "" {
+			w.Header().Set("ETag", resp.etag)
+			if r.Header.Get("If-None-Match") == resp.etag {
+				w.WriteHeader(http.StatusNotModified)
 				return
 			}
 		}
@@ -277,6 +285,48 @@ func TestGatherGitHubDownUsesCache(t *testing.T) {
 			t.Errorf("Gather = %v", err)
 		}
 	})
+}
+
+func TestGatherGitHubETag(t *testing.T) {
+	const etag = `W/"abc"`
+	srv := newSrcServer(t, srcResponse{status: 200, body: srcGitHubMeta, etag: etag})
+	cfg := srcGitHubConfig(t, srv.URL)
+	first, _, err := Gather(context.Background(), cfg, srcHTTPOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.lastRequest().Header.Get("If-None-Match"); got != "" {
+		t.Errorf("first request sent If-None-Match %q", got)
+	}
+
+	// Unchanged: the server answers 304 and the cached copy is used, fresh.
+	list, warnings, err := Gather(context.Background(), cfg, srcHTTPOptions())
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("Gather: %v, warnings %v", err, warnings)
+	}
+	if got := srv.lastRequest().Header.Get("If-None-Match"); got != etag {
+		t.Errorf("If-None-Match = %q, want %q", got, etag)
+	}
+	if !slices.Equal(list.V4, first.V4) || !slices.Equal(list.V6, first.V6) || list.Sources[1].Cached {
+		t.Errorf("after 304: %v %v %+v", list.V4, list.V6, list.Sources[1])
+	}
+
+	// A cached copy that went bad is fetched again in full.
+	entries, _ := filepath.Glob(filepath.Join(cfg.CacheDir, "github-*.json"))
+	if len(entries) != 1 {
+		t.Fatalf("cache files %v", entries)
+	}
+	if err := os.WriteFile(entries[0], []byte("broken"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := srv.count()
+	list, warnings, err = Gather(context.Background(), cfg, srcHTTPOptions())
+	if err != nil || len(warnings) != 0 || !slices.Equal(list.V4, first.V4) {
+		t.Fatalf("Gather with a broken cache: %v, warnings %v, V4 %v", err, warnings, list.V4)
+	}
+	if srv.count() != n+2 || srv.lastRequest().Header.Get("If-None-Match") != "" {
+		t.Errorf("requests %d (want %d), last If-None-Match %q", srv.count(), n+2, srv.lastRequest().Header.Get("If-None-Match"))
+	}
 }
 
 func TestGatherCacheWriteFailureIsAWarning(t *testing.T) {
