@@ -45,6 +45,7 @@ type Warning struct {
 	Message string `json:"message"`
 }
 
+// String returns the warning as "source: message".
 func (w Warning) String() string { return w.Source + ": " + w.Message }
 
 // GatherOptions tunes Gather. The zero value is what init-firewall uses.

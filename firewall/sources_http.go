@@ -291,7 +291,8 @@ func checkPrivate(path string, fi os.FileInfo) error {
 }
 
 // readToken returns the token in path, or "" when the file does not exist.
-// Other problems are warnings: the fetch then goes without a token.
+// A file others can read is used with a warning; other problems are
+// warnings and the fetch goes without a token.
 func readToken(path string) (string, *Warning) {
 	if path == "" {
 		return "", nil
@@ -306,6 +307,9 @@ func readToken(path string) (string, *Warning) {
 	token := strings.TrimSpace(string(data))
 	if strings.ContainsAny(token, " \t\r\n") {
 		return "", &Warning{Source: "github", Message: fmt.Sprintf("token not used: %s holds more than one line or word", path)}
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return token, &Warning{Source: "github", Message: fmt.Sprintf("%s is readable by others (mode %v); make it root-only (0600)", path, fi.Mode().Perm())}
 	}
 	return token, nil
 }

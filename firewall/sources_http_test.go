@@ -162,10 +162,21 @@ func TestGatherGitHubToken(t *testing.T) {
 		t.Errorf("Authorization = %q, want the token from the file", got)
 	}
 
-	if err := os.WriteFile(cfg.GitHub.TokenFile, []byte("two\nlines"), 0o600); err != nil {
+	if err := os.Chmod(cfg.GitHub.TokenFile, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, warnings, err := Gather(context.Background(), cfg, srcHTTPOptions())
+	if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0].Message, "readable by others") {
+		t.Errorf("token file readable by others: %v, warnings %v", err, warnings)
+	}
+	if got := srv.lastRequest().Header.Get("Authorization"); got != "Bearer ghp_secret" {
+		t.Errorf("Authorization = %q, want the token from the file", got)
+	}
+
+	if err := os.WriteFile(cfg.GitHub.TokenFile, []byte("two\nlines"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, warnings, err = Gather(context.Background(), cfg, srcHTTPOptions())
 	if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0].Message, "token not used") {
 		t.Errorf("bad token file: %v, warnings %v", err, warnings)
 	}
