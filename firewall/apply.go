@@ -22,6 +22,9 @@ type applier struct {
 	run   runner.Runner
 	ipset *ipsetConn
 	rev   map[string]uint8 // hash:net revision per family name
+	// hooks holds, per family name, the hook change found by inspecting
+	// OUTPUT and INPUT; once a load put the hooks in place it is Hooks{}.
+	hooks map[string]Hooks
 }
 
 // ensureSet creates fam's live set, empty, when it does not exist yet, so
@@ -78,9 +81,27 @@ func (a *applier) replaceSet(fam family, prefixes []netip.Prefix) error {
 	return a.ipset.destroy(tmp)
 }
 
-// hooks inspects OUTPUT and INPUT (with go-iptables) and says how the jumps
-// into devbox's chains must change so that each is there once, as rule 1.
-func hooks(fam family) (Hooks, error) {
+// hookChange says how fam's hooks must change, inspecting them the first
+// time only: after a load they are in place.
+func (a *applier) hookChange(fam family) (Hooks, error) {
+	if h, ok := a.hooks[fam.name]; ok {
+		return h, nil
+	}
+	h, err := inspectHooks(fam)
+	if err != nil {
+		return Hooks{}, err
+	}
+	if a.hooks == nil {
+		a.hooks = map[string]Hooks{}
+	}
+	a.hooks[fam.name] = h
+	return h, nil
+}
+
+// inspectHooks inspects OUTPUT and INPUT (with go-iptables) and says how the
+// jumps into devbox's chains must change so that each is there once, as
+// rule 1.
+func inspectHooks(fam family) (Hooks, error) {
 	proto := iptables.ProtocolIPv4
 	if fam.name == "v6" {
 		proto = iptables.ProtocolIPv6
@@ -123,7 +144,7 @@ func hooks(fam family) (Hooks, error) {
 // loadRules replaces devbox's chains of fam with r in one
 // `iptables-restore --noflush` transaction.
 func (a *applier) loadRules(ctx context.Context, fam family, r Ruleset) error {
-	h, err := hooks(fam)
+	h, err := a.hookChange(fam)
 	if err != nil {
 		return err
 	}
@@ -132,19 +153,18 @@ func (a *applier) loadRules(ctx context.Context, fam family, r Ruleset) error {
 	if err != nil {
 		return fmt.Errorf("load %s rules: %w", fam.name, err)
 	}
+	a.hooks[fam.name] = Hooks{}
 	return nil
 }
 
 // ip6Filtering reports whether ip6tables can be used here: the tool is
 // installed and the kernel has its filter table.
-func ip6Filtering() error {
+func (a *applier) ip6Filtering() error {
 	if _, err := exec.LookPath(familyV6.restore); err != nil {
 		return fmt.Errorf("%s not installed", familyV6.restore)
 	}
-	if _, err := hooks(familyV6); err != nil {
-		return err
-	}
-	return nil
+	_, err := a.hookChange(familyV6)
+	return err
 }
 
 // disableIPv6 turns IPv6 off for a box whose IPv6 traffic cannot be

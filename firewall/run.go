@@ -161,6 +161,8 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 	defer conn.Close()
 	r.a = &applier{run: opts.Runner, ipset: conn}
 
+	mark := time.Now()
+	defer s.step("verify", &mark)
 	if err := r.chooseFamilies(s); err != nil {
 		return err
 	}
@@ -176,6 +178,7 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 			return err
 		}
 	}
+	s.step("close", &mark)
 
 	gctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	list, warnings, gatherErr := Gather(gctx, r.cfg, opts.Gather)
@@ -184,6 +187,7 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 		list = &Allowlist{}
 	}
 	s.fromAllowlist(r.cfg, list, warnings)
+	s.step("gather", &mark)
 
 	var errs []error
 	if gatherErr != nil {
@@ -193,10 +197,12 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 	if setErr != nil {
 		errs = append(errs, setErr)
 	}
+	s.step("sets", &mark)
 	// Always reload: this also drops the temporary rules for the sources.
 	if err := r.load(ctx, nil); err != nil {
 		return errors.Join(append(errs, err)...)
 	}
+	s.step("rules", &mark)
 	if setErr == nil {
 		n, err := r.forget(list)
 		s.ConntrackFlushed = n
@@ -204,6 +210,7 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 			s.Warnings = append(s.Warnings, err.Error())
 		}
 	}
+	s.step("conntrack", &mark)
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
@@ -220,7 +227,7 @@ func (r *run) chooseFamilies(s *Summary) error {
 	case !r.host.IPv6:
 		s.IPv6 = "absent"
 	default:
-		if err := ip6Filtering(); err != nil {
+		if err := r.a.ip6Filtering(); err != nil {
 			return r.disableIPv6(s, err)
 		}
 		s.IPv6 = "filtered"

@@ -53,6 +53,9 @@ type Summary struct {
 	Verified int `json:"verified"`
 	// DurationMS is the wall time of the run.
 	DurationMS int64 `json:"durationMs"`
+	// StepsMS is the wall time of each step ("close", "gather", "sets",
+	// "rules", "conntrack", "verify"), for tuning.
+	StepsMS map[string]int64 `json:"stepsMs,omitempty"`
 	// Pid1Start is field 22 of /proc/1/stat when the marker was written:
 	// it changes at every container start, so a stale marker is recognised.
 	Pid1Start uint64 `json:"pid1Start"`
@@ -60,6 +63,16 @@ type Summary struct {
 	Time time.Time `json:"time"`
 	// DryRun is set for --dry-run output (never in a marker).
 	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// step records the time since *mark under name and moves the mark.
+func (s *Summary) step(name string, mark *time.Time) {
+	if s.StepsMS == nil {
+		s.StepsMS = map[string]int64{}
+	}
+	now := time.Now()
+	s.StepsMS[name] += now.Sub(*mark).Milliseconds()
+	*mark = now
 }
 
 // Line renders the one-line human summary.

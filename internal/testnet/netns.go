@@ -142,6 +142,9 @@ func Link(t testing.TB, a *Netns, ifA string, addrsA []string, b *Netns, ifB str
 		ifc   string
 		addrs []string
 	}{{a, ifA, addrsA}, {b, ifB, addrsB}} {
+		// No duplicate address detection on the link-local address
+		// either: while it is tentative, neighbour discovery waits ~1s.
+		end.ns.MustRun(t, "sysctl", "-q", "-w", "net.ipv6.conf."+end.ifc+".accept_dad=0")
 		for _, addr := range end.addrs {
 			args := []string{"ip", "addr", "add", addr, "dev", end.ifc}
 			if strings.Contains(addr, ":") {
@@ -150,6 +153,20 @@ func Link(t testing.TB, a *Netns, ifA string, addrsA []string, b *Netns, ifB str
 			end.ns.MustRun(t, args...)
 		}
 		end.ns.MustRun(t, "ip", "link", "set", end.ifc, "up")
+	}
+	for _, ns := range []*Netns{a, b} {
+		ns.waitNoTentative(t)
+	}
+}
+
+// waitNoTentative waits (up to 3s) until no IPv6 address of n is still
+// tentative: until then neighbour discovery stalls for about a second.
+func (n *Netns) waitNoTentative(t testing.TB) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if strings.TrimSpace(n.MustRun(t, "ip", "-6", "addr", "show", "tentative")) == "" {
+			return
+		}
 	}
 }
 
