@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -144,8 +145,17 @@ func (r *resolver) resolveName(ctx context.Context, name string) ([]netip.Addr, 
 	switch {
 	case errors.Is(err4, errNoSuchDomain) || errors.Is(err6, errNoSuchDomain):
 		return nil, nil, errNoSuchDomain
-	case len(addrs) == 0 && (err4 != nil || err6 != nil):
-		return nil, nil, errors.Join(err4, err6)
+	case len(addrs) == 0 && err4 != nil && err6 != nil:
+		// One line for the summary, and once when both failed alike.
+		msg4, msg6 := strings.TrimPrefix(err4.Error(), "A: "), strings.TrimPrefix(err6.Error(), "AAAA: ")
+		if msg4 == msg6 {
+			return nil, nil, fmt.Errorf("A and AAAA: %s", msg4)
+		}
+		return nil, nil, fmt.Errorf("%w; %v", err4, err6)
+	case len(addrs) == 0 && err4 != nil:
+		return nil, nil, err4
+	case len(addrs) == 0 && err6 != nil:
+		return nil, nil, err6
 	case len(addrs) == 0:
 		return nil, nil, errors.New("no A or AAAA records")
 	}
@@ -247,13 +257,31 @@ func (r *resolver) exchangeOne(ctx context.Context, q *dns.Msg, server string) (
 	c := &dns.Client{Net: "udp", Timeout: r.timeout}
 	reply, _, err := c.ExchangeContext(ctx, q, server)
 	if err != nil {
-		return nil, err
+		return nil, r.explain(ctx, err)
 	}
 	if reply.Truncated {
 		c.Net = "tcp"
 		if reply, _, err = c.ExchangeContext(ctx, q, server); err != nil {
-			return nil, fmt.Errorf("over TCP after a truncated reply: %w", err)
+			return nil, fmt.Errorf("over TCP after a truncated reply: %w", r.explain(ctx, err))
 		}
 	}
 	return reply, nil
+}
+
+// explain turns the usual exchange failures into short messages (the
+// socket addresses in net errors differ for every query and say nothing).
+func (r *resolver) explain(ctx context.Context, err error) error {
+	var netErr net.Error
+	var dnsErr *dns.Error
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("out of time: %w", ctx.Err())
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Errorf("no answer within %v", r.timeout)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return errors.New("connection refused (no DNS server there)")
+	case errors.As(err, &dnsErr):
+		return fmt.Errorf("unreadable reply: %w", err)
+	}
+	return err
 }
