@@ -276,6 +276,8 @@ func (r *resolver) explain(ctx context.Context, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("out of time: %w", ctx.Err())
+	case pastDeadline(ctx): // the socket deadline came from ctx and fired first
+		return fmt.Errorf("out of time: %w", context.DeadlineExceeded)
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return fmt.Errorf("no answer within %v", r.timeout)
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -284,4 +286,9 @@ func (r *resolver) explain(ctx context.Context, err error) error {
 		return fmt.Errorf("unreadable reply: %w", err)
 	}
 	return err
+}
+
+func pastDeadline(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
