@@ -777,3 +777,137 @@ func echo(c net.Conn) error {
 	_, err := c.Read(make([]byte, 16))
 	return err
 }
+
+func TestNetnsFailClosed(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		config  string
+		args    []string
+		setup   func(l *lab)
+		code    int
+		message string // in stderr and the failed marker
+		allowed string // outcome for the static CIDR host afterwards
+	}{
+		{
+			name: "DNS down", setup: func(l *lab) { l.dns.SetBehavior(testnet.Silent) },
+			code: 1, message: "allowed.test", allowed: probeReached,
+		},
+		{
+			name: "meta server down", setup: func(l *lab) { l.meta.mode.Store("down") },
+			code: 1, message: "github", allowed: probeReached,
+		},
+		{
+			name: "meta server slow", setup: func(l *lab) { l.meta.mode.Store("slow") }, args: []string{"--timeout", "2s"},
+			code: 1, message: "github", allowed: probeReached,
+		},
+		{
+			name: "meta server serves garbage", setup: func(l *lab) { l.meta.mode.Store("garbage") },
+			code: 1, message: "github", allowed: probeReached,
+		},
+		{
+			name:   "unresolvable required domain",
+			config: strings.Replace(fullConfig, `"domains": [`, `"domains": ["nowhere.test", `, 1),
+			code:   1, message: "nowhere.test", allowed: probeReached,
+		},
+		{
+			name:   "malformed config",
+			config: "{\n  \"domains\": [\"allowed.test\"],\n  \"cidrs\": [\"0.0.0.0/0\"]\n}\n",
+			code:   1, message: "firewall.jsonc:3:", allowed: probeRefused,
+		},
+		{
+			name:   "duplicates and a dead optional domain are fine",
+			config: strings.Replace(fullConfig, `"optionalDomains": ["dead.test"]`, `"optionalDomains": ["dead.test", "allowed.test", "gone.test"]`, 1),
+			code:   0, allowed: probeReached,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLab(t)
+			if tc.setup != nil {
+				tc.setup(l)
+			}
+			cfg := tc.config
+			if cfg == "" {
+				cfg = fullConfig
+			}
+			start := time.Now()
+			r := l.apply(t, append([]string{"--config", l.config(t, cfg)}, tc.args...)...)
+			t.Logf("exit %d after %s: %s%s", r.code, time.Since(start).Round(time.Millisecond), r.stdout, r.stderr)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d", r.code, tc.code)
+			}
+			name, s := l.marker(t)
+			if tc.code != 0 {
+				if name != FailedMarker || s.OK || !strings.Contains(s.Error, tc.message) || !strings.Contains(r.stderr, tc.message) {
+					t.Errorf("marker %s %+v; stderr %q; want the failed marker naming %q", name, s, r.stderr, tc.message)
+				}
+			} else if name != ReadyMarker {
+				t.Errorf("marker %s: %+v", name, s)
+			}
+			// Closed whatever happened: blocked hosts refused at once, the
+			// static allowlist applied when the config could be read.
+			for _, c := range []struct{ addr, want string }{
+				{blockedV4 + ":80", probeRefused},
+				{"[" + blockedV6 + "]:80", probeRefused},
+				{metaHost + ":8081", probeRefused},
+				{allowedV4 + ":80", tc.allowed},
+			} {
+				got, took := l.probeTCP(t, c.addr)
+				expect(t, l, c.addr, got, took, c.want)
+			}
+			if got := l.probeAs(t, "dns", otherResolverV4+":53"); got != probeRefused {
+				t.Errorf("uid 1000 DNS to another resolver: %s", got)
+			}
+		})
+	}
+}
+
+// TestNetnsNoIP6tables runs init-firewall where ip6tables is missing: IPv6
+// must end up off, not open. With /proc/sys writable the sysctl does it;
+// read-only (as in a container), the IPv6 addresses and routes go.
+func TestNetnsNoIP6tables(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		roSysctl bool
+		want     string
+	}{{"sysctl", false, "disable_ipv6"}, {"read-only /proc/sys", true, "removed"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t)
+			// A PATH with iptables but without ip6tables.
+			bin := filepath.Join(l.dir, "bin")
+			if err := os.MkdirAll(bin, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for _, tool := range []string{"iptables", "iptables-restore", "iptables-save"} {
+				target, err := exec.LookPath(tool)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(target, filepath.Join(bin, tool)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmdline := fmt.Sprintf("PATH=%s exec %s --run-dir %s --config %s", bin, l.bin, filepath.Join(l.dir, "run"), l.config(t, fullConfig))
+			if tc.roSysctl {
+				cmdline = "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && " + cmdline
+			}
+			out, err := l.client.Command(context.Background(), "unshare", "-m", "sh", "-c", cmdline).CombinedOutput()
+			t.Logf("%s", out)
+			if err != nil {
+				t.Fatalf("init-firewall without ip6tables: %v", err)
+			}
+			_, s := l.marker(t)
+			if s.IPv6 != "disabled" || !strings.Contains(strings.Join(s.Warnings, " "), tc.want) {
+				t.Errorf("marker: ipv6=%q warnings=%q, want disabled and %q", s.IPv6, s.Warnings, tc.want)
+			}
+			for _, addr := range []string{"[" + allowedV6 + "]:80", "[" + blockedV6 + "]:80"} {
+				if got, took := l.probeTCP(t, addr); got != probeRefused || took > time.Second {
+					t.Errorf("%s with IPv6 off: %s after %s", addr, got, took)
+				}
+			}
+			if got, _ := l.probeTCP(t, allowedV4+":80"); got != probeReached {
+				t.Errorf("allowed IPv4 host: %s", got)
+			}
+		})
+	}
+}

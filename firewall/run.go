@@ -197,6 +197,9 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 	if setErr != nil {
 		errs = append(errs, setErr)
 	}
+	if len(r.fams) == 1 {
+		s.PrefixesV6 = 0 // gathered, but IPv6 is off
+	}
 	s.step("sets", &mark)
 	// Always reload: this also drops the temporary rules for the sources.
 	if err := r.load(ctx, nil); err != nil {
@@ -214,8 +217,11 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	n, err := Verify(ctx, r.cfg.Verify)
+	n, skipped, err := Verify(ctx, r.cfg.Verify, len(r.fams) == 2)
 	s.Verified = n
+	for _, target := range skipped {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("verify: %s skipped: IPv6 is %s", target, s.IPv6))
+	}
 	return err
 }
 
@@ -228,7 +234,10 @@ func (r *run) chooseFamilies(s *Summary) error {
 		s.IPv6 = "absent"
 	default:
 		if err := r.a.ip6Filtering(); err != nil {
-			return r.disableIPv6(s, err)
+			if err := r.disableIPv6(s, err); err != nil {
+				return err
+			}
+			break
 		}
 		s.IPv6 = "filtered"
 		r.fams = append(r.fams, familyV6)

@@ -21,9 +21,11 @@ const verifyTimeout = 5 * time.Second
 
 // Verify checks the verify targets of cfg against the rules in place: every
 // reachable target must connect (and answer HTTP for http/https), every
-// blocked one must be refused at once on each of its addresses. It returns
-// how many targets behaved, and an error naming each that did not.
-func Verify(ctx context.Context, v VerifyConfig) (int, error) {
+// blocked one must be refused at once on each of its addresses. Without
+// IPv6 (ipv6 false), reachable targets written as IPv6 addresses are
+// skipped and named in skipped. It returns how many targets behaved, and an
+// error naming each that did not.
+func Verify(ctx context.Context, v VerifyConfig, ipv6 bool) (ok int, skipped []string, err error) {
 	type result struct {
 		target string
 		err    error
@@ -44,6 +46,12 @@ func Verify(ctx context.Context, v VerifyConfig) (int, error) {
 		mu.Unlock()
 	}
 	for _, s := range v.Reachable {
+		if t, err := ParseTarget(s); err == nil && !ipv6 {
+			if a, err := netip.ParseAddr(t.Host); err == nil && a.Is6() && !a.Is4In6() {
+				skipped = append(skipped, s)
+				continue
+			}
+		}
 		wg.Add(1)
 		go check(s, checkReachable)
 	}
@@ -53,7 +61,6 @@ func Verify(ctx context.Context, v VerifyConfig) (int, error) {
 	}
 	wg.Wait()
 	var errs []string
-	ok := 0
 	for _, r := range results {
 		if r.err != nil {
 			errs = append(errs, r.err.Error())
@@ -62,9 +69,9 @@ func Verify(ctx context.Context, v VerifyConfig) (int, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return ok, fmt.Errorf("verify: %s", strings.Join(errs, "; "))
+		return ok, skipped, fmt.Errorf("verify: %s", strings.Join(errs, "; "))
 	}
-	return ok, nil
+	return ok, skipped, nil
 }
 
 func checkReachable(ctx context.Context, t Target) error {
@@ -129,9 +136,10 @@ func udpProbe(ctx context.Context, addr string) error {
 }
 
 // refused reports whether err is the firewall saying no: a TCP reset, an
-// ICMP prohibited/unreachable, or the local stack refusing to send.
+// ICMP prohibited/unreachable, or the local stack refusing to send (or
+// having no address of the family, when IPv6 was turned off).
 func refused(err error) bool {
-	for _, e := range []error{syscall.ECONNREFUSED, syscall.EPERM, syscall.EACCES, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ECONNRESET} {
+	for _, e := range []error{syscall.ECONNREFUSED, syscall.EPERM, syscall.EACCES, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ECONNRESET, syscall.EADDRNOTAVAIL} {
 		if errors.Is(err, e) {
 			return true
 		}
