@@ -1,4 +1,5 @@
-// Package testnet holds small network servers for tests: they listen only on
+// Package testnet holds small network fixtures for tests: a DNS server
+// (dns.go) and network namespaces (netns.go). Servers listen only on
 // addresses the test gives them (loopback, or an address inside a network
 // namespace the test created) and never contact anything else.
 package testnet
