@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"slices"
@@ -34,19 +35,22 @@ func ownedKeys(compose bool) []struct {
 	}
 	keys := []k{{"name", addIfMissing}}
 	if compose {
-		keys = append(keys, k{"build", removeKey}, k{"image", removeKey},
+		// runArgs has no meaning for compose (the schema refuses it there);
+		// compose.yaml carries the limits.
+		keys = append(keys, k{"build", removeKey}, k{"image", removeKey}, k{"runArgs", removeKey},
 			k{"dockerComposeFile", replaceValue}, k{"service", replaceValue},
 			k{"workspaceFolder", replaceValue}, k{"shutdownAction", replaceValue})
 	} else {
 		keys = append(keys, k{"dockerComposeFile", removeKey}, k{"service", removeKey},
-			k{"runServices", removeKey}, k{"image", removeKey}, k{"build", replaceValue})
+			k{"runServices", removeKey}, k{"image", removeKey}, k{"build", replaceValue},
+			k{"runArgs", ownEntries})
 	}
 	return append(keys,
 		k{"features", ownMembers},
 		k{"containerUser", replaceValue}, k{"remoteUser", replaceValue}, k{"updateRemoteUserUID", replaceValue},
 		k{"capAdd", unionStrings}, k{"securityOpt", unionStrings},
 		k{"postStartCommand", replaceValue}, k{"waitFor", replaceValue},
-		k{"mounts", ownEntries}, k{"runArgs", ownEntries},
+		k{"mounts", ownEntries},
 		k{"hostRequirements", ownMembers},
 		k{"customizations", ownMembers},
 	)
@@ -61,7 +65,7 @@ var ownedEntry = regexp.MustCompile(`^(source=devbox-|source=\$\{localWorkspaceF
 func parseDevcontainer(filename string, data []byte) (hujson.Value, error) {
 	v, err := hujson.Parse(data)
 	if err != nil {
-		return v, fmt.Errorf("%s: %w", filename, positionError(err))
+		return v, positionError(filename, err)
 	}
 	if _, ok := v.Value.(*hujson.Object); !ok {
 		return v, fmt.Errorf("%s:1:1: devcontainer.json must hold a JSON object", filename)
@@ -71,19 +75,21 @@ func parseDevcontainer(filename string, data []byte) (hujson.Value, error) {
 
 var hujsonPosition = regexp.MustCompile(`^hujson: line (\d+), column (\d+): (.*)$`)
 
-// positionError rewrites hujson's "line L, column C" as "L:C", the form
-// editors and terminals turn into links.
-func positionError(err error) error {
+// positionError rewrites hujson's "line L, column C" as "file:L:C", the
+// form editors and terminals turn into links.
+func positionError(filename string, err error) error {
 	m := hujsonPosition.FindStringSubmatch(err.Error())
 	if m == nil {
-		return err
+		return fmt.Errorf("%s: %w", filename, err)
 	}
-	return fmt.Errorf("%s:%s: %s", m[1], m[2], m[3])
+	return fmt.Errorf("%s:%s:%s: %s", filename, m[1], m[2], m[3])
 }
 
 // editDevcontainer changes the keys devbox owns in existing to their values
 // in fresh (a newly generated devcontainer.json) and keeps everything else:
-// the user's keys, their order and their comments.
+// the user's keys, their order, their layout and their comments. The changes
+// are one HuJSON patch (RFC 6902), which carries comments along with the
+// values it moves.
 func editDevcontainer(filename string, existing, fresh []byte, compose bool) ([]byte, error) {
 	ev, err := parseDevcontainer(filename, existing)
 	if err != nil {
@@ -93,114 +99,208 @@ func editDevcontainer(filename string, existing, fresh []byte, compose bool) ([]
 	if err != nil {
 		return nil, fmt.Errorf("generated devcontainer.json: %w", err) // a bug in the template
 	}
+	var p patch
 	eobj, fobj := ev.Value.(*hujson.Object), fv.Value.(*hujson.Object)
 	for _, k := range ownedKeys(compose) {
-		if err := editKey(eobj, fobj, k.Key, k.Rule); err != nil {
-			return nil, fmt.Errorf("edit %s: %s: %w", filename, k.Key, err)
-		}
+		p.editKey(eobj, fobj, "", k.Key, k.Rule)
 	}
-	ev.Format()
+	if len(p.ops) == 0 {
+		return existing, nil
+	}
+	if err := ev.Patch([]byte("[" + strings.Join(p.ops, ",\n") + "]")); err != nil {
+		return nil, fmt.Errorf("edit %s: %w", filename, err)
+	}
+	for _, path := range p.added {
+		indentAdded(&ev, path)
+	}
 	return ev.Pack(), nil
 }
 
-// editKey applies one rule to key of dst, taking devbox's value from src.
-func editKey(dst, src *hujson.Object, key string, rule editRule) error {
-	i := memberIndex(dst, key)
-	j := memberIndex(src, key)
-	if rule == removeKey {
-		if i >= 0 {
-			dst.Members = slices.Delete(dst.Members, i, i+1)
-		}
-		return nil
+// patch collects JSON Patch operations, as HuJSON text so that values keep
+// their comments, and the paths it adds.
+type patch struct {
+	ops   []string
+	added []string
+}
+
+// op adds an operation. Comments go before "value", where hujson takes
+// them as the comments of the inserted value.
+func (p *patch) op(op, path string, value *hujson.Value) {
+	s := fmt.Sprintf(`{"op": %q, "path": %q`, op, path)
+	if value != nil {
+		s += "," + string(value.BeforeExtra) + `"value": ` + hujson.Value{Value: value.Value}.String()
 	}
-	if j < 0 {
-		// devbox has no value: drop only what devbox itself put there.
-		if rule == ownEntries && i >= 0 {
-			return setElements(dst, i, ownedEntriesRemoved(dst.Members[i].Value))
-		}
-		return nil
+	p.ops = append(p.ops, s+"}")
+	if op == "add" {
+		p.added = append(p.added, path)
 	}
-	if i < 0 {
-		m := src.Members[j]
-		m.Value = m.Value.Clone()
-		dst.Members = append(dst.Members, m)
-		return nil
+}
+
+// memberText is a member's value with the comments written above it.
+func memberText(m hujson.ObjectMember) *hujson.Value {
+	return &hujson.Value{BeforeExtra: m.Name.BeforeExtra, Value: m.Value.Value}
+}
+
+// elementText is an array element with the comments written above it.
+func elementText(e hujson.Value) *hujson.Value {
+	return &hujson.Value{BeforeExtra: e.BeforeExtra, Value: e.Value}
+}
+
+// indentAdded puts a member or element the patch added at path on a line of
+// its own, indented like its siblings, when its siblings are on lines of
+// their own (hujson inserts it on the previous one). A comment that trails
+// the previous sibling stays where it was.
+func indentAdded(root *hujson.Value, path string) {
+	cut := strings.LastIndexByte(path, '/')
+	parent := root.Find(path[:cut])
+	if parent == nil {
+		return
 	}
-	have, want := &dst.Members[i].Value, src.Members[j].Value.Clone()
-	switch rule {
-	case addIfMissing:
-	case replaceValue:
-		have.Value = want.Value
-	case unionStrings, ownEntries:
-		harr, ok := have.Value.(*hujson.Array)
-		warr, _ := want.Value.(*hujson.Array)
-		if !ok || warr == nil {
-			have.Value = want.Value
-			return nil
-		}
-		elems := harr.Elements
-		if rule == ownEntries {
-			elems = ownedEntriesRemoved(*have)
-		}
-		for _, e := range warr.Elements {
-			if rule == unionStrings && slices.ContainsFunc(elems, func(x hujson.Value) bool { return sameLiteral(x, e) }) {
-				continue
+	depth := strings.Count(path, "/")
+	var extras []*hujson.Extra // the whitespace before each sibling
+	target := -1
+	switch c := parent.Value.(type) {
+	case *hujson.Object:
+		name := strings.NewReplacer("~1", "/", "~0", "~").Replace(path[cut+1:])
+		for i := range c.Members {
+			extras = append(extras, &c.Members[i].Name.BeforeExtra)
+			if literalString(c.Members[i].Name) == name {
+				target = i
+				if c.Members[i].Value.BeforeExtra == nil {
+					c.Members[i].Value.BeforeExtra = hujson.Extra(" ") // "key": value
+				}
 			}
-			elems = append(elems, e)
 		}
-		harr.Elements = elems
+	case *hujson.Array:
+		for i := range c.Elements {
+			extras = append(extras, &c.Elements[i].BeforeExtra)
+		}
+		target, _ = strconv.Atoi(path[cut+1:])
+	}
+	if target < 0 || target >= len(extras) {
+		return
+	}
+	indent, multiline := strings.Repeat("  ", depth), false
+	for i, e := range extras {
+		if k := bytes.LastIndexByte(*e, '\n'); k >= 0 && i != target {
+			indent, multiline = string((*e)[k+1:]), true
+			break
+		}
+	}
+	b := *extras[target]
+	head, rest, hasNewline := bytes.Cut(b, []byte("\n"))
+	if !multiline && !bytes.Contains(rest, []byte("//")) && !bytes.Contains(rest, []byte("/*")) {
+		return // an inline list stays inline
+	}
+	if !hasNewline {
+		head, rest = nil, b
+	}
+	out := slices.Clone(head)
+	for line := range strings.SplitSeq(string(rest), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, "\n"+indent+line...)
+		}
+	}
+	*extras[target] = append(out, "\n"+indent...)
+}
+
+// pointer escapes a key for a JSON Pointer (RFC 6901).
+func pointer(prefix, key string) string {
+	return prefix + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+}
+
+// editKey adds the operations that apply rule to key of dst (at JSON
+// Pointer prefix), taking devbox's value from src.
+func (p *patch) editKey(dst, src *hujson.Object, prefix, key string, rule editRule) {
+	path := pointer(prefix, key)
+	i, j := memberIndex(dst, key), memberIndex(src, key)
+	switch {
+	case rule == removeKey:
+		if i >= 0 {
+			p.op("remove", path, nil)
+		}
+		return
+	case i < 0 && j >= 0:
+		p.op("add", path, memberText(src.Members[j]))
+		return
+	case i < 0 || rule == addIfMissing:
+		return
+	case j < 0:
+		// devbox has no value now: drop only what devbox itself put there.
+		if rule == ownEntries {
+			p.editArray(dst.Members[i].Value, hujson.Value{Value: &hujson.Array{}}, path, rule)
+		}
+		return
+	}
+	have, want := dst.Members[i].Value, src.Members[j].Value
+	switch rule {
+	case replaceValue:
+		if (hujson.Value{Value: have.Value}).String() != (hujson.Value{Value: want.Value}).String() {
+			p.op("replace", path, memberText(src.Members[j]))
+		}
+	case unionStrings, ownEntries:
+		p.editArray(have, want, path, rule)
 	case ownMembers:
-		hobj, ok := have.Value.(*hujson.Object)
-		wobj, _ := want.Value.(*hujson.Object)
-		if !ok || wobj == nil {
-			have.Value = want.Value
-			return nil
+		hobj, ok1 := have.Value.(*hujson.Object)
+		wobj, ok2 := want.Value.(*hujson.Object)
+		if !ok1 || !ok2 {
+			p.op("replace", path, memberText(src.Members[j]))
+			return
 		}
 		for _, m := range wobj.Members {
 			name := literalString(m.Name)
-			rule := replaceValue
-			if _, isObj := m.Value.Value.(*hujson.Object); isObj {
-				rule = ownMembers // customizations.vscode: keep the user's settings
-			} else if key == "customizations" {
-				rule = unionStrings // customizations.vscode.extensions: keep the user's
+			sub := replaceValue
+			if _, isObj := m.Value.Value.(*hujson.Object); isObj && key == "customizations" {
+				sub = ownMembers // customizations.vscode: keep the user's settings
+			} else if strings.HasPrefix(path, "/customizations") {
+				sub = unionStrings // customizations.vscode.extensions: keep the user's
 			}
-			if err := editKey(hobj, wobj, name, rule); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
+			p.editKey(hobj, wobj, path, name, sub)
 		}
 	}
-	return nil
 }
 
-// setElements replaces the elements of the array at member i, removing the
-// member when none are left.
-func setElements(obj *hujson.Object, i int, elems []hujson.Value) error {
-	arr, ok := obj.Members[i].Value.Value.(*hujson.Array)
-	if !ok {
-		return nil
+// editArray makes the array at path hold the user's entries and devbox's:
+// with unionStrings devbox's are added where missing; with ownEntries the
+// entries devbox made before are removed first. An array left empty by
+// ownEntries is removed.
+func (p *patch) editArray(have, want hujson.Value, path string, rule editRule) {
+	harr, ok1 := have.Value.(*hujson.Array)
+	warr, ok2 := want.Value.(*hujson.Array)
+	if !ok1 || !ok2 {
+		p.op("replace", path, elementText(hujson.Value{Value: want.Value}))
+		return
 	}
-	if len(elems) == 0 {
-		obj.Members = slices.Delete(obj.Members, i, i+1)
-		return nil
-	}
-	arr.Elements = elems
-	return nil
-}
-
-// ownedEntriesRemoved returns the elements of an array value that devbox
-// did not make.
-func ownedEntriesRemoved(v hujson.Value) []hujson.Value {
-	arr, ok := v.Value.(*hujson.Array)
-	if !ok {
-		return nil
-	}
-	var keep []hujson.Value
-	for _, e := range arr.Elements {
-		if !ownedEntry.MatchString(literalString(e)) {
-			keep = append(keep, e)
+	kept := harr.Elements
+	if rule == ownEntries {
+		var remove []int
+		kept = nil
+		for k, e := range harr.Elements {
+			if ownedEntry.MatchString(literalString(e)) {
+				remove = append(remove, k)
+			} else {
+				kept = append(kept, e)
+			}
+		}
+		if len(kept) == 0 && len(warr.Elements) == 0 {
+			if len(harr.Elements) > 0 {
+				p.op("remove", path, nil)
+			}
+			return
+		}
+		for _, k := range slices.Backward(remove) {
+			p.op("remove", path+"/"+strconv.Itoa(k), nil)
 		}
 	}
-	return keep
+	n := len(kept)
+	for _, e := range warr.Elements {
+		if rule == unionStrings && slices.ContainsFunc(kept, func(x hujson.Value) bool { return sameLiteral(x, e) }) {
+			continue
+		}
+		p.op("add", path+"/-", elementText(e))
+		p.added[len(p.added)-1] = path + "/" + strconv.Itoa(n) // where it lands
+		n++
+	}
 }
 
 func memberIndex(obj *hujson.Object, name string) int {

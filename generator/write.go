@@ -49,7 +49,10 @@ func writeAll(dir string, files []File) (err error) {
 	}()
 
 	mkdir := func(d string) error {
-		if _, err := os.Lstat(d); err == nil {
+		if info, err := os.Lstat(d); err == nil {
+			if !info.IsDir() {
+				return fmt.Errorf("create %s: it exists and is not a folder", d)
+			}
 			return nil
 		}
 		if err := os.Mkdir(d, 0o755); err != nil {

@@ -1,0 +1,131 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// initFirewallStandIn builds a static program that does nothing, as the
+// init-firewall binary: these tests check the command's wiring, not the
+// firewall (package generator tests the real one).
+func initFirewallStandIn(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{
+		"go.mod":  "module standin\n\ngo 1.22\n",
+		"main.go": "package main\n\nfunc main() {}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "init-firewall")
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build stand-in: %v\n%s", err, b)
+	}
+	return out
+}
+
+// runInit runs `devbox init ARGS` as main would and returns the exit status
+// and what the user saw.
+func runInit(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	env := Env{Streams: Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}, Getenv: func(string) string { return "" }}
+	err := Run(context.Background(), env, append([]string{"devbox", "init"}, args...))
+	code = report(&errOut, err)
+	return code, out.String(), errOut.String()
+}
+
+func TestInitCommand(t *testing.T) {
+	fw := initFirewallStandIn(t)
+	ws := t.TempDir()
+
+	code, out, errOut := runInit(t, "-w", ws, "--firewall-binary", fw, "--lang", "node@system", "--services", "postgres", "--allow", "example.org")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "wrote") || !strings.Contains(out, filepath.Join(ws, ".devcontainer")) {
+		t.Errorf("output does not say what was written: %q", out)
+	}
+	for _, f := range []string{"devcontainer.json", "Dockerfile", "compose.yaml", "firewall.jsonc", "postgres-init.sql",
+		"devbox-firewall/install.sh", "devbox-firewall/devcontainer-feature.json", "bin/init-firewall-linux-" + runtime.GOARCH} {
+		if _, err := os.Stat(filepath.Join(ws, ".devcontainer", f)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	// Again without --force: a usage error naming the files, nothing changed.
+	code, _, errOut = runInit(t, "-w", ws, "--firewall-binary", fw)
+	if code != 2 || !strings.Contains(errOut, "already has") || !strings.Contains(errOut, "--force") {
+		t.Errorf("re-run without --force: exit %d, %q", code, errOut)
+	}
+
+	code, out, errOut = runInit(t, "-w", ws, "--firewall-binary", fw, "--force")
+	if code != 0 || !strings.Contains(out, "edited in place") {
+		t.Errorf("--force: exit %d, %q %q", code, out, errOut)
+	}
+}
+
+func TestInitCommandErrors(t *testing.T) {
+	fw := initFirewallStandIn(t)
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--agent", "copilot"}, 2, `unknown agent "copilot": accepted values: claude, codex, gemini, none`},
+		{[]string{"--lang", "ruby@3"}, 2, `unknown language "ruby"`},
+		{[]string{"--allow", "0.0.0.0/0"}, 2, "catch-all"},
+		{[]string{"--no-such-flag"}, 2, "no-such-flag"},
+		{[]string{"extra-arg"}, 2, "takes no arguments"},
+		{[]string{"--firewall-binary", "/nonexistent"}, 2, "/nonexistent"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			ws := t.TempDir()
+			args := append([]string{"-w", ws}, tc.args...)
+			if !strings.Contains(strings.Join(tc.args, " "), "firewall-binary") {
+				args = append([]string{"--firewall-binary", fw}, args...)
+			}
+			code, _, errOut := runInit(t, args...)
+			if code != tc.code || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, errOut, tc.code, tc.want)
+			}
+			if n := strings.Count(strings.TrimSpace(errOut), "\n"); n > 0 && tc.want != "no-such-flag" {
+				t.Errorf("error is %d lines, want one: %q", n+1, errOut)
+			}
+			if entries, _ := os.ReadDir(ws); len(entries) != 0 {
+				t.Errorf("the workspace changed: %v", entries)
+			}
+		})
+	}
+}
+
+func TestInitCommandDryRun(t *testing.T) {
+	fw := initFirewallStandIn(t)
+	ws := t.TempDir()
+	code, out, errOut := runInit(t, "-w", ws, "--firewall-binary", fw, "--dry-run")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "devcontainer.json") || !strings.Contains(out, "FROM debian:bookworm-slim") {
+		t.Errorf("dry run output: %q", out)
+	}
+	if entries, _ := os.ReadDir(ws); len(entries) != 0 {
+		t.Errorf("a dry run wrote %v", entries)
+	}
+}

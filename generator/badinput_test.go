@@ -1,0 +1,192 @@
+package generator
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBadInput checks that every mistake gets one line naming the problem
+// (and the accepted values), the right kind of error, and leaves the
+// workspace exactly as it was.
+func TestBadInput(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		setup   func(t *testing.T, ws string)
+		want    []string // substrings of the message
+		failure bool     // a failure (exit 1), not a usage error (exit 2)
+	}{
+		{name: "unknown agent", opts: Options{Agent: "copilot"}, want: []string{`unknown agent "copilot"`, "claude, codex, gemini, none"}},
+		{name: "unknown language", opts: Options{Languages: []string{"ruby@3"}}, want: []string{`unknown language "ruby"`, "node, python, go"}},
+		{name: "unknown version", opts: Options{Languages: []string{"python@2.7"}}, want: []string{`unknown python version "2.7"`, "system, 3.9, 3.10"}},
+		{name: "version garbage", opts: Options{Languages: []string{"node@22x"}}, want: []string{`unknown node version "22x"`, "18, 20, 22, 24"}},
+		{name: "language twice", opts: Options{Languages: []string{"go@1.25", "go@1.26"}}, want: []string{`language "go" given twice`}},
+		{name: "unknown service", opts: Options{Services: []string{"postgres,kafka"}}, want: []string{`unknown service "kafka"`, "postgres, redis, mysql, mongodb"}},
+		{name: "unknown preset", opts: Options{Presets: []string{"rubygems"}}, want: []string{`unknown preset "rubygems"`, "npm, pypi", "none"}},
+		{name: "invalid domain", opts: Options{Allow: []string{"*.example.com"}}, want: []string{`invalid --allow "*.example.com"`, "wildcard"}},
+		{name: "domain with bad character", opts: Options{Allow: []string{"exa mple.com"}}, want: []string{`invalid --allow "exa mple.com"`}},
+		{name: "catch-all CIDR", opts: Options{Allow: []string{"0.0.0.0/0"}}, want: []string{`invalid --allow "0.0.0.0/0"`, "catch-all"}},
+		{name: "catch-all IPv6", opts: Options{Allow: []string{"::/0"}}, want: []string{`invalid --allow "::/0"`}},
+		{name: "bad CIDR", opts: Options{Allow: []string{"10.0.0.0/33"}}, want: []string{`invalid --allow "10.0.0.0/33"`}},
+		{name: "sysctl without value", opts: Options{Sysctls: []string{"net.core.somaxconn"}}, want: []string{`invalid --sysctl "net.core.somaxconn"`, "KEY=VALUE"}},
+		{name: "sysctl not namespaced", opts: Options{Sysctls: []string{"vm.swappiness=10"}}, want: []string{`invalid --sysctl "vm.swappiness=10"`, "net.*"}},
+		{name: "ulimit unknown name", opts: Options{Ulimits: []string{"files=1:2"}}, want: []string{`invalid --ulimit "files=1:2"`, "nofile"}},
+		{name: "ulimit soft above hard", opts: Options{Ulimits: []string{"nofile=10:5"}}, want: []string{`invalid --ulimit "nofile=10:5"`, "soft limit exceeds"}},
+		{name: "ulimit not a number", opts: Options{Ulimits: []string{"nofile=many"}}, want: []string{`invalid --ulimit "nofile=many"`}},
+		{name: "cpus zero", opts: Options{CPUs: "0"}, want: []string{`invalid --cpus "0"`}},
+		{name: "cpus text", opts: Options{CPUs: "two"}, want: []string{`invalid --cpus "two"`}},
+		{name: "memory unit", opts: Options{Memory: "4x"}, want: []string{`invalid --memory "4x"`, "4g or 512m"}},
+		{name: "memory too small", opts: Options{Memory: "1m"}, want: []string{`invalid --memory "1m"`, "at least 6m"}},
+		{name: "user root", opts: Options{User: "root"}, want: []string{`invalid --user "root"`}},
+		{name: "user bad", opts: Options{User: "Dev User"}, want: []string{`invalid --user "Dev User"`}},
+		{name: "base image", opts: Options{BaseImage: "Debian:Bookworm"}, want: []string{`invalid --base-image "Debian:Bookworm"`}},
+		{name: "service image without service", opts: Options{ServiceImages: []string{"postgres=pgvector/pgvector:pg16"}}, want: []string{"not in --services"}},
+		{name: "service image malformed", opts: Options{Services: []string{"postgres"}, ServiceImages: []string{"postgres"}}, want: []string{"NAME=IMAGE"}},
+		{name: "firewall binary missing", opts: Options{FirewallBinary: "/nonexistent/init-firewall"}, want: []string{"--firewall-binary", "/nonexistent/init-firewall"}},
+		{
+			name: "firewall binary not an executable", want: []string{"not usable as init-firewall", "not a Linux executable"},
+			setup: func(t *testing.T, ws string) {
+				writeFile(t, filepath.Join(ws, "fw"), "#!/bin/sh\n")
+			},
+			opts: Options{FirewallBinary: "fw"},
+		},
+		{
+			name: "existing files without force", want: []string{"already has devcontainer.json, Dockerfile", "--force"},
+			setup: func(t *testing.T, ws string) {
+				writeFile(t, filepath.Join(ws, DirName, "devcontainer.json"), "{}\n")
+				writeFile(t, filepath.Join(ws, DirName, "Dockerfile"), "FROM scratch\n")
+			},
+		},
+		{
+			name: "malformed devcontainer.json", opts: Options{Force: true}, failure: true,
+			want: []string{"devcontainer.json:2:3:", "invalid literal"},
+			setup: func(t *testing.T, ws string) {
+				writeFile(t, filepath.Join(ws, DirName, "devcontainer.json"), "{\n  name: 1\n}\n")
+			},
+		},
+		{
+			name: "devcontainer.json not an object", opts: Options{Force: true}, failure: true,
+			want: []string{"devcontainer.json:1:1: devcontainer.json must hold a JSON object"},
+			setup: func(t *testing.T, ws string) {
+				writeFile(t, filepath.Join(ws, DirName, "devcontainer.json"), "[]\n")
+			},
+		},
+		{
+			name: ".devcontainer is a file", failure: true, want: []string{"create", DirName},
+			setup: func(t *testing.T, ws string) { writeFile(t, filepath.Join(ws, DirName), "not a folder\n") },
+		},
+		{
+			name: "workspace missing", want: []string{"does not exist"},
+			setup: func(t *testing.T, ws string) {},
+			opts:  Options{Workspace: "missing"},
+		},
+		{
+			name: "workspace is a file", want: []string{"is not a folder"},
+			setup: func(t *testing.T, ws string) { writeFile(t, filepath.Join(ws, "file"), "x") },
+			opts:  Options{Workspace: "file"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := newWorkspace(t, "ws", true)
+			if tc.setup != nil {
+				tc.setup(t, ws)
+			}
+			o := tc.opts
+			o.Workspace = filepath.Join(ws, o.Workspace)
+			if o.FirewallBinary == "" {
+				o.FirewallBinary = firewallBin
+			} else if !filepath.IsAbs(o.FirewallBinary) {
+				o.FirewallBinary = filepath.Join(ws, o.FirewallBinary)
+			}
+			before := hashTree(t, ws)
+			_, err := Init(o)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not say %q", msg, w)
+				}
+			}
+			if strings.Contains(msg, "\n") && !strings.Contains(tc.name, "binary") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+			if got := IsInputError(err); got == tc.failure {
+				t.Errorf("usage error = %v, want %v (%v)", got, !tc.failure, err)
+			}
+			if after := hashTree(t, ws); after != before {
+				t.Error("the workspace changed")
+			}
+		})
+	}
+}
+
+// TestWriteRollsBack makes the n-th rename fail and checks that the
+// workspace is left as it was, for a fresh init and for --force over an
+// existing one.
+func TestWriteRollsBack(t *testing.T) {
+	for _, force := range []bool{false, true} {
+		for _, failAt := range []int{1, 3, 6} {
+			ws := newWorkspace(t, "rollback", true)
+			o := Options{Workspace: ws, FirewallBinary: firewallBin, Force: force, Services: []string{"postgres"}}
+			if force {
+				if _, err := Init(o); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := hashTree(t, ws)
+			calls := 0
+			rename = func(from, to string) error {
+				if calls++; calls == failAt {
+					return errors.New("injected failure")
+				}
+				return os.Rename(from, to)
+			}
+			_, err := Init(o)
+			rename = os.Rename
+			if err == nil || !strings.Contains(err.Error(), "injected failure") {
+				t.Fatalf("force=%v failAt=%d: error %v", force, failAt, err)
+			}
+			if after := hashTree(t, ws); after != before {
+				t.Errorf("force=%v failAt=%d: the workspace changed", force, failAt)
+			}
+		}
+	}
+}
+
+// TestDryRunWritesNothing prints every file and leaves the workspace alone.
+func TestDryRunWritesNothing(t *testing.T) {
+	ws := newWorkspace(t, "dry", true)
+	before := hashTree(t, ws)
+	var out strings.Builder
+	r, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, DryRun: true, Out: &out, Services: []string{"redis"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := hashTree(t, ws); after != before {
+		t.Error("a dry run changed the workspace")
+	}
+	for _, f := range r.Files {
+		if !strings.Contains(out.String(), filepath.Join(ws, DirName, f.Path)) {
+			t.Errorf("dry run does not show %s", f.Path)
+		}
+	}
+	if !strings.Contains(out.String(), `"remoteUser": "dev"`) {
+		t.Error("dry run does not print the content")
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

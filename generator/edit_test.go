@@ -1,0 +1,194 @@
+package generator
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tailscale/hujson"
+)
+
+// userDevcontainer is a devcontainer.json a user has edited after init:
+// comments, keys devbox does not know, their own mounts and extensions, and
+// a few devbox settings changed by hand.
+const userDevcontainer = `// My team's sandbox. KEEP THIS COMMENT.
+{
+  "name": "my project", // the name we like
+  /* block comment before build */
+  "build": {"dockerfile": "Dockerfile", "context": "."},
+  "features": {
+    "./devbox-firewall": {},
+    "ghcr.io/devcontainers/features/docker-outside-of-docker:1": {} // ours
+  },
+  "remoteUser": "someone-else",
+  "capAdd": ["SYS_PTRACE"], // for the debugger
+  "mounts": [
+    // our cache
+    "source=team-cache,target=/cache,type=volume",
+    "source=devbox-claude-${devcontainerId},target=/home/dev/.claude,type=volume"
+  ],
+  "runArgs": ["--add-host=db.local:127.0.0.1", "--cpus=1"],
+  "forwardPorts": [3000, 5432], // unknown to devbox
+  "customizations": {
+    "vscode": {
+      "extensions": ["eamodio.gitlens"],
+      "settings": {"editor.tabSize": 2} // keep
+    }
+  },
+  "postCreateCommand": "npm ci",
+}
+`
+
+func TestForceEditsDevcontainerJSON(t *testing.T) {
+	ws := newWorkspace(t, "edited", true)
+	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(ws, DirName, "devcontainer.json")
+	if err := os.WriteFile(path, []byte(userDevcontainer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true, Languages: []string{"go@1.26"}, CPUs: "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Edited {
+		t.Error("Result.Edited is false")
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(got)
+	for _, keep := range []string{
+		"KEEP THIS COMMENT", "the name we like", "block comment before build", "// ours", "for the debugger",
+		"our cache", "unknown to devbox", "// keep", `"my project"`, "docker-outside-of-docker",
+		"source=team-cache", "--add-host=db.local:127.0.0.1", "eamodio.gitlens", `"editor.tabSize"`, `"npm ci"`,
+	} {
+		if !strings.Contains(text, keep) {
+			t.Errorf("lost %q:\n%s", keep, text)
+		}
+	}
+	// The user's keys keep their order.
+	if order := indexes(text, `"forwardPorts"`, `"customizations"`, `"postCreateCommand"`); !order {
+		t.Errorf("user keys reordered:\n%s", text)
+	}
+	std, err := hujson.Standardize(bytes.Clone(got))
+	if err != nil {
+		t.Fatalf("edited file is not HuJSON: %v\n%s", err, text)
+	}
+	cfg := decode(t, std)
+	if cfg["remoteUser"] != "dev" || cfg["containerUser"] != "root" || cfg["waitFor"] != "postStartCommand" {
+		t.Errorf("owned keys not updated: remoteUser %v containerUser %v waitFor %v", cfg["remoteUser"], cfg["containerUser"], cfg["waitFor"])
+	}
+	if caps := cfg["capAdd"]; !sameStrings(caps, "SYS_PTRACE", "NET_ADMIN") {
+		t.Errorf("capAdd = %v, want the user's and NET_ADMIN", caps)
+	}
+	if got := cfg["runArgs"]; !sameStrings(got, "--add-host=db.local:127.0.0.1", "--cpus=2") {
+		t.Errorf("runArgs = %v: devbox's --cpus should be replaced, the user's kept", got)
+	}
+	mounts := cfg["mounts"].([]any)
+	if n := strings.Count(text, "devbox-claude-${devcontainerId}"); n != 1 {
+		t.Errorf("the agent volume is mounted %d times, want once: %v", n, mounts)
+	}
+	features := cfg["features"].(map[string]any)
+	if _, ok := features["ghcr.io/devcontainers/features/go:1"]; !ok {
+		t.Errorf("go feature not added: %v", features)
+	}
+	ext := cfg["customizations"].(map[string]any)["vscode"].(map[string]any)["extensions"]
+	if !sameStrings(ext, "eamodio.gitlens", "anthropic.claude-code", "golang.go") {
+		t.Errorf("extensions = %v", ext)
+	}
+	validateSchema(t, got)
+
+	// A second --force changes nothing: the edit is idempotent.
+	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true, Languages: []string{"go@1.26"}, CPUs: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := os.ReadFile(path)
+	if !bytes.Equal(again, got) {
+		t.Errorf("second --force changed devcontainer.json:\n%s\n---\n%s", got, again)
+	}
+}
+
+// TestForceSwitchesToCompose edits a single-container file into a compose
+// one: build goes, dockerComposeFile comes, devbox's mounts move to
+// compose.yaml and the user's stay.
+func TestForceSwitchesToCompose(t *testing.T) {
+	ws := newWorkspace(t, "switch", true)
+	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(ws, DirName, "devcontainer.json")
+	if err := os.WriteFile(path, []byte(userDevcontainer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true, Services: []string{"postgres"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	std, err := hujson.Standardize(bytes.Clone(got))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := decode(t, std)
+	if _, ok := cfg["build"]; ok {
+		t.Error("build kept beside dockerComposeFile")
+	}
+	if cfg["dockerComposeFile"] != "compose.yaml" || cfg["service"] != "dev" {
+		t.Errorf("dockerComposeFile %v service %v", cfg["dockerComposeFile"], cfg["service"])
+	}
+	if !sameStrings(cfg["mounts"], "source=team-cache,target=/cache,type=volume") {
+		t.Errorf("mounts = %v, want only the user's", cfg["mounts"])
+	}
+	validateSchema(t, got)
+}
+
+func TestMalformedDevcontainerJSON(t *testing.T) {
+	ws := newWorkspace(t, "malformed", true)
+	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(ws, DirName, "devcontainer.json")
+	if err := os.WriteFile(path, []byte("{\n  \"name\": \"x\",\n  \"build\": {,\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := hashTree(t, ws)
+	_, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true})
+	if err == nil || !strings.Contains(err.Error(), path+":3:13:") {
+		t.Errorf("error %v, want it to name %s:3:13", err, path)
+	}
+	if IsInputError(err) {
+		t.Errorf("a malformed file is a failure (exit 1), not a usage error: %v", err)
+	}
+	if after := hashTree(t, ws); after != before {
+		t.Error("workspace changed")
+	}
+}
+
+func indexes(s string, subs ...string) bool {
+	last := -1
+	for _, sub := range subs {
+		i := strings.Index(s, sub)
+		if i <= last {
+			return false
+		}
+		last = i
+	}
+	return true
+}
+
+func sameStrings(v any, want ...string) bool {
+	list, ok := v.([]any)
+	if !ok || len(list) != len(want) {
+		return false
+	}
+	for i, w := range want {
+		if list[i] != w {
+			return false
+		}
+	}
+	return true
+}

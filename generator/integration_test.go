@@ -1,0 +1,178 @@
+package generator
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// testBaseImage is the local Debian image the build tests start from (no
+// registry is reachable; integration/images/make-base.sh makes it).
+const testBaseImage = "devbox-test/debian:bookworm"
+
+// requireBaseImage makes the base image when it is missing.
+func requireBaseImage(t *testing.T) {
+	t.Helper()
+	if exec.Command("docker", "image", "inspect", testBaseImage).Run() == nil {
+		return
+	}
+	t.Logf("building %s with integration/images/make-base.sh", testBaseImage)
+	run(t, "..", "bash", "integration/images/make-base.sh", "bookworm", testBaseImage)
+}
+
+// TestIntegrationReadConfiguration checks that the Dev Containers CLI
+// accepts every combination (it needs a reachable engine).
+func TestIntegrationReadConfiguration(t *testing.T) {
+	requireDocker(t)
+	if _, err := exec.LookPath("devcontainer"); err != nil {
+		msg := "DEVCONTAINER CLI NOT INSTALLED, read-configuration NOT CHECKED (npm install -g @devcontainers/cli)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	for _, c := range combinations {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ws := newWorkspace(t, c.name, c.git)
+			o := c.options(ws)
+			if _, err := Init(o); err != nil {
+				t.Fatal(err)
+			}
+			out := run(t, ws, "devcontainer", "read-configuration", "--workspace-folder", ws)
+			var got struct {
+				Configuration map[string]any `json:"configuration"`
+				Workspace     struct {
+					WorkspaceFolder string `json:"workspaceFolder"`
+				} `json:"workspace"`
+			}
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("read-configuration output: %v\n%s", err, out)
+			}
+			user := o.User
+			if user == "" {
+				user = DefaultUser
+			}
+			cfg := got.Configuration
+			if cfg["remoteUser"] != user || cfg["containerUser"] != "root" || cfg["waitFor"] != "postStartCommand" {
+				t.Errorf("remoteUser %v, containerUser %v, waitFor %v", cfg["remoteUser"], cfg["containerUser"], cfg["waitFor"])
+			}
+			if _, ok := cfg["features"].(map[string]any)["./devbox-firewall"]; !ok {
+				t.Errorf("features: %v", cfg["features"])
+			}
+			if want := "/workspaces/" + c.name; got.Workspace.WorkspaceFolder != want {
+				t.Errorf("workspace folder %q, want %q", got.Workspace.WorkspaceFolder, want)
+			}
+		})
+	}
+}
+
+// TestIntegrationDockerBuild builds a generated Dockerfile on the engine
+// from a local base image, and checks the image as the user would meet it:
+// the user exists, init-firewall (the real static binary) and the allowlist
+// are root-owned with the modes the design states, there is no sudo, the
+// user cannot change them, and the devbox-firewall feature's install.sh
+// accepts the image.
+func TestIntegrationDockerBuild(t *testing.T) {
+	requireDocker(t)
+	if firewallBuildErr != nil {
+		t.Fatalf("cmd/init-firewall does not build, so the image would hold no real firewall: %v", firewallBuildErr)
+	}
+	requireBaseImage(t)
+	tests := []struct {
+		name  string
+		base  func(t *testing.T) string
+		user  string
+		extra string // a command that must succeed as root in the image
+	}{
+		{name: "bookworm", base: func(*testing.T) string { return testBaseImage }, user: "dev"},
+		{
+			// A base that already has a user and group with uid 1000 (as
+			// the node and ubuntu images do): it is renamed, not duplicated.
+			name: "uid-1000-taken", user: "agent",
+			base: func(t *testing.T) string {
+				return derivedBase(t, "RUN groupadd -g 1000 node && useradd -m -u 1000 -g 1000 node")
+			},
+			extra: "! getent passwd node && ! getent group node && test -d /home/agent",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := newWorkspace(t, "build-"+tc.name, true)
+			// No agent and the distribution's node: every package is in the
+			// base image already, so the build needs no network.
+			r, err := Init(Options{
+				Workspace: ws, Agent: "none", Languages: []string{"node@system"}, User: tc.user,
+				BaseImage: tc.base(t), FirewallBinary: firewallBin,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			image := "devbox-generator-test:" + tc.name
+			run(t, r.Dir, "docker", "build", "-q", "-t", image, ".")
+			t.Cleanup(func() { exec.Command("docker", "rmi", "-f", image).Run() })
+
+			bin, err := os.ReadFile(firewallBin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(bin)
+			asRoot := strings.Join([]string{
+				fmt.Sprintf(`test "$(id -u %s)" = 1000 && test "$(id -g %s)" = 1000`, tc.user, tc.user),
+				`test "$(stat -c '%U:%G %a' /usr/local/sbin/init-firewall)" = "root:root 755"`,
+				`test "$(stat -c '%U:%G %a' /etc/devbox)" = "root:root 755"`,
+				`test "$(stat -c '%U:%G %a' /etc/devbox/firewall.jsonc)" = "root:root 644"`,
+				`test "$(stat -c '%U:%G %a' /var/lib/devbox)" = "root:root 700"`,
+				`test "$(stat -c '%U:%G %a' /run/devbox)" = "root:root 755"`,
+				`echo "` + hex.EncodeToString(sum[:]) + `  /usr/local/sbin/init-firewall" | sha256sum -c -`,
+				`! command -v sudo && ! test -e /etc/sudoers && ! test -e /etc/sudoers.d`,
+				`test "$(id -u)" = 0`, // the image ends as root, for the feature's entrypoint
+			}, " && ")
+			if tc.extra != "" {
+				asRoot += " && " + tc.extra
+			}
+			run(t, "", "docker", "run", "--rm", "--network", "none", image, "sh", "-exc", asRoot)
+
+			asUser := strings.Join([]string{
+				`! touch /etc/devbox/firewall.jsonc 2>/dev/null`,
+				`! sh -c 'echo x > /usr/local/sbin/init-firewall' 2>/dev/null`,
+				`! touch /etc/devbox/other 2>/dev/null`,
+				`! mv /etc/devbox/firewall.jsonc /tmp/ 2>/dev/null`,
+				`! ls /var/lib/devbox 2>/dev/null`,
+				`! touch /run/devbox/firewall.ready 2>/dev/null`,
+				`test -w "$HOME/.devbox-history"`,
+			}, " && ")
+			run(t, "", "docker", "run", "--rm", "--network", "none", "--user", tc.user, image, "sh", "-exc", asUser)
+
+			install, err := os.ReadFile(filepath.Join(r.Dir, "devbox-firewall", "install.sh"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("docker", "run", "-i", "--rm", "--network", "none", image, "sh")
+			cmd.Stdin = strings.NewReader(string(install))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("devbox-firewall/install.sh refuses the image: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// derivedBase builds a base image from the test base plus one Dockerfile
+// line, and removes it afterwards.
+func derivedBase(t *testing.T, line string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+testBaseImage+"\n"+line+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	image := "devbox-generator-test-base:" + strings.ToLower(t.Name()[strings.LastIndex(t.Name(), "/")+1:])
+	run(t, dir, "docker", "build", "-q", "-t", image, ".")
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", image).Run() })
+	return image
+}
