@@ -17,14 +17,14 @@ import (
 // ipsetBatch is how many entries go into one netlink message. The kernel
 // takes a list of entries in one IPSET_CMD_ADD (that is how `ipset restore`
 // is fast); 512 IPv6 entries make a message of about 20 KiB, well under the
-// socket buffer. Measured in BenchmarkIpsetLoad: 1 entry per message is ~8x
-// slower than 512 for 12,000 entries, and 2,048 is no faster than 512.
+// socket buffer. TestBenchFirewall compares 1, 512 and 1,024 per message.
 const ipsetBatch = 512
 
 // ipsetConn talks to the kernel's ipset subsystem over one netfilter netlink
 // socket, reused for every request of a run.
 type ipsetConn struct {
 	sockets map[int]*nl.SocketHandle
+	batch   int // entries per add message; ipsetBatch unless a benchmark says otherwise
 }
 
 // openIpset opens the netlink socket in the current network namespace.
@@ -42,7 +42,7 @@ func openIpset() (*ipsetConn, error) {
 		s.Close()
 		return nil, fmt.Errorf("set netlink receive timeout: %w", err)
 	}
-	return &ipsetConn{sockets: map[int]*nl.SocketHandle{unix.NETLINK_NETFILTER: {Socket: s}}}, nil
+	return &ipsetConn{sockets: map[int]*nl.SocketHandle{unix.NETLINK_NETFILTER: {Socket: s}}, batch: ipsetBatch}, nil
 }
 
 // Close releases the socket.
@@ -192,12 +192,15 @@ func (c *ipsetConn) exists(name string) (bool, error) {
 	return false, fmt.Errorf("look up ipset %s: %w", name, err)
 }
 
-// add puts prefixes (all of the set's family) into the set, ipsetBatch per
+// add puts prefixes (all of the set's family) into the set, c.batch per
 // message. Entries already present are not an error.
 func (c *ipsetConn) add(name string, prefixes []netip.Prefix) error {
 	setName := nameAttr(nl.IPSET_ATTR_SETNAME, name)
-	for start := 0; start < len(prefixes); start += ipsetBatch {
-		batch := prefixes[start:min(start+ipsetBatch, len(prefixes))]
+	// The list is one attribute, whose length is 16 bits: 1,500 IPv6
+	// entries (36 bytes each) stay below 64 KiB.
+	size := min(c.batch, 1500)
+	for start := 0; start < len(prefixes); start += size {
+		batch := prefixes[start:min(start+size, len(prefixes))]
 		entries := make([]byte, 0, len(batch)*44)
 		for _, p := range batch {
 			entries = append(entries, nested(nl.IPSET_ATTR_DATA, entryAttrs(p))...)
