@@ -911,3 +911,57 @@ func TestNetnsNoIP6tables(t *testing.T) {
 		})
 	}
 }
+
+// TestNetnsPrivilege runs the binary as the agent's user (no capabilities)
+// and as if started through sudo. It changes nothing in any namespace.
+func TestNetnsPrivilege(t *testing.T) {
+	testnet.RequireNetns(t)
+	bin := initFirewallBinary(t)
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(dir, "firewall.jsonc")
+	if err := os.WriteFile(cfg, []byte(`{"cidrs": ["198.51.100.0/24", "2001:db8:100::/64"], "hostPorts": [8080]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(uid uint32, env []string, args ...string) (int, string, string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, stdout.String(), stderr.String()
+	}
+
+	code, _, stderr := run(1000, nil, "--config", cfg, "--run-dir", filepath.Join(dir, "run"))
+	if code != 1 || !strings.Contains(stderr, "needs CAP_NET_ADMIN") {
+		t.Errorf("as uid 1000: exit %d, stderr %q; want 1 and a CAP_NET_ADMIN error", code, stderr)
+	}
+
+	code, stdout, stderr := run(1000, nil, "--dry-run", "--config", cfg)
+	for _, want := range []string{"-I OUTPUT 1 -j DEVBOX-OUT", "# ip6tables-restore --noflush", "add devbox-allow-v4 198.51.100.0/24", "add devbox-allow-v6 2001:db8:100::/64"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("--dry-run as uid 1000 lacks %q (exit %d):\n%s%s", want, code, stdout, stderr)
+		}
+	}
+	if code != 0 || !strings.Contains(stderr+stdout, "dry run: 1 IPv4 + 1 IPv6 prefixes") {
+		t.Errorf("--dry-run as uid 1000: exit %d: %s", code, stderr)
+	}
+
+	// Through sudo, --config is ignored for the root-owned default.
+	code, _, stderr = run(0, []string{"SUDO_UID=1000", "HTTPS_PROXY=http://198.51.100.99:3128"}, "--dry-run", "--config", cfg)
+	if !strings.Contains(stderr, "ignoring --config") || !strings.Contains(stderr, DefaultConfigPath) {
+		t.Errorf("with SUDO_UID: exit %d, stderr %q; want --config ignored for %s", code, stderr, DefaultConfigPath)
+	}
+}

@@ -448,14 +448,19 @@ func CheckNetAdmin() error {
 	if err != nil {
 		return fmt.Errorf("check privilege: %w", err)
 	}
-	for line := range strings.SplitSeq(string(data), "\n") {
+	return checkNetAdmin(string(data))
+}
+
+// checkNetAdmin reads the CapEff line of a /proc/PID/status text.
+func checkNetAdmin(status string) error {
+	for line := range strings.SplitSeq(status, "\n") {
 		hex, ok := strings.CutPrefix(line, "CapEff:")
 		if !ok {
 			continue
 		}
 		caps, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
 		if err != nil {
-			return fmt.Errorf("check privilege: parse CapEff %q: %w", hex, err)
+			return fmt.Errorf("check privilege: parse CapEff %q: %w", strings.TrimSpace(hex), err)
 		}
 		const capNetAdmin = 12
 		if caps&(1<<capNetAdmin) == 0 {

@@ -92,10 +92,10 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // report prints the summary line (or JSON) and picks the exit status.
 func report(s *firewall.Summary, err error, asJSON bool, stdout, stderr io.Writer) int {
+	if s != nil && s.Error == "" && err != nil {
+		s.Error = err.Error()
+	}
 	if asJSON && s != nil {
-		if s.Error == "" && err != nil {
-			s.Error = err.Error()
-		}
 		enc := json.NewEncoder(stdout)
 		_ = enc.Encode(s)
 	} else if s != nil {
