@@ -33,10 +33,11 @@ import (
 const (
 	clientV4, gatewayV4 = "198.18.0.2", "198.18.0.1"
 	clientV6, gatewayV6 = "2001:db8:1::2", "2001:db8:1::1"
-	resolverV4          = "198.51.100.53" // in the client's resolv.conf
-	otherResolverV4     = "203.0.113.53"  // not in it
-	metaHost            = "198.51.100.80" // HTTP sources (not allowlisted)
-	allowedV4           = "198.51.100.10" // allowed.test, and a static CIDR
+	peerV4, peerV6      = "198.18.0.3", "2001:db8:1::3" // another box on the client's network
+	resolverV4          = "198.51.100.53"               // in the client's resolv.conf
+	otherResolverV4     = "203.0.113.53"                // not in it
+	metaHost            = "198.51.100.80"               // HTTP sources (not allowlisted)
+	allowedV4           = "198.51.100.10"               // allowed.test, and a static CIDR
 	allowedV6           = "2001:db8:100::10"
 	blockedV4           = "203.0.113.10"
 	blockedV6           = "2001:db8:200::10"
@@ -145,6 +146,8 @@ func newLab(t testing.TB) *lab {
 	l.server = testnet.NewNetns(t, "dbfw-s")
 	testnet.Link(t, l.client, "eth0", []string{clientV4 + "/24", clientV6 + "/64"},
 		l.server, "eth0", []string{gatewayV4 + "/24", gatewayV6 + "/64"})
+	l.server.MustRun(t, "ip", "addr", "add", peerV4+"/24", "dev", "eth0")
+	l.server.MustRun(t, "ip", "addr", "add", peerV6+"/64", "dev", "eth0", "nodad")
 	l.client.MustRun(t, "ip", "route", "add", "default", "via", gatewayV4)
 	l.client.MustRun(t, "ip", "-6", "route", "add", "default", "via", gatewayV6)
 	for _, h := range testHosts {
@@ -583,6 +586,8 @@ func TestNetnsApply(t *testing.T) {
 		{"AWS range v6", "[" + awsV6 + "]:80", probeReached},
 		{"gateway on a host port", gatewayV4 + ":8080", probeReached},
 		{"gateway on another port", gatewayV4 + ":80", probeRefused},
+		{"peer on the local network (allowLocalNetworks off)", peerV4 + ":80", probeRefused},
+		{"IPv6 peer on the local network", "[" + peerV6 + "]:80", probeRefused},
 		{"blocked v4", blockedV4 + ":80", probeRefused},
 		{"blocked v6", "[" + blockedV6 + "]:80", probeRefused},
 		{"AWS range of another region", "203.0.113.10:80", probeRefused},
@@ -712,8 +717,14 @@ func TestNetnsReapplyNoWindow(t *testing.T) {
 	go prober(blockedV4+":80", probeRefused)
 	go prober("["+blockedV6+"]:80", probeRefused)
 	for i := range 6 {
-		if r := l.apply(t, "--config", cfgA); r.code != 0 {
+		r := l.apply(t, "--config", cfgA)
+		if r.code != 0 {
 			t.Fatalf("re-run %d exit %d: %s%s", i, r.code, r.stdout, r.stderr)
+		}
+		// The sources were fetched through the closed rules, not taken
+		// from the cache.
+		if strings.Contains(r.stdout, "(cache)") {
+			t.Errorf("re-run %d used a cached source: %s", i, r.stdout)
 		}
 	}
 	stop.Store(true)
@@ -963,5 +974,27 @@ func TestNetnsPrivilege(t *testing.T) {
 	code, _, stderr = run(0, []string{"SUDO_UID=1000", "HTTPS_PROXY=http://198.51.100.99:3128"}, "--dry-run", "--config", cfg)
 	if !strings.Contains(stderr, "ignoring --config") || !strings.Contains(stderr, DefaultConfigPath) {
 		t.Errorf("with SUDO_UID: exit %d, stderr %q; want --config ignored for %s", code, stderr, DefaultConfigPath)
+	}
+}
+
+// TestNetnsLocalNetworks is the compose case: the box's own networks are
+// allowed, except the gateway (the Docker host), which stays limited to
+// hostPorts.
+func TestNetnsLocalNetworks(t *testing.T) {
+	l := newLab(t)
+	cfg := strings.Replace(fullConfig, `"hostPorts": [8080],`, `"hostPorts": [8080], "allowLocalNetworks": true,`, 1)
+	if r := l.apply(t, "--config", l.config(t, cfg)); r.code != 0 {
+		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, c := range []struct{ what, addr, want string }{
+		{"peer v4", peerV4 + ":80", probeReached},
+		{"peer v6", "[" + peerV6 + "]:80", probeReached},
+		{"gateway on a host port", gatewayV4 + ":8080", probeReached},
+		{"gateway on another port", gatewayV4 + ":80", probeRefused},
+		{"gateway v6 on another port", "[" + gatewayV6 + "]:80", probeRefused},
+		{"blocked v4", blockedV4 + ":80", probeRefused},
+	} {
+		got, took := l.probeTCP(t, c.addr)
+		expect(t, l, c.what, got, took, c.want)
 	}
 }

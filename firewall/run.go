@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/devbox-sandbox/devbox/internal/runner"
 	"go4.org/netipx"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultTimeout bounds the gathering of a run (DNS and HTTP sources).
@@ -111,7 +113,14 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	// The markers of an earlier run must not be read as this one's.
 	markerErr := clearMarkers(opts.RunDir)
 	s := &Summary{Config: opts.ConfigPath}
-	err := apply(ctx, opts, s)
+	err := CheckNetAdmin()
+	if err == nil {
+		var unlock func()
+		if unlock, err = lockRuns(opts.RunDir); err == nil {
+			err = apply(ctx, opts, s)
+			unlock()
+		}
+	}
 	if err == nil && markerErr != nil {
 		err = markerErr
 	}
@@ -129,6 +138,24 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	return s, err
 }
 
+// lockRuns makes a second init-firewall (a manual re-run during the
+// entrypoint's) wait until the first is done: both would use the same
+// temporary sets.
+func lockRuns(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("lock firewall runs: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "firewall.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock firewall runs: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock firewall runs: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
 // run is the state of one apply.
 type run struct {
 	opts Options
@@ -141,9 +168,6 @@ type run struct {
 }
 
 func apply(ctx context.Context, opts Options, s *Summary) error {
-	if err := CheckNetAdmin(); err != nil {
-		return err
-	}
 	r := &run{opts: opts, cfg: &Config{}, summary: s}
 	cfg, cfgErr := LoadConfig(opts.ConfigPath)
 	if cfgErr == nil {
