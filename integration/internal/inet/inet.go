@@ -3,7 +3,7 @@
 // pair, holding test hosts on reserved addresses with a DNS server, an HTTP
 // server (plain pages, a GitHub-meta-shaped and an AWS-shaped JSON document)
 // and TCP and UDP echo listeners. The host routes only the test ranges
-// 198.51.100.0/24, 203.0.113.0/24 and 2001:db8:100::/48 into the veth, so a
+// 198.51.100.0/24, 203.0.113.0/28 and 2001:db8:100::/48 into the veth, so a
 // container's traffic to them leaves through Docker's bridge as it would to
 // the internet, and nothing else is ever contacted.
 //
@@ -35,10 +35,12 @@ var (
 )
 
 // Routes are the only routes Start adds to the host namespace; all of them go
-// through the veth pair.
+// through the veth pair. Only the first 16 addresses of 203.0.113.0/24 are
+// taken: on the machines this runs on, the package registries' proxy answers
+// at 203.0.113.80, and image builds must still reach it.
 var Routes = []netip.Prefix{
 	netip.MustParsePrefix("198.51.100.0/24"),
-	netip.MustParsePrefix("203.0.113.0/24"),
+	netip.MustParsePrefix("203.0.113.0/28"),
 	netip.MustParsePrefix("2001:db8:100::/48"),
 }
 
