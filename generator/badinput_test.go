@@ -2,10 +2,12 @@ package generator
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 // TestBadInput checks that every mistake gets one line naming the problem
@@ -188,5 +190,49 @@ func writeFile(t *testing.T, path, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFirewallBinaries covers what devbox embeds: nothing (an error saying
+// how to get one), only the host's (a note with the command for the other),
+// or both (both written, no note).
+func TestFirewallBinaries(t *testing.T) {
+	real, err := os.ReadFile(firewallBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := hostArch()
+	defer func(saved fs.FS) { embeddedBinaries = saved }(embeddedBinaries)
+
+	embeddedBinaries = fstest.MapFS{}
+	ws := newWorkspace(t, "none-embedded", false)
+	before := hashTree(t, ws)
+	_, err = Init(Options{Workspace: ws})
+	if err == nil || !strings.Contains(err.Error(), "task build") || !strings.Contains(err.Error(), "--firewall-binary") {
+		t.Errorf("no embedded binary: error %v, want it to say task build or --firewall-binary", err)
+	}
+	if hashTree(t, ws) != before {
+		t.Error("the workspace changed")
+	}
+
+	embeddedBinaries = fstest.MapFS{"firewallbin/" + binaryName(host): {Data: real}}
+	r, err := Init(Options{Workspace: newWorkspace(t, "host-embedded", false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "GOARCH="+otherArch()+" go build") {
+		t.Errorf("notes %q, want the command that builds the %s binary", r.Notes, otherArch())
+	}
+
+	other := fstest.MapFS{"firewallbin/" + binaryName(host): {Data: real}, "firewallbin/" + binaryName(otherArch()): {Data: real}}
+	embeddedBinaries = other
+	// The host's binary stands in for the other architecture's here, so
+	// the ELF check must refuse it: a wrong binary never reaches an image.
+	if _, err := Init(Options{Workspace: newWorkspace(t, "wrong-arch", false)}); err == nil || !strings.Contains(err.Error(), "not linux/"+otherArch()) {
+		t.Errorf("a %s binary embedded as %s: error %v", host, otherArch(), err)
+	}
+
+	if _, err := Init(Options{Workspace: newWorkspace(t, "unsupported", false), HostArch: "riscv64", FirewallBinary: firewallBin}); err == nil || !IsInputError(err) {
+		t.Errorf("riscv64 host: error %v", err)
 	}
 }

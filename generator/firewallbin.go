@@ -9,13 +9,18 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
+	"strings"
 )
 
-// embeddedBinaries holds the init-firewall binaries `task build` put in
+// embeddedFiles holds the init-firewall binaries `task build` put in
 // firewallbin/ (and a README, so the pattern always matches).
 //
 //go:embed firewallbin
-var embeddedBinaries embed.FS
+var embeddedFiles embed.FS
+
+// embeddedBinaries is where init looks for the binaries; tests replace it.
+var embeddedBinaries fs.FS = embeddedFiles
 
 // architectures are the Linux architectures devbox ships init-firewall for.
 var architectures = []string{"amd64", "arm64"}
@@ -38,6 +43,9 @@ func buildCommand(arch, out string) string {
 // user about an architecture that could not be included. The host's
 // architecture is required: without it the image cannot be built here.
 func (s *spec) firewallBinaries() (files []File, notes []string, err error) {
+	if !slices.Contains(architectures, s.HostArch) {
+		return nil, nil, inputErrorf("init-firewall exists for linux/%s only, not for %s hosts", strings.Join(architectures, " and linux/"), s.HostArch)
+	}
 	for _, arch := range architectures {
 		var data []byte
 		source := "embedded " + binaryName(arch)
