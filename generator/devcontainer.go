@@ -190,7 +190,10 @@ func indentAdded(root *hujson.Value, path string) {
 	b := *extras[target]
 	head, rest, hasNewline := bytes.Cut(b, []byte("\n"))
 	if !multiline && !bytes.Contains(rest, []byte("//")) && !bytes.Contains(rest, []byte("/*")) {
-		return // an inline list stays inline
+		if len(b) == 0 && target > 0 {
+			*extras[target] = hujson.Extra(" ") // an inline list stays inline: ["a", "b"]
+		}
+		return
 	}
 	if !hasNewline {
 		head, rest = nil, b

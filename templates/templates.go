@@ -4,6 +4,8 @@ import (
 	"embed"
 	"encoding/json"
 	"io/fs"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"text/template"
@@ -53,8 +55,27 @@ func Execute(name string, data any) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-// toJSON renders v as compact JSON for use inside a JSONC template.
+// toJSON renders v as JSON on one line for use inside a JSONC template,
+// with a space after each comma and colon, as a person would write it.
 func toJSON(v any) (string, error) {
+	switch v := v.(type) {
+	case []string:
+		parts := make([]string, len(v))
+		for i, s := range v {
+			b, _ := json.Marshal(s)
+			parts[i] = string(b)
+		}
+		return "[" + strings.Join(parts, ", ") + "]", nil
+	case map[string]string:
+		keys := slices.Sorted(maps.Keys(v))
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			kb, _ := json.Marshal(k)
+			vb, _ := json.Marshal(v[k])
+			parts[i] = string(kb) + ": " + string(vb)
+		}
+		return "{" + strings.Join(parts, ", ") + "}", nil
+	}
 	b, err := json.Marshal(v)
 	return string(b), err
 }
