@@ -10,7 +10,10 @@ import (
 // error. Nothing has been written when it is returned.
 type InputError struct{ Err error }
 
+// Error returns the message, which names the accepted values.
 func (e *InputError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
 func (e *InputError) Unwrap() error { return e.Err }
 
 func inputErrorf(format string, args ...any) error {

@@ -83,18 +83,12 @@ func Generate(o Options) (*Result, error) {
 // none of it. Without o.Force it refuses to replace a file and names the
 // ones that exist; with it, devbox's files are regenerated and an existing
 // devcontainer.json is edited, keeping the user's comments and settings.
-// With o.DryRun the files are printed to o.Out instead.
+// With o.DryRun the files are printed to o.Out instead, after the same
+// checks.
 func Init(o Options) (*Result, error) {
 	r, err := Generate(o)
 	if err != nil {
 		return nil, err
-	}
-	if o.DryRun {
-		out := o.Out
-		if out == nil {
-			out = io.Discard
-		}
-		return r, printFiles(out, r)
 	}
 	if !o.Force {
 		var exist []string
@@ -107,6 +101,13 @@ func Init(o Options) (*Result, error) {
 			return nil, inputErrorf("%s already has %s: pass --force to regenerate devbox's files (devcontainer.json is edited, keeping your changes)",
 				r.Dir, strings.Join(exist, ", "))
 		}
+	}
+	if o.DryRun {
+		out := o.Out
+		if out == nil {
+			out = io.Discard
+		}
+		return r, printFiles(out, r)
 	}
 	if err := writeAll(r.Dir, r.Files); err != nil {
 		return nil, err

@@ -103,8 +103,10 @@ type feature struct {
 	Options map[string]string
 }
 
+// keyValue is a validated --sysctl.
 type keyValue struct{ Key, Value string }
 
+// ulimit is a validated --ulimit; -1 means unlimited.
 type ulimit struct {
 	Name       string
 	Soft, Hard int64
