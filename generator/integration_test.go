@@ -12,18 +12,16 @@ import (
 	"testing"
 )
 
-// testBaseImage is the local Debian image the build tests start from (no
-// registry is reachable; integration/images/make-base.sh makes it).
-const testBaseImage = "devbox-test/debian:bookworm"
-
-// requireBaseImage makes the base image when it is missing.
-func requireBaseImage(t *testing.T) {
+// requireBaseImage returns the local base image of a Debian suite, making
+// it when it is missing.
+func requireBaseImage(t *testing.T, suite string) string {
 	t.Helper()
-	if exec.Command("docker", "image", "inspect", testBaseImage).Run() == nil {
-		return
+	image := "devbox-test/debian:" + suite
+	if exec.Command("docker", "image", "inspect", image).Run() != nil {
+		t.Logf("building %s with integration/images/make-base.sh", image)
+		run(t, "..", "bash", "integration/images/make-base.sh", suite, image)
 	}
-	t.Logf("building %s with integration/images/make-base.sh", testBaseImage)
-	run(t, "..", "bash", "integration/images/make-base.sh", "bookworm", testBaseImage)
+	return image
 }
 
 // TestIntegrationReadConfiguration checks that the Dev Containers CLI
@@ -84,14 +82,14 @@ func TestIntegrationDockerBuild(t *testing.T) {
 	if firewallBuildErr != nil {
 		t.Fatalf("cmd/init-firewall does not build, so the image would hold no real firewall: %v", firewallBuildErr)
 	}
-	requireBaseImage(t)
 	tests := []struct {
 		name  string
 		base  func(t *testing.T) string
 		user  string
 		extra string // a command that must succeed as root in the image
 	}{
-		{name: "bookworm", base: func(*testing.T) string { return testBaseImage }, user: "dev"},
+		{name: "bookworm", base: func(t *testing.T) string { return requireBaseImage(t, "bookworm") }, user: "dev"},
+		{name: "trixie", base: func(t *testing.T) string { return requireBaseImage(t, "trixie") }, user: "dev"},
 		{
 			// A base that already has a user and group with uid 1000 (as
 			// the node and ubuntu images do): it is renamed, not duplicated.
@@ -168,7 +166,8 @@ func TestIntegrationDockerBuild(t *testing.T) {
 func derivedBase(t *testing.T, line string) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+testBaseImage+"\n"+line+"\n"), 0o644); err != nil {
+	from := requireBaseImage(t, "bookworm")
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+from+"\n"+line+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	image := "devbox-generator-test-base:" + strings.ToLower(t.Name()[strings.LastIndex(t.Name(), "/")+1:])
