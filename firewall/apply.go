@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 
 	"github.com/coreos/go-iptables/iptables"
 	"github.com/devbox-sandbox/devbox/internal/runner"
@@ -24,6 +25,8 @@ type applier struct {
 	rev   map[string]uint8 // hash:net revision per family name
 	// hooks holds, per family name, the hook change found by inspecting
 	// OUTPUT and INPUT; once a load put the hooks in place it is Hooks{}.
+	// Families load concurrently: mu guards it.
+	mu    sync.Mutex
 	hooks map[string]Hooks
 }
 
@@ -84,18 +87,27 @@ func (a *applier) replaceSet(fam family, prefixes []netip.Prefix) error {
 // hookChange says how fam's hooks must change, inspecting them the first
 // time only: after a load they are in place.
 func (a *applier) hookChange(fam family) (Hooks, error) {
-	if h, ok := a.hooks[fam.name]; ok {
+	a.mu.Lock()
+	h, ok := a.hooks[fam.name]
+	a.mu.Unlock()
+	if ok {
 		return h, nil
 	}
 	h, err := inspectHooks(fam)
 	if err != nil {
 		return Hooks{}, err
 	}
+	a.setHooks(fam, h)
+	return h, nil
+}
+
+func (a *applier) setHooks(fam family, h Hooks) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.hooks == nil {
 		a.hooks = map[string]Hooks{}
 	}
 	a.hooks[fam.name] = h
-	return h, nil
 }
 
 // inspectHooks inspects OUTPUT and INPUT (with go-iptables) and says how the
@@ -148,13 +160,17 @@ func (a *applier) loadRules(ctx context.Context, fam family, r Ruleset) error {
 	if err != nil {
 		return err
 	}
-	payload := r.Restore(h)
-	_, err = a.run.Run(ctx, runner.Cmd{Name: fam.restore, Args: []string{"--noflush", "--wait"}, Stdin: strings.NewReader(payload)})
-	if err != nil {
+	if err := a.restore(ctx, fam, r.Restore(h)); err != nil {
 		return fmt.Errorf("load %s rules: %w", fam.name, err)
 	}
-	a.hooks[fam.name] = Hooks{}
+	a.setHooks(fam, Hooks{})
 	return nil
+}
+
+// restore runs one `iptables-restore --noflush` (or ip6tables-restore).
+func (a *applier) restore(ctx context.Context, fam family, payload string) error {
+	_, err := a.run.Run(ctx, runner.Cmd{Name: fam.restore, Args: []string{"--noflush", "--wait"}, Stdin: strings.NewReader(payload)})
+	return err
 }
 
 // ip6Filtering reports whether ip6tables can be used here: the tool is

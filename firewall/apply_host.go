@@ -1,10 +1,10 @@
 package firewall
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
-	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -27,22 +27,32 @@ type Host struct {
 }
 
 // ReadHost reads the interfaces and routes of the current network
-// namespace, and the nameservers of resolv.conf at resolvConf (a box
-// without any has no DNS rule but root's). It needs no privilege.
+// namespace, and the nameservers of resolv.conf at resolvConf (one without
+// any, or with lines that do not parse, gives no DNS rule but root's). It
+// needs no privilege. On error it still returns what it could read.
 func ReadHost(resolvConf string) (Host, error) {
 	var h Host
-	if rs, err := Resolvers(resolvConf); err == nil {
+	_, err := os.Stat("/proc/net/if_inet6")
+	h.IPv6 = err == nil
+	var resolvErr error
+	if _, err := os.Stat(resolvConf); err != nil {
+		resolvErr = fmt.Errorf("read resolvers: %w", err)
+	} else if rs, err := Resolvers(resolvConf); err == nil {
 		for _, a := range rs {
 			h.Resolvers = append(h.Resolvers, a.WithZone("").Unmap())
 		}
-	} else if !strings.Contains(err.Error(), "no nameserver") {
-		return h, err
 	}
-	_, err := os.Stat("/proc/net/if_inet6")
-	h.IPv6 = err == nil
+	if err := h.readInterfaces(); err != nil {
+		return h, errors.Join(resolvErr, err)
+	}
+	return h, resolvErr
+}
+
+// readInterfaces fills the addresses, subnets and gateways.
+func (h *Host) readInterfaces() error {
 	links, err := netlink.LinkList()
 	if err != nil {
-		return h, fmt.Errorf("list network interfaces: %w", err)
+		return fmt.Errorf("list network interfaces: %w", err)
 	}
 	for _, l := range links {
 		if l.Attrs().Flags&unix.IFF_LOOPBACK != 0 {
@@ -50,7 +60,7 @@ func ReadHost(resolvConf string) (Host, error) {
 		}
 		addrs, err := netlink.AddrList(l, netlink.FAMILY_ALL)
 		if err != nil {
-			return h, fmt.Errorf("list addresses of %s: %w", l.Attrs().Name, err)
+			return fmt.Errorf("list addresses of %s: %w", l.Attrs().Name, err)
 		}
 		for _, a := range addrs {
 			ip, ok := netip.AddrFromSlice(a.IP)
@@ -67,7 +77,7 @@ func ReadHost(resolvConf string) (Host, error) {
 	}
 	routes, err := netlink.RouteList(nil, netlink.FAMILY_ALL)
 	if err != nil {
-		return h, fmt.Errorf("list routes: %w", err)
+		return fmt.Errorf("list routes: %w", err)
 	}
 	for _, r := range routes {
 		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
@@ -81,7 +91,7 @@ func ReadHost(resolvConf string) (Host, error) {
 	}
 	h.Gateways = sortedAddrs(h.Gateways)
 	h.LocalNets = sortedPrefixes(h.LocalNets)
-	return h, nil
+	return nil
 }
 
 // ruleset builds fam's rules from the host facts and the config.

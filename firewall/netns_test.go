@@ -126,6 +126,9 @@ func initFirewallBinary(t testing.TB) string {
 		builtBin = filepath.Join(dir, "init-firewall")
 		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", builtBin, "../cmd/init-firewall")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if os.Getenv("DBFW_RACE") != "" { // DBFW_RACE=1 go test: the binary under the race detector
+			cmd = exec.Command("go", "build", "-race", "-o", builtBin, "../cmd/init-firewall")
+		}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("build init-firewall: %v: %s", err, out)
 		}

@@ -64,6 +64,13 @@ type Ruleset struct {
 	// gathers the allowlist: allowed only for root's sockets, only on their
 	// port, and only until the final rules replace these.
 	Fetch []netip.AddrPort
+	// NoSet leaves out the allowlist set (it could not be created): the
+	// box is closed but for loopback, replies and DNS.
+	NoSet bool
+	// Minimal is the fallback when the full rules do not load (a kernel
+	// without NFLOG or the owner match): loopback, replies, DNS to the
+	// resolvers, the allowlist set and plain REJECTs, nothing else.
+	Minimal bool
 }
 
 // Hooks says how the jumps from OUTPUT and INPUT into devbox's chains must
@@ -79,6 +86,10 @@ type Hooks struct {
 
 // FirstRunHooks is the hook change of a box that has no devbox rules yet.
 var FirstRunHooks = Hooks{InsertOut: true, InsertIn: true}
+
+// emergencyPayload is the last resort when not even the minimal rules load:
+// OUTPUT's policy becomes DROP (its rules, and everything else, stay).
+const emergencyPayload = "*filter\n:OUTPUT DROP [0:0]\nCOMMIT\n"
 
 // Restore renders the input for one `iptables-restore --noflush` (or
 // ip6tables-restore) call. Declaring devbox's chains flushes them, so the
@@ -110,7 +121,9 @@ func (r Ruleset) Restore(h Hooks) string {
 		w("-A %s %s", ChainIn, rule)
 	}
 	for _, c := range []struct{ chain, prefix string }{{ChainRejectOut, NFLogPrefixOut}, {ChainRejectIn, NFLogPrefixIn}} {
-		w("-A %s -j NFLOG --nflog-group %d --nflog-prefix %s", c.chain, r.NFLogGroup, c.prefix)
+		if !r.Minimal {
+			w("-A %s -j NFLOG --nflog-group %d --nflog-prefix %s", c.chain, r.NFLogGroup, c.prefix)
+		}
 		w("-A %s -p tcp -j REJECT --reject-with tcp-reset", c.chain)
 		w("-A %s -j REJECT --reject-with %s", c.chain, r.fam.rejectWith)
 	}
@@ -126,9 +139,13 @@ func (r Ruleset) ndRules() []string {
 	if r.fam.name != "v6" {
 		return nil
 	}
+	hl := " -m hl --hl-eq 255"
+	if r.Minimal {
+		hl = ""
+	}
 	var out []string
 	for _, t := range ndTypes {
-		out = append(out, fmt.Sprintf("-p ipv6-icmp -m icmp6 --icmpv6-type %s -m hl --hl-eq 255 -j ACCEPT", t))
+		out = append(out, fmt.Sprintf("-p ipv6-icmp -m icmp6 --icmpv6-type %s%s -j ACCEPT", t, hl))
 	}
 	// Nothing else of ICMPv6 (errors about allowed traffic are RELATED).
 	return append(out, "-p ipv6-icmp -j "+ChainRejectOut)
@@ -143,6 +160,10 @@ func (r Ruleset) outRules() []string {
 		for _, proto := range []string{"udp", "tcp"} {
 			rules = append(rules, fmt.Sprintf("-d %s -p %s --dport 53 -j ACCEPT", hostPrefix(a), proto))
 		}
+	}
+	if r.Minimal {
+		rules = append(rules, r.ndRules()...)
+		return append(rules, r.setRules()...)
 	}
 	// Docker's embedded resolver (127.0.0.11) forwards queries from inside
 	// the box as root; the agent's user never gets DNS beyond resolv.conf.
@@ -163,9 +184,15 @@ func (r Ruleset) outRules() []string {
 	for _, n := range sortedPrefixes(r.LocalNets) {
 		rules = append(rules, fmt.Sprintf("-d %s -j ACCEPT", n))
 	}
-	return append(rules,
-		fmt.Sprintf("-m set --match-set %s dst -j ACCEPT", r.fam.set),
-		"-j "+ChainRejectOut)
+	return append(rules, r.setRules()...)
+}
+
+// setRules end DEVBOX-OUT: the allowlist, then reject the rest.
+func (r Ruleset) setRules() []string {
+	if r.NoSet {
+		return []string{"-j " + ChainRejectOut}
+	}
+	return []string{fmt.Sprintf("-m set --match-set %s dst -j ACCEPT", r.fam.set), "-j " + ChainRejectOut}
 }
 
 func (r Ruleset) inRules() []string {
@@ -177,6 +204,9 @@ func (r Ruleset) inRules() []string {
 		rules = append(rules, strings.Replace(rule, ChainRejectOut, ChainRejectIn, 1))
 	}
 	for _, p := range sortedInts(r.InboundPorts) {
+		if r.Minimal {
+			break
+		}
 		for _, proto := range []string{"tcp", "udp"} {
 			rules = append(rules, fmt.Sprintf("-p %s --dport %d -j ACCEPT", proto, p))
 		}

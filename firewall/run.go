@@ -165,37 +165,43 @@ type run struct {
 	a    *applier
 	// summary collects counts and warnings as the run goes.
 	summary *Summary
+	// noSet is set when the allowlist sets could not be made.
+	noSet bool
 }
 
 func apply(ctx context.Context, opts Options, s *Summary) error {
 	r := &run{opts: opts, cfg: &Config{}, summary: s}
-	cfg, cfgErr := LoadConfig(opts.ConfigPath)
-	if cfgErr == nil {
-		r.cfg = cfg
-	}
-	host, err := ReadHost(opts.ResolvConf)
-	if err != nil {
-		return fmt.Errorf("apply firewall: %w", err)
-	}
-	r.host = host
-	conn, err := openIpset()
-	if err != nil {
-		return fmt.Errorf("apply firewall: %w", err)
-	}
-	defer conn.Close()
-	r.a = &applier{run: opts.Runner, ipset: conn}
-
 	mark := time.Now()
 	defer s.step("verify", &mark)
+	// Whatever fails before the rules are in is remembered, not returned:
+	// the box must end closed even then.
+	var early []error
+	cfg, err := LoadConfig(opts.ConfigPath)
+	if err == nil {
+		r.cfg = cfg
+	} else {
+		early = append(early, fmt.Errorf("firewall closed (empty allowlist): %w", err))
+	}
+	r.host, err = ReadHost(opts.ResolvConf)
+	if err != nil {
+		early = append(early, fmt.Errorf("apply firewall: %w", err))
+	}
+	conn, err := openIpset()
+	if err != nil {
+		early = append(early, fmt.Errorf("apply firewall: %w", err))
+	} else {
+		defer conn.Close()
+	}
+	r.a = &applier{run: opts.Runner, ipset: conn}
 	if err := r.chooseFamilies(s); err != nil {
-		return err
+		early = append(early, err)
 	}
 	// Close first: nothing is looked up or fetched before the rules are in.
 	if err := r.load(ctx, nil); err != nil {
-		return err
+		return errors.Join(append(early, err)...)
 	}
-	if cfgErr != nil {
-		return fmt.Errorf("firewall closed (empty allowlist): %w", cfgErr)
+	if len(early) > 0 {
+		return errors.Join(early...)
 	}
 	if fetch := r.fetchHosts(ctx); len(fetch) > 0 {
 		if err := r.load(ctx, fetch); err != nil {
@@ -250,28 +256,32 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 }
 
 // chooseFamilies decides what to do with IPv6 and makes sure the live sets
-// exist before any rule refers to them.
+// exist before any rule refers to them. On error the rules leave the sets
+// out (r.noSet) and IPv4 is still filtered.
 func (r *run) chooseFamilies(s *Summary) error {
 	r.fams = []family{familyV4}
-	switch {
-	case !r.host.IPv6:
+	var errs []error
+	if !r.host.IPv6 {
 		s.IPv6 = "absent"
-	default:
-		if err := r.a.ip6Filtering(); err != nil {
-			if err := r.disableIPv6(s, err); err != nil {
-				return err
-			}
-			break
+	} else if why := r.a.ip6Filtering(); why != nil {
+		if err := r.disableIPv6(s, why); err != nil {
+			errs = append(errs, err)
 		}
+	} else {
 		s.IPv6 = "filtered"
 		r.fams = append(r.fams, familyV6)
 	}
 	for _, f := range r.fams {
+		if r.a.ipset == nil {
+			r.noSet = true
+			break
+		}
 		if err := r.a.ensureSet(f); err != nil {
-			return fmt.Errorf("apply firewall: %w", err)
+			r.noSet = true
+			errs = append(errs, fmt.Errorf("apply firewall: %w", err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // disableIPv6 turns IPv6 off after why showed it cannot be filtered.
@@ -286,19 +296,33 @@ func (r *run) disableIPv6(s *Summary, why error) error {
 }
 
 // load replaces devbox's chains of every family, with root-only rules for
-// the source hosts in fetch. IPv6 rules that fail to load turn IPv6 off.
+// the source hosts in fetch. Rules that do not load fall back to the
+// minimal rules, then (IPv4) to a DROP policy on OUTPUT, or (IPv6) to
+// turning IPv6 off; a fallback is an error, but a closed one.
 func (r *run) load(ctx context.Context, fetch []netip.AddrPort) error {
 	errs := make([]error, len(r.fams))
 	var wg sync.WaitGroup
 	for i, f := range r.fams {
 		wg.Go(func() {
 			rs := r.host.ruleset(f, r.cfg, r.opts.NFLogGroup)
+			rs.NoSet = r.noSet
 			for _, ap := range fetch {
 				if f.is(ap.Addr()) {
 					rs.Fetch = append(rs.Fetch, ap)
 				}
 			}
 			errs[i] = r.a.loadRules(ctx, f, rs)
+			if errs[i] == nil || f.name == "v6" {
+				return
+			}
+			rs.Minimal, rs.Fetch = true, nil
+			if err := r.a.loadRules(ctx, f, rs); err == nil {
+				errs[i] = fmt.Errorf("%w (minimal rules loaded instead)", errs[i])
+			} else if err := r.a.restore(ctx, f, emergencyPayload); err == nil {
+				errs[i] = fmt.Errorf("%w (OUTPUT policy set to DROP instead)", errs[i])
+			} else {
+				errs[i] = fmt.Errorf("%w; IPv4 egress could not be closed: %w", errs[i], err)
+			}
 		})
 	}
 	wg.Wait()
