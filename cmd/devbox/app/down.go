@@ -1,16 +1,26 @@
 package app
 
 import (
-	"errors"
-
 	"github.com/urfave/cli/v2"
+
+	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
-// TODO(skeleton): replaced by the real command.
-func newDownCommand(env Env) *cli.Command {
+func newDownCommand(env Env) *cli.Command { return downCommand(newManager(env)) }
+
+func downCommand(m *lifecycle.Manager) *cli.Command {
 	return &cli.Command{
-		Name:   "down",
-		Flags:  []cli.Flag{workspaceFlag()},
-		Action: func(*cli.Context) error { return errors.New("down: not implemented yet") },
+		Name:  "down",
+		Usage: "stop and remove the box (its whole compose project); named volumes stay unless --volumes",
+		Flags: []cli.Flag{
+			workspaceFlag(),
+			&cli.BoolFlag{Name: "volumes", Usage: "also remove the named volumes the box uses"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return Usagef("down takes no arguments (got %q)", c.Args().First())
+			}
+			return m.Down(c.Context, lifecycle.DownOptions{Workspace: c.String("workspace-folder"), Volumes: c.Bool("volumes")})
+		},
 	}
 }

@@ -1,16 +1,48 @@
 package app
 
 import (
-	"errors"
+	"bufio"
+	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
-// TODO(skeleton): replaced by the real command.
-func newResetCommand(env Env) *cli.Command {
+func newResetCommand(env Env) *cli.Command { return resetCommand(env, newManager(env)) }
+
+func resetCommand(env Env, m *lifecycle.Manager) *cli.Command {
 	return &cli.Command{
-		Name:   "reset",
-		Flags:  []cli.Flag{workspaceFlag()},
-		Action: func(*cli.Context) error { return errors.New("reset: not implemented yet") },
+		Name:  "reset",
+		Usage: "remove the box's containers, volumes and built images, then rebuild it without cache",
+		Flags: []cli.Flag{
+			workspaceFlag(),
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
+			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+			firewallTimeoutFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return Usagef("reset takes no arguments (got %q)", c.Args().First())
+			}
+			opts := lifecycle.ResetOptions{Workspace: c.String("workspace-folder"), JSON: c.Bool("json")}
+			if !c.Bool("yes") {
+				if !isTerminal(env.In) {
+					return Usagef("reset removes containers, volumes and images: pass --yes when not on a terminal")
+				}
+				opts.Confirm = func(prompt string) (bool, error) {
+					fmt.Fprint(env.Err, prompt)
+					answer, err := bufio.NewReader(env.In).ReadString('\n')
+					a := strings.ToLower(strings.TrimSpace(answer))
+					return a == "y" || a == "yes", err
+				}
+			}
+			if err := setFirewallTimeout(c, env, m); err != nil {
+				return err
+			}
+			_, err := m.Reset(c.Context, opts)
+			return lifecycleStatus(env, err)
+		},
 	}
 }

@@ -1,16 +1,26 @@
 package app
 
 import (
-	"errors"
-
 	"github.com/urfave/cli/v2"
+
+	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
-// TODO(skeleton): replaced by the real command.
-func newStartCommand(env Env) *cli.Command {
+func newStartCommand(env Env) *cli.Command { return startCommand(env, newManager(env)) }
+
+func startCommand(env Env, m *lifecycle.Manager) *cli.Command {
 	return &cli.Command{
-		Name:   "start",
-		Flags:  []cli.Flag{workspaceFlag()},
-		Action: func(*cli.Context) error { return errors.New("start: not implemented yet") },
+		Name:  "start",
+		Usage: "start the stopped box; returns once its firewall is back",
+		Flags: []cli.Flag{workspaceFlag(), firewallTimeoutFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return Usagef("start takes no arguments (got %q)", c.Args().First())
+			}
+			if err := setFirewallTimeout(c, env, m); err != nil {
+				return err
+			}
+			return lifecycleStatus(env, m.Start(c.Context, lifecycle.StartOptions{Workspace: c.String("workspace-folder")}))
+		},
 	}
 }

@@ -1,16 +1,25 @@
 package app
 
 import (
-	"errors"
-
 	"github.com/urfave/cli/v2"
+
+	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
-// TODO(skeleton): replaced by the real command.
-func newStatusCommand(env Env) *cli.Command {
+func newStatusCommand(env Env) *cli.Command { return statusCommand(newManager(env)) }
+
+func statusCommand(m *lifecycle.Manager) *cli.Command {
 	return &cli.Command{
-		Name:   "status",
-		Flags:  []cli.Flag{workspaceFlag()},
-		Action: func(*cli.Context) error { return errors.New("status: not implemented yet") },
+		Name:    "status",
+		Aliases: []string{"ls"},
+		Usage:   "list every devbox environment on the engine, running or stopped",
+		Flags:   []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the list as JSON"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return Usagef("status takes no arguments (got %q)", c.Args().First())
+			}
+			_, err := m.Status(c.Context, lifecycle.StatusOptions{JSON: c.Bool("json")})
+			return err
+		},
 	}
 }

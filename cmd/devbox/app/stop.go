@@ -1,16 +1,23 @@
 package app
 
 import (
-	"errors"
-
 	"github.com/urfave/cli/v2"
+
+	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
-// TODO(skeleton): replaced by the real command.
-func newStopCommand(env Env) *cli.Command {
+func newStopCommand(env Env) *cli.Command { return stopCommand(newManager(env)) }
+
+func stopCommand(m *lifecycle.Manager) *cli.Command {
 	return &cli.Command{
-		Name:   "stop",
-		Flags:  []cli.Flag{workspaceFlag()},
-		Action: func(*cli.Context) error { return errors.New("stop: not implemented yet") },
+		Name:  "stop",
+		Usage: "stop the box (and its services) and keep it",
+		Flags: []cli.Flag{workspaceFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return Usagef("stop takes no arguments (got %q)", c.Args().First())
+			}
+			return m.Stop(c.Context, lifecycle.StopOptions{Workspace: c.String("workspace-folder")})
+		},
 	}
 }

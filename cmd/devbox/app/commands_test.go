@@ -1,0 +1,243 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/urfave/cli/v2"
+
+	"github.com/devbox-sandbox/devbox/internal/runner"
+	"github.com/devbox-sandbox/devbox/lifecycle"
+)
+
+func upCmd(env Env, m *lifecycle.Manager) *cli.Command    { return upCommand(env, m) }
+func execCmd(env Env, m *lifecycle.Manager) *cli.Command  { return execCommand(env, m) }
+func shellCmd(env Env, m *lifecycle.Manager) *cli.Command { return shellCommand(env, m) }
+func startCmd(env Env, m *lifecycle.Manager) *cli.Command { return startCommand(env, m) }
+func resetCmd(env Env, m *lifecycle.Manager) *cli.Command { return resetCommand(env, m) }
+func stopCmd(_ Env, m *lifecycle.Manager) *cli.Command    { return stopCommand(m) }
+func downCmd(_ Env, m *lifecycle.Manager) *cli.Command    { return downCommand(m) }
+func statusCmd(_ Env, m *lifecycle.Manager) *cli.Command  { return statusCommand(m) }
+func doctorCmd(_ Env, m *lifecycle.Manager) *cli.Command  { return doctorCommand(m) }
+
+func TestUp(t *testing.T) {
+	tests := []struct {
+		name     string
+		firewall bool
+		setup    func(w *world)
+		args     []string
+	}{
+		{name: "up-created", firewall: true},
+		{name: "up-json", firewall: true, args: []string{"--json"}},
+		{name: "up-no-firewall-feature"},
+		{name: "up-no-devcontainer", firewall: true, args: []string{"-w", "/nonexistent/ws"}},
+		{name: "up-engine-unreachable", firewall: true, setup: func(w *world) { w.unreachable = true }},
+		{name: "up-cli-missing", firewall: true, setup: func(w *world) {
+			w.runner.up = func() (runner.Result, error) {
+				return runner.Result{}, &runner.RunError{Command: "devcontainer up", ExitCode: -1, Err: fmt.Errorf("exec: %w", exec.ErrNotFound)}
+			}
+		}},
+		{name: "up-build-fails", firewall: true, setup: func(w *world) {
+			w.runner.up = func() (runner.Result, error) {
+				out := `{"outcome":"error","message":"Command failed: docker build","description":"An error occurred building the image."}`
+				return runner.Result{Stdout: []byte(out)}, &runner.RunError{Command: "devcontainer up", ExitCode: 1, Err: errors.New("exit status 1")}
+			}
+		}},
+		{name: "up-firewall-failed", firewall: true, setup: func(w *world) {
+			delete(w.markers, lifecycle.ReadyMarker)
+			w.markers[lifecycle.FailedMarker] = started.Add(2 * time.Second)
+			w.failReason = "resolve api.anthropic.com: no such host"
+		}},
+		{name: "up-firewall-never-reported", firewall: true, setup: func(w *world) {
+			w.markers[lifecycle.ReadyMarker] = started.Add(-time.Hour) // from an earlier start
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, tt.firewall)
+			w.boxes = nil // no container before up
+			w.eng.ContainerListFunc = func(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+				return client.ContainerListResult{}, nil
+			}
+			w.boxes = []container.Summary{w.summary(boxID, "/quirky_box")} // what devcontainer up made
+			if tt.setup != nil {
+				tt.setup(w)
+			}
+			args := append([]string{"up", "-w", w.ws}, tt.args...)
+			if slices.Contains(tt.args, "-w") {
+				args = append([]string{"up"}, tt.args...)
+			}
+			code := w.run(upCmd, args...)
+			w.golden(tt.name, code)
+		})
+	}
+}
+
+func TestUpFastPathAndChange(t *testing.T) {
+	w := newWorld(t, true)
+	if code := w.run(upCmd, "up", "-w", w.ws); code != 0 {
+		t.Fatalf("first up: exit %d: %s", code, w.err.String())
+	}
+	calls := len(w.runner.calls)
+	w.out.Reset()
+	w.err.Reset()
+	code := w.run(upCmd, "up", "-w", w.ws)
+	if len(w.runner.calls) != calls {
+		t.Errorf("fast path ran %v", w.runner.calls[calls:])
+	}
+	w.golden("up-fast-path", code)
+
+	// Same content, new mtime: still unchanged.
+	writeFile(t, filepath.Join(w.ws, ".devcontainer", "devcontainer.json"),
+		"{\n  // a comment\n  \"image\": \"devbox-test/debian:bookworm\", \"features\": {\"./devbox-firewall\": {}},\n  \"remoteUser\": \"dev\"\n}\n")
+	w.out.Reset()
+	w.err.Reset()
+	if code := w.run(upCmd, "up", "-w", w.ws); code != 0 || strings.Contains(w.err.String(), "changed") {
+		t.Errorf("touched config reported as changed: %s", w.err.String())
+	}
+
+	writeFile(t, filepath.Join(w.ws, ".devcontainer", "firewall.jsonc"), `{"domains": ["example.org"]}`)
+	w.out.Reset()
+	w.err.Reset()
+	code = w.run(upCmd, "up", "-w", w.ws)
+	w.golden("up-config-changed", code)
+
+	w.out.Reset()
+	w.err.Reset()
+	w.run(upCmd, "up", "-w", w.ws, "--rebuild")
+	if last := w.runner.calls[len(w.runner.calls)-1]; !strings.Contains(last, "--remove-existing-container") {
+		t.Errorf("--rebuild ran %q", last)
+	}
+}
+
+func TestExec(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(w *world)
+		args  []string
+	}{
+		{name: "exec-status-passed-through", setup: func(w *world) { w.execOut, w.execCode = "hello\n", 7 }, args: []string{"--", "sh", "-c", "echo hello; exit 7"}},
+		{name: "exec-no-command"},
+		{name: "exec-stopped", setup: func(w *world) { w.running = false }, args: []string{"--", "true"}},
+		{name: "exec-no-box", setup: func(w *world) { w.boxes = nil }, args: []string{"--", "true"}},
+		{name: "exec-firewall-failed", setup: func(w *world) {
+			delete(w.markers, lifecycle.ReadyMarker)
+			w.markers[lifecycle.FailedMarker] = started.Add(time.Second)
+			w.failReason = "verify: https://example.com was reachable"
+		}, args: []string{"--", "true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, true)
+			if tt.setup != nil {
+				tt.setup(w)
+			}
+			code := w.run(execCmd, append([]string{"exec", "-w", w.ws}, tt.args...)...)
+			w.golden(tt.name, code)
+		})
+	}
+}
+
+func TestExecRunsAsRemoteUserInWorkspace(t *testing.T) {
+	w := newWorld(t, true)
+	if code := w.run(execCmd, "exec", "-w", w.ws, "--", "env"); code != 0 {
+		t.Fatalf("exit %d: %s", code, w.err.String())
+	}
+	got := w.lastExec
+	if got.User != "dev" || got.WorkingDir != "/workspaces/ws" {
+		t.Errorf("user %q, dir %q; want dev, /workspaces/ws", got.User, got.WorkingDir)
+	}
+	env := strings.Join(got.Env, " ")
+	for _, want := range []string{"HOME=/home/dev", "PATH=/home/dev/bin:/usr/bin:/bin", "EDITOR=vi"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("env %q lacks %s", env, want)
+		}
+	}
+	if strings.Contains(env, "PWD=") {
+		t.Errorf("env %q keeps the probe's PWD", env)
+	}
+	w.run(shellCmd, "shell", "-w", w.ws)
+	if cmd := strings.Join(w.lastExec.Cmd, " "); cmd != "/bin/bash -l" {
+		t.Errorf("shell ran %q", cmd)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	for _, json := range []bool{false, true} {
+		w := newWorld(t, true)
+		w.boxes[0].Labels[lifecycle.LabelLocalFolder] = "/home/me/project" // stable column widths
+		stopped := w.summary("dead00000000beef", "/old_box")
+		stopped.Labels[lifecycle.LabelLocalFolder] = "/home/me/other"
+		stopped.State = container.StateExited
+		w.boxes = append(w.boxes, stopped)
+		list := w.eng.ContainerListFunc
+		w.eng.ContainerListFunc = func(ctx context.Context, o client.ContainerListOptions) (client.ContainerListResult, error) {
+			res, err := list(ctx, o)
+			res.Items[1].State = container.StateExited
+			return res, err
+		}
+		args, name := []string{"status"}, "status"
+		if json {
+			args, name = []string{"ls", "--json"}, "status-json"
+		}
+		code := w.run(statusCmd, args...)
+		w.golden(name, code)
+	}
+}
+
+func TestDownTwice(t *testing.T) {
+	w := newWorld(t, true)
+	code := w.run(downCmd, "down", "-w", w.ws, "--volumes")
+	w.boxes = nil
+	code2 := w.run(downCmd, "down", "-w", w.ws)
+	if code != 0 || code2 != 0 {
+		t.Fatalf("down: exit %d then %d: %s", code, code2, w.err.String())
+	}
+	w.golden("down-twice", 0)
+}
+
+func TestStopStart(t *testing.T) {
+	w := newWorld(t, true)
+	w.eng.ContainerStopFunc = func(context.Context, string, client.ContainerStopOptions) (client.ContainerStopResult, error) {
+		w.running = false
+		return client.ContainerStopResult{}, nil
+	}
+	w.eng.ContainerStartFunc = func(context.Context, string, client.ContainerStartOptions) (client.ContainerStartResult, error) {
+		w.running = true
+		return client.ContainerStartResult{}, nil
+	}
+	c1 := w.run(stopCmd, "stop", "-w", w.ws)
+	c2 := w.run(startCmd, "start", "-w", w.ws)
+	if c1 != 0 || c2 != 0 {
+		t.Fatalf("stop/start: exit %d, %d: %s", c1, c2, w.err.String())
+	}
+	w.golden("stop-start", 0)
+}
+
+func TestResetNeedsYesOffTerminal(t *testing.T) {
+	w := newWorld(t, true)
+	code := w.run(resetCmd, "reset", "-w", w.ws)
+	w.golden("reset-no-yes", code)
+}
+
+func TestDoctor(t *testing.T) {
+	w := newWorld(t, true)
+	w.eng.ServerVersionFunc = func(context.Context, client.ServerVersionOptions) (client.ServerVersionResult, error) {
+		return client.ServerVersionResult{Version: "20.10.24", APIVersion: "1.41"}, nil
+	}
+	w.eng.ContainerCreateFunc = func(context.Context, client.ContainerCreateOptions) (client.ContainerCreateResult, error) {
+		return client.ContainerCreateResult{}, cerrdefs.ErrNotFound.WithMessage("No such image: nope:latest")
+	}
+	code := w.run(doctorCmd, "doctor", "-w", w.ws, "--image", "nope")
+	w.golden("doctor", code)
+}

@@ -1,0 +1,86 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/devbox-sandbox/devbox/lifecycle"
+)
+
+// Exit statuses of devbox (the README's table):
+//
+//	0    success
+//	1    an error (engine unreachable, CLI missing, no .devcontainer/, build failed, ...)
+//	2    usage error (bad flags or arguments, reset without --yes off a terminal)
+//	3    refused: the box's firewall failed, never reported, or is not installed (up, start)
+//	N    exec, shell: the command's own exit status, passed through
+//	125  exec, shell: devbox itself failed before or while running the command
+//	     (including a firewall refusal, or the container going away)
+const (
+	exitFirewall  = 3
+	exitExecSetup = 125
+)
+
+// newManager gives the lifecycle package the outside world of env.
+func newManager(env Env) *lifecycle.Manager {
+	return &lifecycle.Manager{In: env.In, Out: env.Out, Err: env.Err, Runner: env.Runner, Getenv: env.Getenv}
+}
+
+// firewallTimeoutFlag bounds the wait for the firewall's ready marker.
+func firewallTimeoutFlag() cli.Flag {
+	return &cli.DurationFlag{
+		Name:  "firewall-timeout",
+		Usage: "how long to wait for the firewall to report (default 120s, or $DEVBOX_FIREWALL_TIMEOUT)",
+	}
+}
+
+// setFirewallTimeout applies --firewall-timeout, else
+// $DEVBOX_FIREWALL_TIMEOUT, else leaves the manager's default.
+func setFirewallTimeout(c *cli.Context, env Env, m *lifecycle.Manager) error {
+	if d := c.Duration("firewall-timeout"); d > 0 {
+		m.FirewallTimeout = d
+		return nil
+	}
+	if s := env.Getenv("DEVBOX_FIREWALL_TIMEOUT"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return Usagef("DEVBOX_FIREWALL_TIMEOUT=%q is not a positive duration such as 90s", s)
+		}
+		m.FirewallTimeout = d
+	}
+	return nil
+}
+
+// lifecycleStatus maps a lifecycle error to devbox's exit statuses.
+func lifecycleStatus(env Env, err error) error {
+	var fw *lifecycle.FirewallError
+	if errors.As(err, &fw) {
+		fmt.Fprintf(env.Err, "devbox: %v\n", err)
+		return &ExitError{Code: exitFirewall}
+	}
+	return err
+}
+
+// execStatus passes a command's status through, and exits 125 when devbox
+// itself failed, so the two cannot be confused.
+func execStatus(env Env, code int, err error) error {
+	if err != nil {
+		fmt.Fprintf(env.Err, "devbox: %v\n", err)
+		return &ExitError{Code: exitExecSetup}
+	}
+	if code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+// isTerminal reports whether r is a terminal.
+func isTerminal(r any) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

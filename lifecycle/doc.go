@@ -1,0 +1,26 @@
+// Package lifecycle runs devbox environments on a Docker Engine: up, exec,
+// shell, start, stop, down, reset, status and doctor.
+//
+// It owns finding a workspace's containers (by the labels the Dev Containers
+// CLI and VS Code set: devcontainer.local_folder and devcontainer.config_file,
+// plus com.docker.compose.project for compose configs), the state devbox
+// keeps per container under $XDG_STATE_HOME/devbox, and the check of the
+// firewall's ready marker (/run/devbox/firewall.ready) before anything runs in
+// a box.
+//
+// `up` builds on the `devcontainer` CLI (run through internal/runner) so that
+// devbox, the CLI and VS Code agree on which container belongs to a
+// workspace. Everything else talks to the engine through the narrow Engine
+// interface (github.com/moby/moby/client underneath), so no Node process is
+// started per exec.
+//
+// The engine is found the way the docker CLI finds it: DOCKER_HOST, else
+// DOCKER_CONTEXT, else the currentContext of $DOCKER_CONFIG/config.json
+// (~/.docker/config.json), else the local socket. With a remote engine, bind
+// mounts (the workspace itself) resolve on the engine's host, not on this
+// machine: the workspace path must exist there.
+//
+// It must not write into a workspace's .devcontainer/ (the generator owns
+// those files) nor touch the firewall rules (the in-container init-firewall
+// owns them); it only reads the markers init-firewall writes.
+package lifecycle

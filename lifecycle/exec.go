@@ -1,0 +1,161 @@
+package lifecycle
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/moby/moby/client"
+	"golang.org/x/term"
+)
+
+// ExecOptions says what `devbox exec` runs.
+type ExecOptions struct {
+	Workspace string
+	User      string   // "" means the remote user
+	Cmd       []string // the command and its arguments
+}
+
+// ShellOptions says where `devbox shell` opens a login shell.
+type ShellOptions struct {
+	Workspace string
+	User      string
+}
+
+// execIDVar marks every process of one `devbox exec` so that a signal
+// devbox receives can be forwarded to them (the Engine API cannot signal an
+// exec).
+const execIDVar = "DEVBOX_EXEC_ID"
+
+// Exec runs a command in the workspace's box as `devcontainer exec` would
+// (remote user, remote workspace folder, probed environment + remoteEnv),
+// after checking the firewall, and returns its exit status. It allocates a
+// TTY when stdin and stdout are terminals.
+func (m *Manager) Exec(ctx context.Context, opts ExecOptions) (int, error) {
+	if len(opts.Cmd) == 0 {
+		return -1, fmt.Errorf("exec: no command given")
+	}
+	return m.exec(ctx, opts.Workspace, opts.User, func(*target) []string { return opts.Cmd })
+}
+
+// Shell opens an interactive login shell in the workspace's box.
+func (m *Manager) Shell(ctx context.Context, opts ShellOptions) (int, error) {
+	return m.exec(ctx, opts.Workspace, opts.User, func(t *target) []string { return []string{t.State.Shell, "-l"} })
+}
+
+func (m *Manager) exec(ctx context.Context, dir, user string, cmd func(*target) []string) (int, error) {
+	ws, err := workspaceAt(dir)
+	if err != nil {
+		return -1, err
+	}
+	eng, _, err := m.engine(ctx)
+	if err != nil {
+		return -1, err
+	}
+	defer eng.Close()
+	t, err := m.runningTarget(ctx, eng, ws)
+	if err != nil {
+		return -1, err
+	}
+	if err := m.checkFirewall(ctx, eng, t); err != nil {
+		return -1, err
+	}
+	env := t.State.Env
+	if user == "" {
+		user = t.State.RemoteUser
+	} else if user != t.State.RemoteUser {
+		env = withoutUserVars(env) // let the engine set HOME for the other user
+	}
+	var token [8]byte
+	rand.Read(token[:])
+	id := hex.EncodeToString(token[:])
+	p := process{
+		User: user, WorkingDir: t.State.RemoteWorkspaceFolder,
+		Env: append(append([]string(nil), env...), execIDVar+"="+id),
+		Cmd: cmd(t), Stdin: m.In, Stdout: m.Out, Stderr: m.Err,
+	}
+	// The exec outlives a cancelled ctx: signals are forwarded instead.
+	runCtx := context.WithoutCancel(ctx)
+	in, inOK := m.In.(*os.File)
+	out, outOK := m.Out.(*os.File)
+	if inOK && outOK && term.IsTerminal(int(in.Fd())) && term.IsTerminal(int(out.Fd())) {
+		p.TTY = true
+		if w, h, err := term.GetSize(int(out.Fd())); err == nil {
+			p.Width, p.Height = uint(w), uint(h)
+		}
+		old, err := term.MakeRaw(int(in.Fd()))
+		if err != nil {
+			return -1, fmt.Errorf("exec: set the terminal to raw mode: %w", err)
+		}
+		defer term.Restore(int(in.Fd()), old)
+	}
+	stop := m.forwardSignals(runCtx, eng, t.ID, id, p.TTY, out)
+	defer stop()
+	p.Started = func(execID string) { m.startResize(runCtx, eng, execID, p.TTY, out) }
+	return run(runCtx, eng, t.ID, p)
+}
+
+func withoutUserVars(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "HOME", "USER", "LOGNAME", "MAIL":
+		default:
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// forwardSignals relays the signals devbox gets to the processes of the
+// exec marked with token, by running kill as root in the container. With a
+// TTY, Ctrl-C reaches the container as a keystroke instead.
+func (m *Manager) forwardSignals(ctx context.Context, eng Engine, id, token string, tty bool, _ *os.File) func() {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-ch:
+				if tty && sig == syscall.SIGINT {
+					continue
+				}
+				s := sig.(syscall.Signal)
+				script := fmt.Sprintf(`for p in /proc/[0-9]*; do `+
+					`tr '\0' '\n' < "$p/environ" 2>/dev/null | grep -qx '%s=%s' && kill -%d "${p#/proc/}" 2>/dev/null; done; true`,
+					execIDVar, token, int(s))
+				capture(ctx, eng, id, process{User: "root", Cmd: []string{"/bin/sh", "-c", script}})
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
+
+// startResize keeps the exec's TTY the size of the terminal.
+func (m *Manager) startResize(ctx context.Context, eng Engine, execID string, tty bool, out *os.File) {
+	if !tty || out == nil {
+		return
+	}
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGWINCH)
+	go func() {
+		defer signal.Stop(ch)
+		for range ch {
+			w, h, err := term.GetSize(int(out.Fd()))
+			if err != nil {
+				continue
+			}
+			if _, err := eng.ExecResize(ctx, execID, client.ExecResizeOptions{Height: uint(h), Width: uint(w)}); err != nil {
+				return
+			}
+		}
+	}()
+}

@@ -1,0 +1,86 @@
+package lifecycle
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/devbox-sandbox/devbox/internal/runner"
+)
+
+// DefaultFirewallTimeout is how long exec, shell, up and start wait for the
+// firewall's ready marker before refusing.
+const DefaultFirewallTimeout = 120 * time.Second
+
+// Manager runs lifecycle operations. Its fields are the outside world; the
+// zero values of the optional ones pick the real thing.
+type Manager struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+
+	// Runner runs the devcontainer CLI and other programs.
+	Runner runner.Runner
+	// Getenv reads the environment (DOCKER_HOST, XDG_STATE_HOME, ...).
+	Getenv func(string) string
+	// Connect opens the engine; nil means the real engine (Connect).
+	Connect func(ctx context.Context, getenv func(string) string) (Engine, Endpoint, error)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// FirewallTimeout bounds the wait for the ready marker; 0 means
+	// DefaultFirewallTimeout.
+	FirewallTimeout time.Duration
+	// PollInterval is how often markers are checked while waiting; 0 means
+	// 200ms.
+	PollInterval time.Duration
+}
+
+func (m *Manager) engine(ctx context.Context) (Engine, Endpoint, error) {
+	if m.Connect != nil {
+		return m.Connect(ctx, m.Getenv)
+	}
+	return Connect(ctx, m.Getenv)
+}
+
+func (m *Manager) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+func (m *Manager) firewallTimeout() time.Duration {
+	if m.FirewallTimeout > 0 {
+		return m.FirewallTimeout
+	}
+	return DefaultFirewallTimeout
+}
+
+func (m *Manager) pollInterval() time.Duration {
+	if m.PollInterval > 0 {
+		return m.PollInterval
+	}
+	return 200 * time.Millisecond
+}
+
+// stateDir is $XDG_STATE_HOME/devbox (default ~/.local/state/devbox).
+func (m *Manager) stateDir() string {
+	if d := m.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "devbox")
+	}
+	home := m.Getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".local", "state", "devbox")
+}
+
+// isTerminal reports whether s is a terminal.
+func isTerminal(s any) bool {
+	f, ok := s.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

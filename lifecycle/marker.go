@@ -1,0 +1,150 @@
+package lifecycle
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+)
+
+// Marker files init-firewall writes inside the container (design.md).
+const (
+	ReadyMarker  = "/run/devbox/firewall.ready"
+	FailedMarker = "/run/devbox/firewall.failed"
+)
+
+// markerSlack is how much older than StartedAt a marker may look and still
+// count for the current start.
+const markerSlack = 20 * time.Millisecond
+
+// FirewallState is what the markers say about the current container start.
+type FirewallState int
+
+// Firewall states.
+const (
+	FirewallPending FirewallState = iota // no fresh marker yet
+	FirewallReady                        // rules applied and verified
+	FirewallFailed                       // applying or verifying failed
+)
+
+func (s FirewallState) String() string {
+	return [...]string{"pending", "applied", "FAILED"}[s]
+}
+
+// FirewallError refuses to run anything in a box whose firewall is not
+// known to be in place.
+type FirewallError struct {
+	Container string
+	Reason    string
+}
+
+func (e *FirewallError) Error() string {
+	return fmt.Sprintf("refusing to run in container %s: %s\n  see `docker logs %s`; fix the allowlist (.devcontainer/firewall.jsonc), then `devbox up --rebuild`",
+		shortID(e.Container), e.Reason, shortID(e.Container))
+}
+
+// firewallState checks the markers with HEAD requests (no process runs in
+// the container). A marker counts only if written since startedAt.
+func firewallState(ctx context.Context, eng Engine, id string, startedAt time.Time) (FirewallState, string, error) {
+	// File times come from the kernel's coarse clock, which may lag the
+	// engine's StartedAt by a tick; markers of an earlier start are older by
+	// far more (and init-firewall deletes them first thing).
+	since := startedAt.Add(-markerSlack)
+	fresh := func(t time.Time) bool { return !t.IsZero() && !t.Before(since) }
+	// init-firewall writes one marker per start, so a fresh ready marker
+	// settles it with a single request.
+	ready, err := markerTime(ctx, eng, id, ReadyMarker)
+	if err != nil {
+		return FirewallPending, "", err
+	}
+	if fresh(ready) {
+		return FirewallReady, "", nil
+	}
+	failed, err := markerTime(ctx, eng, id, FailedMarker)
+	if err != nil {
+		return FirewallPending, "", err
+	}
+	if fresh(failed) {
+		return FirewallFailed, failureReason(ctx, eng, id), nil
+	}
+	return FirewallPending, "", nil
+}
+
+// markerTime returns the marker's mtime, or zero when it does not exist.
+func markerTime(ctx context.Context, eng Engine, id, path string) (time.Time, error) {
+	res, err := eng.ContainerStatPath(ctx, id, client.ContainerStatPathOptions{Path: path})
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return time.Time{}, nil
+		}
+		return time.Time{}, fmt.Errorf("check firewall marker %s in %s: %w", path, shortID(id), err)
+	}
+	return res.Stat.Mtime, nil
+}
+
+// failureReason reads the "error" of the failed marker.
+func failureReason(ctx context.Context, eng Engine, id string) string {
+	res, err := eng.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: FailedMarker})
+	if err != nil {
+		return "the firewall failed to apply (reason unreadable: " + err.Error() + ")"
+	}
+	defer res.Content.Close()
+	tr := tar.NewReader(res.Content)
+	if _, err := tr.Next(); err != nil {
+		return "the firewall failed to apply (reason unreadable: " + err.Error() + ")"
+	}
+	data, _ := io.ReadAll(io.LimitReader(tr, 64<<10))
+	var m struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(data, &m) != nil || m.Error == "" {
+		return "the firewall failed to apply: " + string(data)
+	}
+	return "the firewall failed to apply: " + m.Error
+}
+
+// waitFirewall waits until the firewall of container id reports for its
+// current start, and returns a FirewallError when it failed or never
+// reported within the timeout.
+func (m *Manager) waitFirewall(ctx context.Context, eng Engine, id string) error {
+	deadline := time.Now().Add(m.firewallTimeout())
+	var startedAt time.Time
+	for {
+		insp, err := eng.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if err != nil {
+			return fmt.Errorf("wait for the firewall of %s: %w", shortID(id), err)
+		}
+		st := insp.Container.State
+		if st == nil || !st.Running {
+			return &FirewallError{Container: id, Reason: "the container stopped before its firewall reported"}
+		}
+		startedAt, err = time.Parse(time.RFC3339Nano, st.StartedAt)
+		if err != nil {
+			return fmt.Errorf("wait for the firewall of %s: start time %q: %w", shortID(id), st.StartedAt, err)
+		}
+		state, reason, err := firewallState(ctx, eng, id, startedAt)
+		if err != nil {
+			return err
+		}
+		switch state {
+		case FirewallReady:
+			return nil
+		case FirewallFailed:
+			return &FirewallError{Container: id, Reason: reason}
+		}
+		if !time.Now().Before(deadline) {
+			return &FirewallError{Container: id, Reason: fmt.Sprintf(
+				"the firewall never reported: no %s written since the container started (waited %s)", ReadyMarker, m.firewallTimeout())}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the firewall of %s: %w", shortID(id), ctx.Err())
+		case <-time.After(m.pollInterval()):
+		}
+	}
+}

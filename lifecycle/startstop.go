@@ -1,0 +1,81 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/moby/moby/client"
+)
+
+// StopOptions names the workspace whose box `devbox stop` stops.
+type StopOptions struct{ Workspace string }
+
+// StartOptions names the workspace whose box `devbox start` starts.
+type StartOptions struct{ Workspace string }
+
+// Stop stops the workspace's box (its whole compose project) and keeps it.
+func (m *Manager) Stop(ctx context.Context, opts StopOptions) error {
+	ws, err := workspaceAt(opts.Workspace)
+	if err != nil {
+		return err
+	}
+	eng, _, err := m.engine(ctx)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	box, err := FindBox(ctx, eng, ws)
+	if err != nil {
+		return err
+	}
+	if box == nil {
+		return &NoBoxError{Workspace: ws.Dir}
+	}
+	for _, c := range box.All() { // the dev container first: it uses the others
+		if _, err := eng.ContainerStop(ctx, c.ID, client.ContainerStopOptions{}); err != nil {
+			return fmt.Errorf("stop container %s: %w", containerName(c), err)
+		}
+		fmt.Fprintln(m.Out, "stopped "+containerName(c))
+	}
+	return nil
+}
+
+// Start starts the workspace's stopped box (services first) and returns
+// once its firewall is back: the firewall feature's entrypoint re-applies
+// the rules at every start, and nothing is run before its ready marker.
+func (m *Manager) Start(ctx context.Context, opts StartOptions) error {
+	ws, err := workspaceAt(opts.Workspace)
+	if err != nil {
+		return err
+	}
+	eng, _, err := m.engine(ctx)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	box, err := FindBox(ctx, eng, ws)
+	if err != nil {
+		return err
+	}
+	if box == nil {
+		return &NoBoxError{Workspace: ws.Dir}
+	}
+	for _, c := range append(box.Services, box.Dev) {
+		if _, err := eng.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
+			return fmt.Errorf("start container %s: %w", containerName(c), err)
+		}
+	}
+	insp, err := eng.ContainerInspect(ctx, box.Dev.ID, client.ContainerInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("inspect container %s: %w", containerName(box.Dev), err)
+	}
+	t, err := newTarget(insp.Container, nil)
+	if err != nil {
+		return err
+	}
+	if err := m.checkFirewall(ctx, eng, t); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Out, "started %s; firewall applied\n", containerName(box.Dev))
+	return nil
+}

@@ -1,0 +1,137 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+)
+
+// StatusOptions says how `devbox status` prints.
+type StatusOptions struct{ JSON bool }
+
+// BoxStatus is one devbox environment on the engine.
+type BoxStatus struct {
+	Workspace string   `json:"workspace"`
+	State     string   `json:"state"`
+	Container string   `json:"container"`
+	Name      string   `json:"name"`
+	Image     string   `json:"image"`
+	Project   string   `json:"composeProject,omitempty"`
+	Services  []string `json:"services,omitempty"`
+	StartedAt string   `json:"startedAt,omitempty"`
+	Uptime    string   `json:"uptime,omitempty"`
+	Firewall  string   `json:"firewall"` // applied, FAILED, pending, "-" when stopped
+	Volumes   []string `json:"volumes"`
+}
+
+// Status lists every devbox environment on the engine, running or stopped.
+func (m *Manager) Status(ctx context.Context, opts StatusOptions) ([]BoxStatus, error) {
+	eng, _, err := m.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer eng.Close()
+	boxes, err := listBoxes(ctx, eng)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]BoxStatus, 0, len(boxes))
+	for _, b := range boxes {
+		s, err := m.boxStatus(ctx, eng, b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if opts.JSON {
+		return out, json.NewEncoder(m.Out).Encode(out)
+	}
+	if len(out) == 0 {
+		fmt.Fprintln(m.Out, "no devbox environments on this engine")
+		return out, nil
+	}
+	tw := tabwriter.NewWriter(m.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKSPACE\tSTATE\tCONTAINER\tIMAGE\tUPTIME\tFIREWALL\tVOLUMES")
+	for _, s := range out {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Workspace, s.State, s.Container, s.Image,
+			dash(s.Uptime), s.Firewall, dash(strings.Join(s.Volumes, ",")))
+	}
+	return out, tw.Flush()
+}
+
+func (m *Manager) boxStatus(ctx context.Context, eng Engine, b *Box) (BoxStatus, error) {
+	s := BoxStatus{
+		Workspace: b.Workspace, State: string(b.Dev.State), Container: shortID(b.Dev.ID),
+		Name: trimSlash(firstName(b.Dev)), Image: b.Dev.Image, Project: b.Project, Firewall: "-",
+		Volumes: []string{},
+	}
+	vols := map[string]bool{}
+	for _, c := range b.All() {
+		for _, mp := range c.Mounts {
+			if mp.Type == mount.TypeVolume && mp.Name != "" {
+				vols[mp.Name] = true
+			}
+		}
+	}
+	for _, c := range b.Services {
+		s.Services = append(s.Services, fmt.Sprintf("%s:%s", c.Labels[LabelComposeService], c.State))
+	}
+	for v := range vols {
+		s.Volumes = append(s.Volumes, v)
+	}
+	sort.Strings(s.Volumes)
+	if b.Dev.State != container.StateRunning {
+		return s, nil
+	}
+	insp, err := eng.ContainerInspect(ctx, b.Dev.ID, client.ContainerInspectOptions{})
+	if err != nil {
+		return s, fmt.Errorf("inspect container %s: %w", shortID(b.Dev.ID), err)
+	}
+	started, err := time.Parse(time.RFC3339Nano, insp.Container.State.StartedAt)
+	if err != nil {
+		return s, fmt.Errorf("container %s: start time: %w", shortID(b.Dev.ID), err)
+	}
+	s.StartedAt = started.UTC().Format(time.RFC3339)
+	s.Uptime = roundDuration(m.now().Sub(started))
+	state, _, err := firewallState(ctx, eng, b.Dev.ID, started)
+	if err != nil {
+		return s, err
+	}
+	s.Firewall = state.String()
+	return s, nil
+}
+
+func firstName(c container.Summary) string {
+	if len(c.Names) > 0 {
+		return c.Names[0]
+	}
+	return ""
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// roundDuration prints an uptime the way people read it: 42s, 5m, 3h12m, 2d4h.
+func roundDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}

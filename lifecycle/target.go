@@ -1,0 +1,130 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+// NoBoxError says a workspace has no container, or no running one.
+type NoBoxError struct {
+	Workspace string
+	Stopped   string // ID of a stopped container, if any
+}
+
+func (e *NoBoxError) Error() string {
+	if e.Stopped != "" {
+		return fmt.Sprintf("the box of %s (container %s) is stopped: start it with `devbox start -w %s`",
+			e.Workspace, shortID(e.Stopped), e.Workspace)
+	}
+	return fmt.Sprintf("%s has no box: create it with `devbox up -w %s`", e.Workspace, e.Workspace)
+}
+
+// target is a running dev container and how to run commands in it.
+type target struct {
+	ID        string
+	Inspect   container.InspectResponse
+	StartedAt time.Time
+	State     *boxState
+}
+
+// runningTarget finds the workspace's running dev container. The fast path
+// is one inspect of the container recorded in the state file; otherwise it
+// searches by label and, for a container devbox has not seen (made by VS
+// Code or the CLI), works out user, folder and environment once and records
+// them.
+func (m *Manager) runningTarget(ctx context.Context, eng Engine, ws Workspace) (*target, error) {
+	if st := m.loadState(ws, ""); st != nil {
+		insp, err := eng.ContainerInspect(ctx, st.ContainerID, client.ContainerInspectOptions{})
+		if err == nil && insp.Container.Config != nil &&
+			insp.Container.Config.Labels[LabelLocalFolder] == ws.Dir &&
+			insp.Container.State != nil && insp.Container.State.Running {
+			return newTarget(insp.Container, st)
+		}
+	}
+	box, err := FindBox(ctx, eng, ws)
+	if err != nil {
+		return nil, err
+	}
+	if box == nil {
+		return nil, &NoBoxError{Workspace: ws.Dir}
+	}
+	if !box.Running() {
+		return nil, &NoBoxError{Workspace: ws.Dir, Stopped: box.Dev.ID}
+	}
+	insp, err := eng.ContainerInspect(ctx, box.Dev.ID, client.ContainerInspectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("inspect container %s: %w", shortID(box.Dev.ID), err)
+	}
+	st := m.loadState(ws, box.Dev.ID)
+	if st == nil {
+		st, err = m.learn(ctx, eng, ws, insp.Container, "", "")
+		if err != nil {
+			return nil, err
+		}
+	}
+	return newTarget(insp.Container, st)
+}
+
+func newTarget(c container.InspectResponse, st *boxState) (*target, error) {
+	started, err := time.Parse(time.RFC3339Nano, c.State.StartedAt)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: start time %q: %w", shortID(c.ID), c.State.StartedAt, err)
+	}
+	return &target{ID: c.ID, Inspect: c, StartedAt: started, State: st}, nil
+}
+
+// learn works out how commands run in container c (user, folder, shell,
+// environment) and records it. user and folder come from `devcontainer up`
+// when known.
+func (m *Manager) learn(ctx context.Context, eng Engine, ws Workspace, c container.InspectResponse, user, folder string) (*boxState, error) {
+	md, err := parseMetadata(c.Config.Labels[LabelMetadata])
+	if err != nil {
+		return nil, err
+	}
+	if user == "" {
+		user = remoteUser(md, c)
+	}
+	if folder == "" {
+		folder = remoteFolder(ws, c)
+	}
+	shell := loginShell(ctx, eng, c.ID, user)
+	probed, err := probeEnv(ctx, eng, c.ID, user, shell, md.UserEnvProbe)
+	if err != nil {
+		return nil, err
+	}
+	st := &boxState{
+		ContainerID: c.ID, Workspace: ws.Dir,
+		RemoteUser: user, RemoteWorkspaceFolder: folder, Shell: shell,
+		Env: mergeEnv(probed, md.RemoteEnv, c.Config.Env),
+	}
+	if err := m.saveState(ws, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// checkFirewall returns nil when the firewall of t is applied for its
+// current start, waiting for it when it has not reported yet.
+func (m *Manager) checkFirewall(ctx context.Context, eng Engine, t *target) error {
+	state, reason, err := firewallState(ctx, eng, t.ID, t.StartedAt)
+	if err != nil {
+		return err
+	}
+	switch state {
+	case FirewallReady:
+		return nil
+	case FirewallFailed:
+		return &FirewallError{Container: t.ID, Reason: reason}
+	}
+	md, _ := parseMetadata(t.Inspect.Config.Labels[LabelMetadata])
+	if md.Known && !md.HasFirewall {
+		return &FirewallError{Container: t.ID, Reason: "its configuration does not install the devbox firewall " +
+			"(no \"./devbox-firewall\" feature); regenerate it with `devbox init`"}
+	}
+	fmt.Fprintf(m.Err, "devbox: waiting for the firewall of %s (up to %s)...\n", shortID(t.ID), m.firewallTimeout())
+	return m.waitFirewall(ctx, eng, t.ID)
+}

@@ -1,0 +1,279 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/devbox-sandbox/devbox/internal/runner"
+)
+
+// UpOptions says how `devbox up` brings a box up.
+type UpOptions struct {
+	Workspace string
+	Rebuild   bool // remove the container and make it again
+	NoCache   bool // build the image without cache
+	JSON      bool // print the result as JSON
+}
+
+// UpResult is what `devbox up` reports.
+type UpResult struct {
+	ContainerID           string `json:"containerId"`
+	RemoteUser            string `json:"remoteUser"`
+	RemoteWorkspaceFolder string `json:"remoteWorkspaceFolder"`
+	ComposeProject        string `json:"composeProjectName,omitempty"`
+	// Reused: the running container was kept without calling the CLI.
+	Reused bool `json:"reused"`
+	// ConfigChanged: .devcontainer/ differs from what the container was
+	// made from (and it was not rebuilt).
+	ConfigChanged bool `json:"configChanged"`
+}
+
+// CLIMissingError says the devcontainer CLI is not installed.
+type CLIMissingError struct{ Err error }
+
+func (e *CLIMissingError) Error() string {
+	return "the Dev Containers CLI (`devcontainer`) is not on PATH: install it with `npm install -g @devcontainers/cli@0.89.0`"
+}
+
+func (e *CLIMissingError) Unwrap() error { return e.Err }
+
+// UpError is a failed `devcontainer up`: its message, last lines and log.
+type UpError struct {
+	Message string
+	Last    []string
+	LogPath string
+}
+
+func (e *UpError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "devcontainer up failed: %s", e.Message)
+	if len(e.Last) > 0 {
+		b.WriteString("\n  last lines of its log:")
+		for _, l := range e.Last {
+			b.WriteString("\n    " + l)
+		}
+	}
+	fmt.Fprintf(&b, "\n  full log: %s", e.LogPath)
+	return b.String()
+}
+
+// Up brings the workspace's box up and waits for its firewall. A running
+// box whose .devcontainer/ has not changed since devbox made it is returned
+// at once, without starting the devcontainer CLI.
+func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
+	ws, err := OpenWorkspace(opts.Workspace)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFirewallFeature(ws); err != nil {
+		return nil, err
+	}
+	eng, _, err := m.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer eng.Close()
+	if !opts.Rebuild && !opts.NoCache {
+		if res, err := m.upFast(ctx, eng, ws); res != nil || err != nil {
+			return m.report(opts, ws, res, err)
+		}
+	}
+	res, err := m.upSlow(ctx, eng, ws, opts)
+	return m.report(opts, ws, res, err)
+}
+
+// upFast returns the running box when devbox recorded it and its
+// configuration is unchanged or merely changed (said, not rebuilt). It
+// returns nil, nil when the CLI has to run.
+func (m *Manager) upFast(ctx context.Context, eng Engine, ws Workspace) (*UpResult, error) {
+	st := m.loadState(ws, "")
+	if st == nil || st.ConfigHash == "" {
+		return nil, nil
+	}
+	insp, err := eng.ContainerInspect(ctx, st.ContainerID, client.ContainerInspectOptions{})
+	if err != nil || insp.Container.Config == nil || insp.Container.Config.Labels[LabelLocalFolder] != ws.Dir ||
+		insp.Container.State == nil || !insp.Container.State.Running {
+		return nil, nil
+	}
+	changed, err := m.configChanged(ws, st)
+	if err != nil {
+		return nil, err
+	}
+	t, err := newTarget(insp.Container, st)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.checkFirewall(ctx, eng, t); err != nil {
+		return nil, err
+	}
+	return &UpResult{
+		ContainerID: st.ContainerID, RemoteUser: st.RemoteUser, RemoteWorkspaceFolder: st.RemoteWorkspaceFolder,
+		ComposeProject: insp.Container.Config.Labels[LabelComposeProject], Reused: true, ConfigChanged: changed,
+	}, nil
+}
+
+// configChanged compares .devcontainer/ with the recorded fingerprints:
+// the cheap stat stamp first, the content hash only when the stamp moved.
+func (m *Manager) configChanged(ws Workspace, st *boxState) (bool, error) {
+	stamp, err := configStamp(ws)
+	if err != nil || stamp == st.ConfigStamp {
+		return false, err
+	}
+	hash, err := configHash(ws)
+	if err != nil {
+		return false, err
+	}
+	if hash != st.ConfigHash {
+		return true, nil
+	}
+	st.ConfigStamp = stamp // touched, not changed
+	return false, m.saveState(ws, st)
+}
+
+func (m *Manager) upSlow(ctx context.Context, eng Engine, ws Workspace, opts UpOptions) (*UpResult, error) {
+	hash, err := configHash(ws)
+	if err != nil {
+		return nil, err
+	}
+	stamp, err := configStamp(ws)
+	if err != nil {
+		return nil, err
+	}
+	before := map[string]bool{}
+	if box, err := FindBox(ctx, eng, ws); err == nil && box != nil {
+		for _, c := range box.All() {
+			before[c.ID] = true
+		}
+	}
+	res, err := m.runCLIUp(ctx, ws, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, m.interrupted(ws, eng, before)
+		}
+		return nil, err
+	}
+	insp, err := eng.ContainerInspect(ctx, res.ContainerID, client.ContainerInspectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("inspect the new container %s: %w", shortID(res.ContainerID), err)
+	}
+	t, err := newTarget(insp.Container, &boxState{})
+	if err != nil {
+		return nil, err
+	}
+	if err := m.checkFirewall(ctx, eng, t); err != nil {
+		return nil, err
+	}
+	st, err := m.learn(ctx, eng, ws, insp.Container, res.RemoteUser, res.RemoteWorkspaceFolder)
+	if err != nil {
+		return nil, err
+	}
+	st.ConfigHash, st.ConfigStamp = hash, stamp
+	if err := m.saveState(ws, st); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// runCLIUp runs `devcontainer up`, showing its progress, and parses the
+// JSON line it prints.
+func (m *Manager) runCLIUp(ctx context.Context, ws Workspace, opts UpOptions) (*UpResult, error) {
+	logPath := filepath.Join(m.stateDir(), "logs",
+		fmt.Sprintf("up-%s-%s.log", filepath.Base(ws.Dir), m.now().UTC().Format("20060102-150405")))
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
+		return nil, fmt.Errorf("create the log directory: %w", err)
+	}
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("create the log file: %w", err)
+	}
+	defer logFile.Close()
+	args := []string{"up", "--workspace-folder", ws.Dir}
+	if opts.Rebuild || opts.NoCache {
+		args = append(args, "--remove-existing-container")
+	}
+	if opts.NoCache {
+		args = append(args, "--build-no-cache")
+	}
+	prog := newProgress(m.Err, logFile)
+	out, runErr := m.Runner.Run(ctx, runner.Cmd{Name: "devcontainer", Args: args, Stderr: prog})
+	prog.done()
+	var res struct {
+		UpResult
+		Outcome     string `json:"outcome"`
+		Message     string `json:"message"`
+		Description string `json:"description"`
+	}
+	lines := bytes.Split(bytes.TrimSpace(out.Stdout), []byte("\n"))
+	parseErr := json.Unmarshal(lines[len(lines)-1], &res)
+	if runErr != nil {
+		var re *runner.RunError
+		if errors.As(runErr, &re) && re.ExitCode == -1 && errors.Is(re.Err, exec.ErrNotFound) {
+			return nil, &CLIMissingError{Err: runErr}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		msg := res.Message
+		if msg == "" {
+			msg = runErr.Error()
+		}
+		if res.Description != "" && res.Description != msg {
+			msg += ": " + res.Description
+		}
+		return nil, &UpError{Message: msg, Last: prog.lastLines(15), LogPath: logPath}
+	}
+	if parseErr != nil || res.Outcome != "success" || res.ContainerID == "" {
+		return nil, &UpError{Message: fmt.Sprintf("unexpected result %q", lines[len(lines)-1]), Last: prog.lastLines(15), LogPath: logPath}
+	}
+	return &res.UpResult, nil
+}
+
+// interrupted says what an interrupted `up` left behind.
+func (m *Manager) interrupted(ws Workspace, eng Engine, before map[string]bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	box, err := FindBox(ctx, eng, ws)
+	if err != nil {
+		return fmt.Errorf("up interrupted; could not check what it left: %w", err)
+	}
+	if box != nil {
+		for _, c := range box.All() {
+			if !before[c.ID] {
+				return fmt.Errorf("up interrupted: it left container %s (%s) half made; remove it with `devbox down -w %s`",
+					shortID(c.ID), c.State, ws.Dir)
+			}
+		}
+	}
+	return errors.New("up interrupted: no new container was left behind")
+}
+
+// report prints the result of up.
+func (m *Manager) report(opts UpOptions, ws Workspace, res *UpResult, err error) (*UpResult, error) {
+	if err != nil {
+		return nil, err
+	}
+	if res.ConfigChanged {
+		fmt.Fprintf(m.Err, "devbox: .devcontainer/ changed since container %s was made; it still runs the old configuration.\n"+
+			"  apply the change with `devbox up --rebuild -w %s`\n", shortID(res.ContainerID), ws.Dir)
+	}
+	if opts.JSON {
+		return res, json.NewEncoder(m.Out).Encode(res)
+	}
+	how := "up"
+	if res.Reused {
+		how = "already running"
+	}
+	fmt.Fprintf(m.Out, "container  %s (%s)\nuser       %s\nworkspace  %s\nfirewall   applied\n",
+		shortID(res.ContainerID), how, res.RemoteUser, res.RemoteWorkspaceFolder)
+	return res, nil
+}
