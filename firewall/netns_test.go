@@ -465,13 +465,20 @@ func agentCopyOfTestBinary(t testing.TB) string {
 	return agentCopy
 }
 
-// TestMain doubles as the probe helper run by probeAs.
+// TestMain doubles as the probe helper run by probeAs, and removes the
+// binaries the tests built.
 func TestMain(m *testing.M) {
 	if kind := os.Getenv("DBFW_PROBE"); kind != "" {
 		fmt.Println(probeHelper(kind, os.Getenv("DBFW_ADDR")))
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	for _, f := range []string{builtBin, agentCopy} {
+		if f != "" {
+			_ = os.RemoveAll(filepath.Dir(f))
+		}
+	}
+	os.Exit(code)
 }
 
 // probeHelper does one probe: "dns" sends a DNS query for allowed.test over
@@ -973,8 +980,19 @@ func TestNetnsPrivilege(t *testing.T) {
 		t.Errorf("--dry-run as uid 1000: exit %d: %s", code, stderr)
 	}
 
-	// Through sudo, --config is ignored for the root-owned default.
-	code, _, stderr = run(0, []string{"SUDO_UID=1000", "HTTPS_PROXY=http://198.51.100.99:3128"}, "--dry-run", "--config", cfg)
+	// Through sudo, --config is ignored for the root-owned default. In an
+	// empty namespace: should that file exist here, its gathering reaches
+	// nothing.
+	ns := testnet.NewNetns(t, "dbfw-p")
+	cmd := ns.Command(context.Background(), bin, "--dry-run", "--config", cfg)
+	cmd.Env = []string{"SUDO_UID=1000", "HTTPS_PROXY=http://198.51.100.99:3128", "PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	code = 0
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	}
+	stderr = string(out)
 	if !strings.Contains(stderr, "ignoring --config") || !strings.Contains(stderr, DefaultConfigPath) {
 		t.Errorf("with SUDO_UID: exit %d, stderr %q; want --config ignored for %s", code, stderr, DefaultConfigPath)
 	}

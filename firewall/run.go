@@ -300,6 +300,10 @@ func (r *run) disableIPv6(s *Summary, why error) error {
 // minimal rules, then (IPv4) to a DROP policy on OUTPUT, or (IPv6) to
 // turning IPv6 off; a fallback is an error, but a closed one.
 func (r *run) load(ctx context.Context, fetch []netip.AddrPort) error {
+	// A run interrupted (SIGTERM) while gathering must still get to its
+	// closed rules: loads ignore cancellation, bounded by their own timeout.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	errs := make([]error, len(r.fams))
 	var wg sync.WaitGroup
 	for i, f := range r.fams {

@@ -64,6 +64,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	opts.Runner = runner.Local{}
 	opts.Out = stdout
+	if asJSON {
+		opts.Out = stderr // stdout carries the JSON summary alone
+	}
 	s, err := firewall.Run(ctx, opts)
 	return report(s, err, asJSON, stdout, stderr)
 }
