@@ -236,3 +236,48 @@ func TestFirewallBinaries(t *testing.T) {
 		t.Errorf("riscv64 host: error %v", err)
 	}
 }
+
+// TestForceRemovesStaleFiles drops compose.yaml and the init scripts when
+// the services are gone, keeps files the user wrote, and restores
+// everything when the removal itself fails.
+func TestForceRemovesStaleFiles(t *testing.T) {
+	ws := newWorkspace(t, "stale", true)
+	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Services: []string{"postgres", "mongodb"}}); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(ws, DirName, "mongodb-init.js"), "// the user's own script\n")
+	o := Options{Workspace: ws, FirewallBinary: firewallBin, Force: true}
+
+	before := hashTree(t, ws)
+	calls := 0
+	rename = func(from, to string) error {
+		if calls++; strings.Contains(to, ".devbox-removed-postgres-init.sql") {
+			return errors.New("injected failure")
+		}
+		return os.Rename(from, to)
+	}
+	_, err := Init(o)
+	rename = os.Rename
+	if err == nil || hashTree(t, ws) != before {
+		t.Fatalf("a failed removal: error %v, workspace changed: %v", err, hashTree(t, ws) != before)
+	}
+
+	r, err := Init(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(r.Removed, ",") != "compose.yaml,postgres-init.sql" {
+		t.Errorf("removed %v, want compose.yaml and postgres-init.sql", r.Removed)
+	}
+	for name, want := range map[string]bool{"compose.yaml": false, "postgres-init.sql": false, "mongodb-init.js": true} {
+		if _, err := os.Stat(filepath.Join(ws, DirName, name)); (err == nil) != want {
+			t.Errorf("%s exists = %v, want %v", name, err == nil, want)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(ws, DirName))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".devbox-") {
+			t.Errorf("left behind %s", e.Name())
+		}
+	}
+}

@@ -11,11 +11,12 @@ import (
 // rename is os.Rename; tests replace it to make a write fail half-way.
 var rename = os.Rename
 
-// writeAll writes files under dir all or nothing: each file goes to a
-// temporary file beside its target first, then every target is replaced by
-// a rename. On any failure, replaced files are restored and new files and
+// writeAll writes files under dir and removes the files named in remove
+// (relative to dir), all or nothing: each file goes to a temporary file
+// beside its target first, then every target is replaced by a rename. On
+// any failure, replaced and removed files are restored and new files and
 // folders removed, so the workspace is left as it was.
-func writeAll(dir string, files []File) (err error) {
+func writeAll(dir string, files []File, remove []string) (err error) {
 	var (
 		createdDirs []string
 		temps       = map[string]string{} // target -> temporary file
@@ -91,6 +92,14 @@ func writeAll(dir string, files []File) (err error) {
 		}
 		delete(temps, target)
 		placed = append(placed, target)
+	}
+	for _, rel := range remove {
+		target := filepath.Join(dir, filepath.FromSlash(rel))
+		backup := filepath.Join(filepath.Dir(target), ".devbox-removed-"+filepath.Base(target))
+		if err := rename(target, backup); err != nil {
+			return fmt.Errorf("remove %s: %w", target, err)
+		}
+		backups[target] = backup
 	}
 	return nil
 }

@@ -80,6 +80,9 @@ func newInitCommand(env Env) *cli.Command {
 				verb = "regenerated (devcontainer.json edited in place)"
 			}
 			fmt.Fprintf(env.Out, "devbox: %s %d files in %s\n", verb, len(res.Files), res.Dir)
+			for _, f := range res.Removed {
+				fmt.Fprintf(env.Out, "devbox: removed %s (no longer needed)\n", f)
+			}
 			fmt.Fprintf(env.Out, "next: devbox up -w %s   (or \"Reopen in Container\" in VS Code)\n", filepath.Dir(res.Dir))
 			return nil
 		},
