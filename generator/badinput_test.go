@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,6 +80,16 @@ func TestBadInput(t *testing.T) {
 		{
 			name: ".devcontainer is a file", failure: true, want: []string{"create", DirName},
 			setup: func(t *testing.T, ws string) { writeFile(t, filepath.Join(ws, DirName), "not a folder\n") },
+		},
+		{
+			// Root ignores permission bits, so the folder is made immutable.
+			name: "unwritable workspace", failure: true, want: []string{"create", DirName, "not permitted"},
+			setup: func(t *testing.T, ws string) {
+				if out, err := exec.Command("chattr", "+i", ws).CombinedOutput(); err != nil {
+					t.Skipf("chattr +i is not available here (%v: %s); an unwritable folder is not tested", err, out)
+				}
+				t.Cleanup(func() { exec.Command("chattr", "-i", ws).Run() })
+			},
 		},
 		{
 			name: "workspace missing", want: []string{"does not exist"},
