@@ -175,3 +175,34 @@ func derivedBase(t *testing.T, line string) string {
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", image).Run() })
 	return image
 }
+
+// TestIntegrationDockerBuildWithoutBinary checks that an image build on an
+// architecture whose init-firewall is missing stops with a message saying
+// how to get it, rather than producing a box without a firewall.
+func TestIntegrationDockerBuildWithoutBinary(t *testing.T) {
+	requireDocker(t)
+	ws := newWorkspace(t, "build-missing", true)
+	r, err := Init(Options{
+		Workspace: ws, Agent: "none", Languages: []string{"node@system"},
+		BaseImage: requireBaseImage(t, "bookworm"), FirewallBinary: firewallBin,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bins, _ := filepath.Glob(filepath.Join(r.Dir, "bin", "init-firewall-linux-*"))
+	for _, b := range bins {
+		if err := os.Remove(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	image := "devbox-generator-test:missing"
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", image).Run() })
+	out, err := exec.Command("docker", "build", "-t", image, r.Dir).CombinedOutput()
+	if err == nil {
+		t.Fatal("the image built without an init-firewall binary")
+	}
+	want := "init-firewall-linux-" + hostArch() + " is missing"
+	if !strings.Contains(string(out), want) || !strings.Contains(string(out), "go build") {
+		t.Errorf("build output does not say %q and how to build it:\n%s", want, lastLines(string(out), 20))
+	}
+}
