@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -80,9 +81,18 @@ func run(ctx context.Context, eng Engine, id string, p process) (int, error) {
 	if err != nil {
 		return -1, execError(ctx, eng, id, fmt.Errorf("read exit status in %s: %w", shortID(id), err))
 	}
-	if insp.ExitCode >= 128 || outErr != nil {
-		// Killed: by a signal, or because the container went away.
-		if gone := containerGone(ctx, eng, id); gone != nil {
+	if insp.ExitCode == 137 || outErr != nil {
+		// SIGKILL: what a process gets when its container is stopped or
+		// removed. The engine may not have noticed yet: look for a second.
+		// A stopped container may be on its way out: prefer "removed".
+		var gone *ContainerGoneError
+		for i := 0; i < 10 && (gone == nil || !gone.Removed); i++ {
+			if g := containerGone(ctx, eng, id); g != nil {
+				gone = g
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if gone != nil {
 			return -1, gone
 		}
 	}
@@ -101,7 +111,7 @@ func execError(ctx context.Context, eng Engine, id string, err error) error {
 	return err
 }
 
-func containerGone(ctx context.Context, eng Engine, id string) error {
+func containerGone(ctx context.Context, eng Engine, id string) *ContainerGoneError {
 	insp, err := eng.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		if cerrdefs.IsNotFound(err) {

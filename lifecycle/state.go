@@ -127,6 +127,9 @@ func walkConfig(ws Workspace, fn func(rel string, fi fs.FileInfo, path string) e
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
+		if filepath.Base(p) == "devcontainer-lock.json" {
+			continue // written by the CLI itself (feature lock), not an input
+		}
 		fi, err := os.Lstat(p)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)

@@ -141,14 +141,6 @@ func (m *Manager) configChanged(ws Workspace, st *boxState) (bool, error) {
 }
 
 func (m *Manager) upSlow(ctx context.Context, eng Engine, ws Workspace, opts UpOptions) (*UpResult, error) {
-	hash, err := configHash(ws)
-	if err != nil {
-		return nil, err
-	}
-	stamp, err := configStamp(ws)
-	if err != nil {
-		return nil, err
-	}
 	before := map[string]bool{}
 	if box, err := FindBox(ctx, eng, ws); err == nil && box != nil {
 		for _, c := range box.All() {
@@ -177,7 +169,13 @@ func (m *Manager) upSlow(ctx context.Context, eng Engine, ws Workspace, opts UpO
 	if err != nil {
 		return nil, err
 	}
-	st.ConfigHash, st.ConfigStamp = hash, stamp
+	// Fingerprint what the container was made from.
+	if st.ConfigHash, err = configHash(ws); err != nil {
+		return nil, err
+	}
+	if st.ConfigStamp, err = configStamp(ws); err != nil {
+		return nil, err
+	}
 	if err := m.saveState(ws, st); err != nil {
 		return nil, err
 	}
