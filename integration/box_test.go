@@ -64,7 +64,7 @@ func TestIntegrationBox(t *testing.T) {
 				{"down, status and reset", testDownReset},
 			}
 			for _, step := range steps {
-				if !t.Run(step.name, func(t *testing.T) { w.t = t; step.run(t, w, kind) }) {
+				if !t.Run(step.name, func(t *testing.T) { step.run(t, w, kind) }) {
 					return
 				}
 			}
@@ -75,12 +75,12 @@ func TestIntegrationBox(t *testing.T) {
 // testUpExec: `devbox up`, then `devbox exec` runs as the remote user in
 // the remote workspace folder.
 func testUpExec(t *testing.T, w *workspace, kind boxKind) {
-	w.mustDevbox("up")
-	if got := w.mustExec("id", "-un"); got != "dev" {
+	w.mustDevbox(t, "up")
+	if got := w.mustExec(t, "id", "-un"); got != "dev" {
 		t.Errorf("devbox exec runs as %q, want dev", got)
 	}
 	want := "/workspaces/" + "dbit-" + kind.name
-	if got := w.mustExec("pwd"); got != want {
+	if got := w.mustExec(t, "pwd"); got != want {
 		t.Errorf("devbox exec runs in %q, want %q", got, want)
 	}
 }
@@ -91,16 +91,16 @@ func testServices(t *testing.T, w *workspace, kind boxKind) {
 	if !kind.services {
 		t.Skip("no services in this workspace")
 	}
-	if got := w.mustExec("sh", "-c", `psql "$DATABASE_URL" -tAc 'select current_user, count(*) from pg_tables'`); !strings.HasPrefix(got, "app|") {
+	if got := w.mustExec(t, "sh", "-c", `psql "$DATABASE_URL" -tAc 'select current_user, count(*) from pg_tables'`); !strings.HasPrefix(got, "app|") {
 		t.Errorf("query through DATABASE_URL: got %q, want a row for role app", got)
 	}
-	if got := w.mustExec("psql", "postgres://app:app@postgres:5432/app", "-tAc", "select 40 + 2"); got != "42" {
+	if got := w.mustExec(t, "psql", "postgres://app:app@postgres:5432/app", "-tAc", "select 40 + 2"); got != "42" {
 		t.Errorf("query to postgres by service name: got %q, want 42", got)
 	}
-	if got := w.mustExec("sh", "-c", `redis-cli -u "$REDIS_URL" ping`); got != "PONG" {
+	if got := w.mustExec(t, "sh", "-c", `redis-cli -u "$REDIS_URL" ping`); got != "PONG" {
 		t.Errorf("redis-cli ping through REDIS_URL: got %q, want PONG", got)
 	}
-	if got := w.mustExec("redis-cli", "-h", "redis", "ping"); got != "PONG" {
+	if got := w.mustExec(t, "redis-cli", "-h", "redis", "ping"); got != "PONG" {
 		t.Errorf("redis-cli -h redis ping: got %q, want PONG", got)
 	}
 }
@@ -142,7 +142,7 @@ func testFirewall(t *testing.T, w *workspace, kind boxKind) {
 	probes = append(probes, echoProbes(inet.Blocked, false)...)
 	t.Run("box", func(t *testing.T) { runProbes(t, w.exec, probes) })
 
-	id := w.devContainer()
+	id := w.devContainer(t)
 	image := docker(t, "inspect", "--format", "{{.Image}}", id)
 	c := startControl(t, image, egressNetwork(t, id))
 	control := append(httpProbes(inet.Blocked, true), echoProbes(inet.Blocked, true)...)
@@ -169,7 +169,7 @@ func egressNetwork(t *testing.T, id string) string {
 // still refused.
 func testAgentCannotLoosen(t *testing.T, w *workspace, kind boxKind) {
 	for _, capSet := range []string{"CapInh", "CapPrm", "CapEff", "CapAmb"} {
-		got := w.mustExec("sh", "-c", "grep ^"+capSet+": /proc/self/status")
+		got := w.mustExec(t, "sh", "-c", "grep ^"+capSet+": /proc/self/status")
 		if !strings.HasSuffix(got, "0000000000000000") {
 			t.Errorf("the agent's user holds capabilities: %s", got)
 		}
@@ -213,7 +213,7 @@ func testAgentCannotLoosen(t *testing.T, w *workspace, kind boxKind) {
 // `devbox exec` already finds the blocked host refused: devbox waited for
 // the fresh ready marker.
 func testRestart(t *testing.T, w *workspace, kind boxKind) {
-	id := w.devContainer()
+	id := w.devContainer(t)
 	docker(t, "restart", id)
 	runProbes(t, w.exec, httpProbes(inet.Blocked, false)[:1])
 	runProbes(t, w.exec, httpProbes(inet.Allowed, true)[:1])
@@ -221,10 +221,10 @@ func testRestart(t *testing.T, w *workspace, kind boxKind) {
 	var marker struct {
 		PID1Start json.Number `json:"pid1Start"`
 	}
-	if err := json.Unmarshal([]byte(w.mustExec("cat", "/run/devbox/firewall.ready")), &marker); err != nil {
+	if err := json.Unmarshal([]byte(w.mustExec(t, "cat", "/run/devbox/firewall.ready")), &marker); err != nil {
 		t.Fatalf("read the ready marker: %v", err)
 	}
-	if live := w.mustExec("sh", "-c", "awk '{print $22}' /proc/1/stat"); marker.PID1Start.String() != live {
+	if live := w.mustExec(t, "sh", "-c", "awk '{print $22}' /proc/1/stat"); marker.PID1Start.String() != live {
 		t.Errorf("ready marker is for PID 1 started at %s, but PID 1 started at %s: stale marker", marker.PID1Start, live)
 	}
 }
@@ -233,11 +233,11 @@ func testRestart(t *testing.T, w *workspace, kind boxKind) {
 // volumes, and `status` no longer lists it; `reset` gives a fresh container
 // in which a file written before is gone.
 func testDownReset(t *testing.T, w *workspace, kind boxKind) {
-	volumes := strings.Fields(docker(t, "inspect", "--format", `{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}`, w.devContainer()))
+	volumes := strings.Fields(docker(t, "inspect", "--format", `{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}`, w.devContainer(t)))
 	if len(volumes) == 0 {
 		t.Fatal("the box mounts no named volume: nothing to check down keeps")
 	}
-	w.mustDevbox("down")
+	w.mustDevbox(t, "down")
 	if left := w.containers(t.Context()); len(left) > 0 {
 		t.Errorf("after down, containers of the box remain: %v", left)
 	}
@@ -250,11 +250,11 @@ func testDownReset(t *testing.T, w *workspace, kind boxKind) {
 		t.Errorf("after down, status still lists %s:\n%s", w.dir, out)
 	}
 
-	w.mustDevbox("up")
-	before := w.devContainer()
-	w.mustExec("touch", "/var/tmp/dbit-reset-marker")
-	w.mustDevbox("reset", "--yes")
-	if after := w.devContainer(); after == before {
+	w.mustDevbox(t, "up")
+	before := w.devContainer(t)
+	w.mustExec(t, "touch", "/var/tmp/dbit-reset-marker")
+	w.mustDevbox(t, "reset", "--yes")
+	if after := w.devContainer(t); after == before {
 		t.Errorf("reset kept container %s, want a fresh one", before)
 	}
 	if out, code := w.exec("test", "-e", "/var/tmp/dbit-reset-marker"); code == 0 {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -28,7 +27,7 @@ var verbose = flag.Bool("integration.verbose", false, "stream image builds and d
 type suite struct {
 	bin            string // folder of the built binaries
 	devbox         string // the devbox binary under test
-	firewallBinary string // init-firewall for --firewall-binary; "" when devbox embeds one
+	firewallBinary string // init-firewall built from source, for --firewall-binary
 	images         *images.Maker
 	net            *inet.Internet
 }
@@ -90,12 +89,11 @@ func newSuite() (_ *suite, err error) {
 	if err := goBuild(ctx, s.devbox, "./cmd/devbox"); err != nil {
 		return nil, err
 	}
-	embedded := filepath.Join(repoRoot(), "generator", "firewallbin", "init-firewall-linux-"+runtime.GOARCH)
-	if _, err := os.Stat(embedded); errors.Is(err, os.ErrNotExist) {
-		s.firewallBinary = filepath.Join(s.bin, "init-firewall")
-		if err := goBuild(ctx, s.firewallBinary, "./cmd/init-firewall"); err != nil {
-			return nil, err
-		}
+	// Always from source, even when devbox embeds one: a binary left in
+	// generator/firewallbin/ by an earlier `task build` may be stale.
+	s.firewallBinary = filepath.Join(s.bin, "init-firewall")
+	if err := goBuild(ctx, s.firewallBinary, "./cmd/init-firewall"); err != nil {
+		return nil, err
 	}
 	s.images = &images.Maker{Dir: filepath.Join(repoRoot(), "integration", "images"), Runner: runner.Local{}, Log: buildLog()}
 	if err := s.images.Ensure(ctx, images.Bookworm); err != nil {

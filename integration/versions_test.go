@@ -26,11 +26,11 @@ func TestIntegrationTwoVersions(t *testing.T) {
 	for i := range boxes {
 		b := &boxes[i]
 		b.w = s.newWorkspace(t, b.name, "--agent", "none", "--lang", "node@system", "--base-image", b.base)
-		b.w.mustDevbox("up")
+		b.w.mustDevbox(t, "up")
 	}
 	for i := range boxes {
 		b := &boxes[i]
-		b.node = b.w.mustExec("node", "--version")
+		b.node = b.w.mustExec(t, "node", "--version")
 		if !strings.HasPrefix(b.node, "v") {
 			t.Errorf("%s: node --version printed %q", b.name, b.node)
 		}

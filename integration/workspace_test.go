@@ -22,7 +22,6 @@ import (
 // pointed at the stand-in internet, whose box is removed when the test ends.
 type workspace struct {
 	s   *suite
-	t   *testing.T
 	dir string
 }
 
@@ -39,26 +38,23 @@ func (s *suite) newWorkspace(t *testing.T, name string, args ...string) *workspa
 		t.Fatalf("git init %s: %v: %s", dir, err, out)
 	}
 	w := s.adopt(t, dir)
-	w.mustDevbox("init", s.initFlags(args...)...)
+	w.mustDevbox(t, "init", s.initFlags(args...)...)
 	if err := localize(dir); err != nil {
 		t.Fatal(err)
 	}
 	return w
 }
 
-// initFlags returns args plus --firewall-binary when devbox was built
-// without an embedded init-firewall.
+// initFlags returns args plus --firewall-binary with the init-firewall built
+// from source.
 func (s *suite) initFlags(args ...string) []string {
-	if s.firewallBinary != "" {
-		args = append(args, "--firewall-binary", s.firewallBinary)
-	}
-	return args
+	return append(args, "--firewall-binary", s.firewallBinary)
 }
 
 // adopt returns the workspace at dir and removes its box when t ends.
 func (s *suite) adopt(t *testing.T, dir string) *workspace {
-	w := &workspace{s: s, t: t, dir: dir}
-	t.Cleanup(w.remove)
+	w := &workspace{s: s, dir: dir}
+	t.Cleanup(func() { w.remove(t) })
 	return w
 }
 
@@ -94,11 +90,11 @@ func (s *suite) status(t *testing.T) string {
 }
 
 // mustDevbox is devbox that fails the test on error, showing the output.
-func (w *workspace) mustDevbox(sub string, args ...string) string {
-	w.t.Helper()
+func (w *workspace) mustDevbox(t *testing.T, sub string, args ...string) string {
+	t.Helper()
 	res, err := w.devbox(sub, args...)
 	if err != nil {
-		w.t.Fatalf("devbox %s: %v\n%s", sub, err, combined(res))
+		t.Fatalf("devbox %s: %v\n%s", sub, err, combined(res))
 	}
 	return string(res.Stdout)
 }
@@ -112,11 +108,11 @@ func (w *workspace) exec(argv ...string) (string, int) {
 
 // mustExec is exec that fails the test unless argv succeeds; it returns
 // stdout.
-func (w *workspace) mustExec(argv ...string) string {
-	w.t.Helper()
+func (w *workspace) mustExec(t *testing.T, argv ...string) string {
+	t.Helper()
 	res, err := w.devbox("exec", append([]string{"--"}, argv...)...)
 	if err != nil {
-		w.t.Fatalf("devbox exec -- %s: %v\n%s", strings.Join(argv, " "), err, combined(res))
+		t.Fatalf("devbox exec -- %s: %v\n%s", strings.Join(argv, " "), err, combined(res))
 	}
 	return strings.TrimSpace(string(res.Stdout))
 }
@@ -129,12 +125,12 @@ func (w *workspace) containers(ctx context.Context) []string {
 
 // devContainer returns the ID of the workspace's running dev container, or
 // fails the test.
-func (w *workspace) devContainer() string {
-	w.t.Helper()
-	out := docker(w.t, "ps", "-q", "--filter", "label=devcontainer.local_folder="+w.dir)
+func (w *workspace) devContainer(t *testing.T) string {
+	t.Helper()
+	out := docker(t, "ps", "-q", "--filter", "label=devcontainer.local_folder="+w.dir)
 	ids := strings.Fields(out)
 	if len(ids) != 1 {
-		w.t.Fatalf("want one running dev container for %s, got %q", w.dir, ids)
+		t.Fatalf("want one running dev container for %s, got %q", w.dir, ids)
 	}
 	return ids[0]
 }
@@ -142,11 +138,11 @@ func (w *workspace) devContainer() string {
 // remove takes the box down with devbox, then removes whatever is left of
 // it with docker: containers, their compose project's containers, networks
 // and volumes, and the named volumes they mounted.
-func (w *workspace) remove() {
+func (w *workspace) remove(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if res, err := w.devbox("down", "--volumes"); err != nil {
-		w.t.Logf("cleanup: devbox down --volumes: %v\n%s", err, combined(res))
+		t.Logf("cleanup: devbox down --volumes: %v\n%s", err, combined(res))
 	}
 	ids := w.containers(ctx)
 	var projects, volumes []string
@@ -164,7 +160,7 @@ func (w *workspace) remove() {
 		ids = append(ids, strings.Fields(out)...)
 	}
 	if len(ids) > 0 {
-		w.t.Logf("cleanup: removing containers devbox down left: %v", ids)
+		t.Logf("cleanup: removing containers devbox down left: %v", ids)
 		run(ctx, "docker", append([]string{"rm", "-f", "-v"}, ids...)...) //nolint:errcheck // best effort, reported below
 	}
 	for _, p := range projects {
@@ -179,7 +175,7 @@ func (w *workspace) remove() {
 		run(ctx, "docker", append([]string{"volume", "rm"}, volumes...)...) //nolint:errcheck // best effort
 	}
 	if left := w.containers(ctx); len(left) > 0 {
-		w.t.Errorf("cleanup: containers of %s still exist: %v", w.dir, left)
+		t.Errorf("cleanup: containers of %s still exist: %v", w.dir, left)
 	}
 }
 
