@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -204,7 +205,7 @@ func disableIPv6() (string, error) {
 	}
 	n := 0
 	for _, l := range links {
-		if l.Attrs().Flags&unix.IFF_LOOPBACK != 0 {
+		if l.Attrs().Flags&net.FlagLoopback != 0 {
 			continue
 		}
 		routes, err := netlink.RouteList(l, netlink.FAMILY_V6)

@@ -3,11 +3,11 @@ package firewall
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // Host is what init-firewall reads of the box's own network to build its
@@ -55,7 +55,7 @@ func (h *Host) readInterfaces() error {
 		return fmt.Errorf("list network interfaces: %w", err)
 	}
 	for _, l := range links {
-		if l.Attrs().Flags&unix.IFF_LOOPBACK != 0 {
+		if l.Attrs().Flags&net.FlagLoopback != 0 {
 			continue
 		}
 		addrs, err := netlink.AddrList(l, netlink.FAMILY_ALL)

@@ -154,11 +154,11 @@ func newLab(t testing.TB) *lab {
 	l.client.MustRun(t, "ip", "route", "add", "default", "via", gatewayV4)
 	l.client.MustRun(t, "ip", "-6", "route", "add", "default", "via", gatewayV6)
 	for _, h := range testHosts {
-		bits := "/32"
 		if strings.Contains(h, ":") {
-			bits = "/128"
+			l.server.MustRun(t, "ip", "addr", "add", h+"/128", "dev", "lo", "nodad")
+		} else {
+			l.server.MustRun(t, "ip", "addr", "add", h+"/32", "dev", "lo")
 		}
-		l.server.MustRun(t, "ip", "addr", "add", h+bits, "dev", "lo")
 	}
 	l.client.WriteResolvConf(t, resolverV4)
 	records := map[string][]string{
@@ -308,7 +308,11 @@ const fullConfig = `{
   "hostPorts": [8080],
   "inboundPorts": [2222],
   "cacheDir": "CACHE",
-  "verify": {"reachable": ["tcp://198.51.100.10:80", "http://[2001:db8:100::10]/"], "blocked": ["tcp://203.0.113.10:80", "tcp://[2001:db8:200::10]:80"]}
+  "verify": {
+    "reachable": ["tcp://198.51.100.10:80", "http://[2001:db8:100::10]/", "udp://198.51.100.53:53"],
+    // DNS elsewhere is root's only: verify must check as a user, not as root.
+    "blocked": ["tcp://203.0.113.10:80", "tcp://[2001:db8:200::10]:80", "udp://203.0.113.53:53", "http://blocked.test/"]
+  }
 }`
 
 // result of one init-firewall run.
@@ -584,7 +588,7 @@ func TestNetnsApply(t *testing.T) {
 		t.Errorf("summary line: %q", r.stdout)
 	}
 	name, s := l.marker(t)
-	if name != ReadyMarker || !s.OK || s.Pid1Start == 0 || s.Verified != 4 {
+	if name != ReadyMarker || !s.OK || s.Pid1Start == 0 || s.Verified != 7 {
 		t.Errorf("marker %s: %+v", name, s)
 	}
 
@@ -670,6 +674,23 @@ func TestNetnsApply(t *testing.T) {
 	}
 	if got := natRules(t, l); got != natBefore {
 		t.Errorf("Docker's nat rules changed by the re-run")
+	}
+
+	// A rule someone put before devbox's hook: a re-run puts the hook back
+	// in front and leaves the other rule alone.
+	l.client.MustRun(t, "iptables", "-I", "OUTPUT", "1", "-d", blockedV4, "-j", "ACCEPT")
+	if got, _ := l.probeTCP(t, blockedV4+":80"); got != probeReached {
+		t.Fatalf("lab: the foreign ACCEPT did not take effect: %s", got)
+	}
+	if r := l.apply(t, "--config", l.config(t, fullConfig)); r.code != 0 {
+		t.Fatalf("re-run exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	out = l.client.MustRun(t, "iptables", "-S", "OUTPUT")
+	if !strings.Contains(out, "-A OUTPUT -j DEVBOX-OUT\n-A OUTPUT -d "+blockedV4+"/32 -j ACCEPT") || strings.Count(out, "DEVBOX-OUT") != 1 {
+		t.Errorf("OUTPUT after the re-run:\n%s", out)
+	}
+	if got, took := l.probeTCP(t, blockedV4+":80"); got != probeRefused || took > time.Second {
+		t.Errorf("blocked host after the re-run: %s after %s", got, took)
 	}
 
 	// status needs no privilege and sees the fresh marker.

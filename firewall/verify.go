@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -83,11 +84,18 @@ func checkReachable(ctx context.Context, t Target) error {
 		err = httpGet(ctx, t.URL)
 	case "tcp":
 		var c net.Conn
-		if c, err = (&net.Dialer{}).DialContext(ctx, "tcp", t.Address()); err == nil {
+		if c, err = dialAsAgent(ctx, "tcp", t.Address()); err == nil {
 			c.Close()
 		}
 	case "udp":
-		err = udpProbe(ctx, t.Address())
+		var addrs []netip.Addr
+		if addrs, err = lookupTarget(ctx, t.Host); err == nil {
+			for _, a := range addrs {
+				if err = udpProbe(ctx, netip.AddrPortFrom(a, t.Port).String()); err == nil {
+					break
+				}
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("%s should be reachable: %w", t.URL, err)
@@ -95,10 +103,52 @@ func checkReachable(ctx context.Context, t Target) error {
 	return nil
 }
 
+// agentUID owns the sockets of the checks. The rules treat every user but
+// root alike (root alone may send DNS anywhere and reach the sources while
+// gathering), so the checks see what the agent would see.
+const agentUID = 65534
+
+// asAgent calls dial on an OS thread whose filesystem uid is agentUID:
+// a socket takes its owner, which the owner match reads, from it. dial must
+// create its socket on the calling goroutine (one address, no Happy
+// Eyeballs). The Go runtime starts no thread from a locked one, so the uid
+// cannot leak.
+func asAgent(dial func() (net.Conn, error)) (net.Conn, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	old, _, _ := syscall.RawSyscall(syscall.SYS_SETFSUID, agentUID, 0, 0)
+	defer syscall.RawSyscall(syscall.SYS_SETFSUID, old, 0, 0)
+	return dial()
+}
+
+// dialAsAgent resolves hostport and connects to its addresses in turn, each
+// from a socket owned by agentUID.
+func dialAsAgent(ctx context.Context, network, hostport string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := lookupTarget(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, a := range addrs {
+		c, err := asAgent(func() (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, net.JoinHostPort(a.String(), port))
+		})
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
 // httpGet makes one request without proxies (a proxy from the environment
 // would test the proxy, not the rules) and accepts any status.
 func httpGet(ctx context.Context, url string) error {
-	tr := &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{}, DisableKeepAlives: true}
+	tr := &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{}, DisableKeepAlives: true, DialContext: dialAsAgent}
 	defer tr.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -114,11 +164,12 @@ func httpGet(ctx context.Context, url string) error {
 	return nil
 }
 
-// udpProbe sends one datagram and listens briefly: a send refused locally
-// or an ICMP unreachable/prohibited back means blocked; an answer, silence
-// or "port unreachable" (the host got it) means it went through.
+// udpProbe sends one datagram to addr (an address, not a name) and listens
+// briefly: a send refused locally or an ICMP unreachable/prohibited back
+// means blocked; an answer, silence or "port unreachable" (the host got it)
+// means it went through.
 func udpProbe(ctx context.Context, addr string) error {
-	c, err := (&net.Dialer{}).DialContext(ctx, "udp", addr)
+	c, err := asAgent(func() (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, "udp", addr) })
 	if err != nil {
 		return err
 	}
@@ -167,7 +218,7 @@ func checkBlocked(ctx context.Context, t Target) error {
 			}
 		} else {
 			var c net.Conn
-			c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+			c, err = asAgent(func() (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, "tcp", addr) })
 			if err == nil {
 				c.Close()
 				return fmt.Errorf("%s should be blocked: connected to %s", t.URL, addr)
