@@ -8,6 +8,7 @@ package firewall
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ import (
 	"time"
 
 	"github.com/devbox-sandbox/devbox/internal/testnet"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
 )
 
 // Addresses of the lab. The client sits on 198.18.0.0/24 and
@@ -592,6 +595,7 @@ func TestNetnsApply(t *testing.T) {
 		t.Errorf("marker %s: %+v", name, s)
 	}
 
+	nflog := nflogListen(t, l.client, DefaultNFLogGroup)
 	for _, c := range []struct{ what, addr, want string }{
 		{"allowed v4 (domain, cidr)", allowedV4 + ":80", probeReached},
 		{"allowed v6 (AAAA; needs neighbour discovery)", "[" + allowedV6 + "]:80", probeReached},
@@ -654,7 +658,15 @@ func TestNetnsApply(t *testing.T) {
 		}
 	}
 
-	// Rejections are counted and copied to NFLOG.
+	// Rejections are counted and copied to NFLOG, where a listener reads them.
+	select {
+	case prefix := <-nflog:
+		if prefix != NFLogPrefixOut {
+			t.Errorf("NFLOG prefix %q, want %q", prefix, NFLogPrefixOut)
+		}
+	case <-time.After(2 * time.Second):
+		t.Errorf("no rejected packet reached the NFLOG listener of group %d", DefaultNFLogGroup)
+	}
 	out := l.client.MustRun(t, "iptables", "-L", ChainRejectOut, "-v", "-x", "-n")
 	if !strings.Contains(out, "nflog-group 100") || regexp.MustCompile(`(?m)^\s+0\s+0\s+NFLOG`).MatchString(out) {
 		t.Errorf("reject chain has no NFLOG rule with hits:\n%s", out)
@@ -1039,4 +1051,63 @@ func TestNetnsLocalNetworks(t *testing.T) {
 		got, took := l.probeTCP(t, c.addr)
 		expect(t, l, c.what, got, took, c.want)
 	}
+}
+
+// nflogListen binds an NFLOG listener to group inside ns (as the audit log
+// will) and sends the prefix of every packet it is given.
+func nflogListen(t testing.TB, ns *testnet.Netns, group uint16) <-chan string {
+	t.Helper()
+	var fd int
+	err := ns.Do(func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+		if err != nil {
+			return err
+		}
+		if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+			return err
+		}
+		// NFULNL_MSG_CONFIG with NFULA_CFG_CMD = NFULNL_CFG_CMD_BIND.
+		const subsysULOG, msgConfig, cfgCmd, cmdBind = 4, 1, 1, 1
+		payload := []byte{unix.AF_UNSPEC, 0, byte(group >> 8), byte(group)} // nfgenmsg, res_id big-endian
+		payload = appendAttr(payload, cfgCmd, []byte{cmdBind})
+		msg := binary.NativeEndian.AppendUint32(nil, uint32(unix.SizeofNlMsghdr+len(payload)))
+		msg = binary.NativeEndian.AppendUint16(msg, subsysULOG<<8|msgConfig)
+		msg = binary.NativeEndian.AppendUint16(msg, unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+		msg = binary.NativeEndian.AppendUint32(msg, 1) // seq
+		msg = binary.NativeEndian.AppendUint32(msg, 0) // pid
+		return unix.Sendto(fd, append(msg, payload...), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+	})
+	if err != nil {
+		t.Fatalf("NFLOG listener: %v", err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	prefixes := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 1<<16)
+		for {
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if err != nil {
+				return
+			}
+			msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+			if err != nil {
+				continue
+			}
+			for _, m := range msgs {
+				if m.Header.Type != 4<<8 || len(m.Data) < 4 { // NFULNL_MSG_PACKET
+					continue
+				}
+				for a := range nl.ParseAttributes(m.Data[4:]) {
+					if a.Type&nl.NLA_TYPE_MASK == 10 { // NFULA_PREFIX
+						select {
+						case prefixes <- strings.TrimRight(string(a.Value), "\x00"):
+						default:
+						}
+					}
+				}
+			}
+		}
+	}()
+	return prefixes
 }
