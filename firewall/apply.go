@@ -262,4 +262,5 @@ func forgetRemoved(fam family, own []netip.Addr, allowed func(netip.Addr, uint8,
 // conntrackFilter adapts a func to netlink.CustomConntrackFilter.
 type conntrackFilter func(*netlink.ConntrackFlow) bool
 
+// MatchConntrackFlow implements netlink.CustomConntrackFilter.
 func (f conntrackFilter) MatchConntrackFlow(flow *netlink.ConntrackFlow) bool { return f(flow) }

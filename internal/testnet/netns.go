@@ -129,7 +129,9 @@ func (n *Netns) WriteResolvConf(t testing.TB, nameservers ...string) string {
 // Link connects namespaces a and b with a veth pair named ifA (in a) and
 // ifB (in b), brings both ends up and gives them the addresses listed
 // (CIDR notation, IPv4 or IPv6; IPv6 ones skip duplicate address detection
-// so they are usable at once).
+// so they are usable at once). The first IPv6 exchange over a new link may
+// still stall for about a second (seen here even without any firewall):
+// a test that times IPv6 should make one exchange first.
 func Link(t testing.TB, a *Netns, ifA string, addrsA []string, b *Netns, ifB string, addrsB []string) {
 	t.Helper()
 	tmp := "dbfwv" + a.Name[len(a.Name)-6:]
