@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,7 +118,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err == nil {
 		var unlock func()
 		if unlock, err = lockRuns(opts.RunDir); err == nil {
-			err = apply(ctx, opts, s)
+			err = applyOrRecover(ctx, opts, s)
 			unlock()
 		}
 	}
@@ -136,6 +137,17 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		s.OK = false
 	}
 	return s, err
+}
+
+// applyOrRecover turns a panic into an error, so that even a bug ends with
+// the failed marker written.
+func applyOrRecover(ctx context.Context, opts Options, s *Summary) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("init-firewall bug: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return apply(ctx, opts, s)
 }
 
 // lockRuns makes a second init-firewall (a manual re-run during the
