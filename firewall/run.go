@@ -209,8 +209,11 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 		early = append(early, err)
 	}
 	// Close first: nothing is looked up or fetched before the rules are in.
-	if err := r.load(ctx, nil); err != nil {
-		return errors.Join(append(early, err)...)
+	// A re-run finds devbox's rules live (and closed) already.
+	if !r.rulesLive() {
+		if err := r.load(ctx, nil); err != nil {
+			return errors.Join(append(early, err)...)
+		}
 	}
 	if len(early) > 0 {
 		return errors.Join(early...)
@@ -352,6 +355,17 @@ func (r *run) load(ctx context.Context, fetch []netip.AddrPort) error {
 		}
 	}
 	return nil
+}
+
+// rulesLive reports whether devbox's chains are hooked in, first, for
+// every family: then the box is closed already.
+func (r *run) rulesLive() bool {
+	for _, f := range r.fams {
+		if h, err := r.a.hookChange(f); err != nil || h != (Hooks{}) {
+			return false
+		}
+	}
+	return !r.noSet
 }
 
 // fetchHosts resolves the hosts of the HTTP sources, which init-firewall
