@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -18,8 +19,9 @@ type DownOptions struct {
 }
 
 // Down stops and removes the workspace's container, or its whole compose
-// project (containers and networks). Named volumes stay unless Volumes.
-// Running it on a workspace without a box is not an error.
+// project (containers and networks). Named volumes stay unless Volumes;
+// devbox remembers the kept ones so that a later `down --volumes` still
+// removes them. Running it on a workspace without a box is not an error.
 func (m *Manager) Down(ctx context.Context, opts DownOptions) error {
 	ws, err := workspaceAt(opts.Workspace)
 	if err != nil {
@@ -34,27 +36,47 @@ func (m *Manager) Down(ctx context.Context, opts DownOptions) error {
 	if err != nil {
 		return err
 	}
-	if box == nil {
-		m.dropState(ws)
-		fmt.Fprintf(m.Out, "no box for %s: nothing to remove\n", ws.Dir)
-		return nil
+	var removed, vols []string
+	if box != nil {
+		removed, vols, err = m.removeBox(ctx, eng, box)
+		m.printRemoved(removed)
+		if err != nil {
+			return err
+		}
+	} else if st := m.loadState(ws, ""); st != nil {
+		vols = st.KeptVolumes
 	}
-	removed, err := m.removeBox(ctx, eng, box, opts.Volumes)
 	m.dropState(ws)
-	if err != nil {
-		return err
+	switch {
+	case opts.Volumes:
+		gone, err := removeVolumes(ctx, eng, vols)
+		m.printRemoved(gone)
+		if err != nil {
+			return err
+		}
+		removed = append(removed, gone...)
+	case len(vols) > 0:
+		if err := m.saveState(ws, &boxState{Workspace: ws.Dir, KeptVolumes: vols}); err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Out, "kept volumes %s (remove them with `devbox down --volumes -w %s`)\n", strings.Join(vols, ", "), ws.Dir)
 	}
-	for _, r := range removed {
-		fmt.Fprintln(m.Out, "removed "+r)
+	if len(removed) == 0 {
+		fmt.Fprintf(m.Out, "no box for %s: nothing to remove\n", ws.Dir)
 	}
 	return nil
 }
 
-// removeBox removes the box's containers, its compose networks and, with
-// volumes, the named volumes it mounts (and its project's volumes). It
-// returns what it removed, for the user.
-func (m *Manager) removeBox(ctx context.Context, eng Engine, box *Box, volumes bool) ([]string, error) {
-	var removed []string
+func (m *Manager) printRemoved(removed []string) {
+	for _, r := range removed {
+		fmt.Fprintln(m.Out, "removed "+r)
+	}
+}
+
+// removeBox removes the box's containers (with their anonymous volumes)
+// and its compose networks. It returns what it removed, for the user, and
+// the named volumes the box uses (mounted, or labelled with its project).
+func (m *Manager) removeBox(ctx context.Context, eng Engine, box *Box) (removed, volumes []string, err error) {
 	vols := map[string]bool{}
 	for _, c := range box.All() {
 		for _, mp := range c.Mounts {
@@ -64,7 +86,7 @@ func (m *Manager) removeBox(ctx context.Context, eng Engine, box *Box, volumes b
 		}
 		_, err := eng.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 		if err != nil && !cerrdefs.IsNotFound(err) {
-			return removed, fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
+			return removed, nil, fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
 		}
 		removed = append(removed, "container "+containerName(c))
 	}
@@ -72,34 +94,38 @@ func (m *Manager) removeBox(ctx context.Context, eng Engine, box *Box, volumes b
 		f := make(client.Filters).Add("label", LabelComposeProject+"="+box.Project)
 		nets, err := eng.NetworkList(ctx, client.NetworkListOptions{Filters: f})
 		if err != nil {
-			return removed, fmt.Errorf("list networks of compose project %s: %w", box.Project, err)
+			return removed, nil, fmt.Errorf("list networks of compose project %s: %w", box.Project, err)
 		}
 		for _, n := range nets.Items {
 			if _, err := eng.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
-				return removed, fmt.Errorf("remove network %s: %w", n.Name, err)
+				return removed, nil, fmt.Errorf("remove network %s: %w", n.Name, err)
 			}
 			removed = append(removed, "network "+n.Name)
 		}
-		if volumes {
-			vl, err := eng.VolumeList(ctx, client.VolumeListOptions{Filters: f})
-			if err != nil {
-				return removed, fmt.Errorf("list volumes of compose project %s: %w", box.Project, err)
-			}
-			for _, v := range vl.Items {
-				vols[v.Name] = true
-			}
+		vl, err := eng.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+		if err != nil {
+			return removed, nil, fmt.Errorf("list volumes of compose project %s: %w", box.Project, err)
+		}
+		for _, v := range vl.Items {
+			vols[v.Name] = true
 		}
 	}
-	if !volumes {
-		return removed, nil
-	}
-	names := make([]string, 0, len(vols))
 	for v := range vols {
-		names = append(names, v)
+		volumes = append(volumes, v)
 	}
-	sort.Strings(names)
+	sort.Strings(volumes)
+	return removed, volumes, nil
+}
+
+// removeVolumes removes named volumes; ones already gone are skipped.
+func removeVolumes(ctx context.Context, eng Engine, names []string) ([]string, error) {
+	var removed []string
 	for _, v := range names {
-		if _, err := eng.VolumeRemove(ctx, v, client.VolumeRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+		_, err := eng.VolumeRemove(ctx, v, client.VolumeRemoveOptions{})
+		if cerrdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
 			return removed, fmt.Errorf("remove volume %s: %w", v, err)
 		}
 		removed = append(removed, "volume "+v)

@@ -94,7 +94,7 @@ func (m *Manager) exec(ctx context.Context, dir, user string, cmd func(*target) 
 		}
 		defer term.Restore(int(in.Fd()), old)
 	}
-	stop := m.forwardSignals(runCtx, eng, t.ID, id, p.TTY, out)
+	stop := m.forwardSignals(runCtx, eng, t.ID, user, id, p.TTY)
 	defer stop()
 	p.Started = func(execID string) { m.startResize(runCtx, eng, execID, p.TTY, out) }
 	return run(runCtx, eng, t.ID, p)
@@ -113,9 +113,10 @@ func withoutUserVars(env []string) []string {
 }
 
 // forwardSignals relays the signals devbox gets to the processes of the
-// exec marked with token, by running kill as root in the container. With a
-// TTY, Ctrl-C reaches the container as a keystroke instead.
-func (m *Manager) forwardSignals(ctx context.Context, eng Engine, id, token string, tty bool, _ *os.File) func() {
+// exec marked with token, by running kill in the container as the same
+// user (root could not read their environment without CAP_SYS_PTRACE).
+// With a TTY, Ctrl-C reaches the container as a keystroke instead.
+func (m *Manager) forwardSignals(ctx context.Context, eng Engine, id, user, token string, tty bool) func() {
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	done := make(chan struct{})
@@ -132,7 +133,7 @@ func (m *Manager) forwardSignals(ctx context.Context, eng Engine, id, token stri
 				script := fmt.Sprintf(`for p in /proc/[0-9]*; do `+
 					`tr '\0' '\n' < "$p/environ" 2>/dev/null | grep -qx '%s=%s' && kill -%d "${p#/proc/}" 2>/dev/null; done; true`,
 					execIDVar, token, int(s))
-				capture(ctx, eng, id, process{User: "root", Cmd: []string{"/bin/sh", "-c", script}})
+				capture(ctx, eng, id, process{User: user, Cmd: []string{"/bin/sh", "-c", script}})
 			}
 		}
 	}()

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -204,6 +205,36 @@ func TestIntegrationLifecycle(t *testing.T) {
 		}
 		if _, err := m.Up(ctx, UpOptions{Workspace: ws.Dir}); err != nil {
 			t.Fatalf("up again: %v\n%s", err, errOut)
+		}
+	})
+
+	t.Run("signals are forwarded", func(t *testing.T) {
+		go func() {
+			time.Sleep(1500 * time.Millisecond)
+			syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		}()
+		out.Reset()
+		code, err := m.Exec(ctx, ExecOptions{Workspace: ws.Dir,
+			Cmd: []string{"sh", "-c", `trap 'echo got TERM; exit 5' TERM; sleep 20 & wait`}})
+		if err != nil || code != 5 || !strings.Contains(out.String(), "got TERM") {
+			t.Errorf("SIGTERM to devbox exec: code %d, err %v, out %q; want 5 and the trap's output", code, err, out)
+		}
+	})
+
+	t.Run("reset gives a fresh container", func(t *testing.T) {
+		if code, err := m.Exec(ctx, ExecOptions{Workspace: ws.Dir, Cmd: []string{"touch", "/home/dev/scratch"}}); code != 0 || err != nil {
+			t.Fatalf("touch: %d, %v", code, err)
+		}
+		before, _ := FindBox(ctx, eng, ws)
+		res, err := m.Reset(ctx, ResetOptions{Workspace: ws.Dir})
+		if err != nil {
+			t.Fatalf("reset: %v\n%s", err, errOut)
+		}
+		if res.ContainerID == before.Dev.ID {
+			t.Errorf("reset kept container %s", shortID(before.Dev.ID))
+		}
+		if code, err := m.Exec(ctx, ExecOptions{Workspace: ws.Dir, Cmd: []string{"test", "!", "-e", "/home/dev/scratch"}}); code != 0 || err != nil {
+			t.Errorf("the file written before reset survived: %d, %v", code, err)
 		}
 	})
 
@@ -407,4 +438,68 @@ func TestIntegrationEndpoint(t *testing.T) {
 			t.Errorf("unreachable engine: %v", err)
 		}
 	})
+}
+
+func TestIntegrationComposeDown(t *testing.T) {
+	eng := needEngine(t).(*client.Client)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "lccompose")
+	files := map[string]string{
+		"devcontainer.json": `{"dockerComposeFile": "compose.yaml", "service": "dev", "workspaceFolder": "/workspaces/lccompose"}`,
+		"compose.yaml": `services:
+  dev:
+    image: ` + testImage + `
+    command: sleep infinity
+    network_mode: none
+    volumes: ["..:/workspaces/lccompose", "keep:/keep"]
+  side:
+    image: ` + testImage + `
+    command: sleep infinity
+    network_mode: none
+volumes:
+  keep: {}
+`,
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, ".devcontainer", name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(content), 0o644)
+	}
+	ws, _ := OpenWorkspace(dir)
+	project := "lccompose_devcontainer"
+	t.Cleanup(func() {
+		res, _ := eng.ContainerList(ctx, client.ContainerListOptions{All: true,
+			Filters: make(client.Filters).Add("label", LabelComposeProject+"="+project)})
+		for _, c := range res.Items {
+			eng.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
+		}
+		eng.VolumeRemove(ctx, project+"_keep", client.VolumeRemoveOptions{Force: true})
+	})
+	// The CLI brings it up (devbox up would refuse: no firewall feature).
+	if out, err := exec.Command("devcontainer", "up", "--workspace-folder", ws.Dir).CombinedOutput(); err != nil {
+		t.Fatalf("devcontainer up: %v\n%s", err, out)
+	}
+	m, out, _ := testManager(t, nil)
+	st := statusOf(t, m, ws)
+	if st == nil || st.Project != project || len(st.Services) != 1 || st.Firewall != "pending" ||
+		strings.Join(st.Volumes, ",") != project+"_keep" {
+		t.Fatalf("status of the compose box: %+v", st)
+	}
+	if err := m.Down(ctx, DownOptions{Workspace: ws.Dir}); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := eng.ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", LabelComposeProject+"="+project)})
+	if len(res.Items) != 0 {
+		t.Errorf("down left %d containers of the project", len(res.Items))
+	}
+	if _, err := eng.VolumeInspect(ctx, project+"_keep", client.VolumeInspectOptions{}); err != nil {
+		t.Errorf("down without --volumes removed the named volume: %v", err)
+	}
+	if err := m.Down(ctx, DownOptions{Workspace: ws.Dir, Volumes: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.VolumeInspect(ctx, project+"_keep", client.VolumeInspectOptions{}); err == nil {
+		t.Errorf("down --volumes kept the volume:\n%s", out)
+	}
 }

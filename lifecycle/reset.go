@@ -57,7 +57,12 @@ func (m *Manager) Reset(ctx context.Context, opts ResetOptions) (*UpResult, erro
 		}
 	}
 	if box != nil {
-		removed, err := m.removeBox(ctx, eng, box, true)
+		removed, vols, err := m.removeBox(ctx, eng, box)
+		if err == nil {
+			var gone []string
+			gone, err = removeVolumes(ctx, eng, vols)
+			removed = append(removed, gone...)
+		}
 		for _, r := range removed {
 			fmt.Fprintln(m.Err, "removed "+r)
 		}

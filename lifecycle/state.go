@@ -25,6 +25,8 @@ type boxState struct {
 	RemoteWorkspaceFolder string   `json:"remoteWorkspaceFolder"`
 	Shell                 string   `json:"shell"`
 	Env                   []string `json:"env"` // probed environment + remoteEnv
+	// KeptVolumes are the named volumes `down` left, for `down --volumes`.
+	KeptVolumes []string `json:"keptVolumes,omitempty"`
 }
 
 // statePath is one small JSON file per workspace.

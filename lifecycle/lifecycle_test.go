@@ -1,0 +1,151 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/devbox-sandbox/devbox/lifecycle/lifecycletest"
+)
+
+func TestParseMetadataAndMergeEnv(t *testing.T) {
+	label := `[{"id":"./devbox-firewall","entrypoint":"/usr/local/sbin/init-firewall"},` +
+		`{"remoteUser":"root","remoteEnv":{"A":"1","GONE":null}},` +
+		`{"remoteUser":"dev","userEnvProbe":"loginShell","remoteEnv":{"PATH":"${containerEnv:PATH}:/x","B":"${containerEnv:NOPE:dflt}"}}]`
+	md, err := parseMetadata(label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.RemoteUser != "dev" || md.UserEnvProbe != "loginShell" || !md.HasFirewall || !md.Known {
+		t.Errorf("metadata %+v", md)
+	}
+	got := mergeEnv([]string{"HOME=/home/dev", "GONE=x", "PATH=/probe"}, md.RemoteEnv, []string{"PATH=/usr/bin"})
+	want := []string{"HOME=/home/dev", "PATH=/usr/bin:/x", "A=1", "B=dflt"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("mergeEnv = %q, want %q", got, want)
+	}
+	if md, _ := parseMetadata(`[{"remoteUser":"dev"}]`); md.HasFirewall {
+		t.Errorf("no firewall feature, but HasFirewall")
+	}
+}
+
+func TestResolveEndpoint(t *testing.T) {
+	cfg := t.TempDir()
+	writeContext := func(name, host string) {
+		sum := sha256.Sum256([]byte(name))
+		p := filepath.Join(cfg, "contexts", "meta", hex.EncodeToString(sum[:]), "meta.json")
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(`{"Name":"`+name+`","Endpoints":{"docker":{"Host":"`+host+`"}}}`), 0o644)
+	}
+	writeContext("remote", "ssh://me@box")
+	writeContext("other", "tcp://10.0.0.1:2375")
+	os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{"currentContext":"remote"}`), 0o644)
+	tests := []struct {
+		name, host, source string
+		env                map[string]string
+	}{
+		{"DOCKER_HOST wins", "tcp://127.0.0.1:2375", "DOCKER_HOST", map[string]string{"DOCKER_HOST": "tcp://127.0.0.1:2375", "DOCKER_CONTEXT": "other", "DOCKER_CONFIG": cfg}},
+		{"DOCKER_CONTEXT over config", "tcp://10.0.0.1:2375", `context "other"`, map[string]string{"DOCKER_CONTEXT": "other", "DOCKER_CONFIG": cfg}},
+		{"currentContext", "ssh://me@box", `context "remote"`, map[string]string{"DOCKER_CONFIG": cfg}},
+		{"default", client.DefaultDockerHost, "default socket", map[string]string{"DOCKER_CONFIG": t.TempDir()}},
+		{"default context name", client.DefaultDockerHost, "default socket", map[string]string{"DOCKER_CONTEXT": "default", "DOCKER_CONFIG": cfg}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ep, err := ResolveEndpoint(func(k string) string { return tt.env[k] })
+			if err != nil || ep.Host != tt.host || ep.Source != tt.source {
+				t.Errorf("got %+v, %v; want %s from %s", ep, err, tt.host, tt.source)
+			}
+		})
+	}
+	_, err := ResolveEndpoint(func(k string) string { return map[string]string{"DOCKER_CONTEXT": "nope", "DOCKER_CONFIG": cfg}[k] })
+	if err == nil || !strings.Contains(err.Error(), `docker context "nope"`) {
+		t.Errorf("missing context: %v", err)
+	}
+}
+
+func TestBuiltImages(t *testing.T) {
+	box := &Box{Project: "app_devcontainer",
+		Dev: container.Summary{Image: "vsc-app-abc-uid"},
+		Services: []container.Summary{
+			{Image: "devbox-test/debian:bookworm"}, // a base image a service uses: never removed
+			{Image: "app_devcontainer_db:latest"},
+		}}
+	got := builtImages(box)
+	want := []string{"vsc-app-abc-features", "app_devcontainer_db", "vsc-app-abc-uid", "vsc-app-abc"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("builtImages = %q, want %q", got, want)
+	}
+}
+
+func TestConfigChanged(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, ".devcontainer", "devcontainer.json")
+	os.MkdirAll(filepath.Dir(cfg), 0o755)
+	os.WriteFile(cfg, []byte(`{"image": "x"}`), 0o644)
+	ws, _ := OpenWorkspace(dir)
+	m := &Manager{Getenv: envMapGetter{"XDG_STATE_HOME": t.TempDir()}.get}
+	hash, _ := configHash(ws)
+	stamp, _ := configStamp(ws)
+	st := &boxState{Workspace: ws.Dir, ConfigHash: hash, ConfigStamp: stamp}
+	if changed, err := m.configChanged(ws, st); changed || err != nil {
+		t.Fatalf("unchanged: %v, %v", changed, err)
+	}
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(cfg, later, later)
+	os.WriteFile(filepath.Join(filepath.Dir(cfg), "devcontainer-lock.json"), []byte(`{}`), 0o644)
+	if changed, err := m.configChanged(ws, st); changed || err != nil {
+		t.Fatalf("touched (and the CLI's lock file written): %v, %v", changed, err)
+	}
+	os.WriteFile(cfg, []byte(`{"image": "y"}`), 0o644)
+	if changed, err := m.configChanged(ws, st); !changed || err != nil {
+		t.Fatalf("edited: %v, %v", changed, err)
+	}
+}
+
+type envMapGetter map[string]string
+
+func (e envMapGetter) get(k string) string { return e[k] }
+
+func TestProgressPlainKeepsTail(t *testing.T) {
+	var out, log bytes.Buffer
+	p := newProgress(&out, &log)
+	for i := 0; i < 30; i++ {
+		p.Write([]byte("[2026-11-29T01:00:00.000Z] step " + string(rune('a'+i%26)) + "\n"))
+	}
+	p.Write([]byte("no newline"))
+	p.done()
+	if !strings.HasSuffix(out.String(), "no newline\n") || log.Len() == 0 {
+		t.Errorf("plain output %q", out.String())
+	}
+	if tail := p.lastLines(3); len(tail) != 3 || tail[2] != "no newline" {
+		t.Errorf("tail %q", tail)
+	}
+}
+
+func TestInterruptedSaysWhatWasLeft(t *testing.T) {
+	ws, _ := workspaceAt("/home/me/app")
+	items := []container.Summary{}
+	eng := &lifecycletest.Engine{ContainerListFunc: func(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+		return client.ContainerListResult{Items: items}, nil
+	}}
+	m := &Manager{}
+	if err := m.interrupted(ws, eng, map[string]bool{}); !strings.Contains(err.Error(), "no new container was left") {
+		t.Errorf("nothing left: %v", err)
+	}
+	items = []container.Summary{{ID: "abcdef1234567890", State: container.StateCreated, Labels: map[string]string{}}}
+	err := m.interrupted(ws, eng, map[string]bool{})
+	if want := "left container abcdef123456 (created) half made; remove it with `devbox down -w /home/me/app`"; !strings.Contains(err.Error(), want) {
+		t.Errorf("half-made container: %v", err)
+	}
+}
