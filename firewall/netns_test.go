@@ -170,6 +170,7 @@ func newLab(t testing.TB) *lab {
 		"blocked.test":   {blockedV4, blockedV6},
 		"github.test":    {githubV4},
 		"duplicate.test": {allowedV4},
+		"meta.test":      {metaHost},
 	}
 	err := l.server.Do(func() error {
 		var err error
@@ -292,7 +293,7 @@ func serveUDPEcho(t testing.TB, addr string) error {
 func (l *lab) config(t testing.TB, body string) string {
 	t.Helper()
 	body = strings.ReplaceAll(body, "CACHE", filepath.Join(l.dir, "cache"))
-	body = strings.ReplaceAll(body, "META", "http://"+metaHost+":8081")
+	body = strings.ReplaceAll(body, "META", "http://meta.test:8081")
 	path := filepath.Join(l.dir, "firewall.jsonc")
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -369,8 +371,10 @@ func (r *run) rulesLive() bool {
 }
 
 // fetchHosts resolves the hosts of the HTTP sources, which init-firewall
-// must reach while gathering. A name that does not resolve is left out: its
-// source then fails (or falls back to its cache) with a clear error.
+// must reach while gathering, and pins the sources' HTTP client to the
+// addresses found: a second lookup could answer others (round-robin DNS),
+// which the rules would refuse. A name that does not resolve is left out:
+// its source then fails (or falls back to its cache) with a clear error.
 func (r *run) fetchHosts(ctx context.Context) []netip.AddrPort {
 	var urls []string
 	if r.cfg.GitHub != nil {
@@ -380,6 +384,7 @@ func (r *run) fetchHosts(ctx context.Context) []netip.AddrPort {
 		urls = append(urls, r.cfg.AWS.URL)
 	}
 	var out []netip.AddrPort
+	pins := map[string][]netip.Addr{}
 	for _, raw := range urls {
 		u, err := url.Parse(raw)
 		if err != nil {
@@ -398,8 +403,44 @@ func (r *run) fetchHosts(ctx context.Context) []netip.AddrPort {
 		for _, a := range addrs {
 			out = append(out, netip.AddrPortFrom(a, uint16(port)))
 		}
+		pins[u.Hostname()] = append(pins[u.Hostname()], addrs...)
+	}
+	if r.opts.Gather.HTTPClient == nil && len(pins) > 0 {
+		r.opts.Gather.HTTPClient = pinnedClient(pins)
 	}
 	return out
+}
+
+// pinnedClient is an HTTP client for the sources that connects to a pinned
+// host only at the addresses given, and uses no proxy.
+func pinnedClient(pins map[string][]netip.Addr) *http.Client {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	dial := func(ctx context.Context, network, hostport string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(hostport)
+		addrs, pinned := pins[host]
+		if err != nil || !pinned {
+			return d.DialContext(ctx, network, hostport)
+		}
+		var errs []error
+		for _, a := range addrs {
+			c, err := d.DialContext(ctx, network, net.JoinHostPort(a.String(), port))
+			if err == nil {
+				return c, nil
+			}
+			errs = append(errs, err)
+		}
+		return nil, fmt.Errorf("connect to %s: %w", hostport, errors.Join(errs...))
+	}
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			Proxy:                 nil,
+			DialContext:           dial,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: 10 * time.Second,
+			ForceAttemptHTTP2:     true,
+		},
+	}
 }
 
 // replaceSets swaps the gathered prefixes into the live sets.
