@@ -20,6 +20,19 @@
 // mounts (the workspace itself) resolve on the engine's host, not on this
 // machine: the workspace path must exist there.
 //
+// State: after a successful `up`, devbox records per workspace (one small
+// JSON file under $XDG_STATE_HOME/devbox/boxes/) the container ID, the remote
+// user and workspace folder, the user's environment as the CLI's
+// userEnvProbe would find it (probed once, merged with remoteEnv), and two
+// fingerprints of .devcontainer/: a stat stamp (names, sizes, modes,
+// mtimes) and a content hash. `up` on a running box compares the stamp, and
+// the hash only when the stamp moved, so an unchanged box costs one inspect
+// and one marker check, without Node. No state (a container made by VS Code
+// or the CLI) means `devcontainer up` runs, and the state is recorded then.
+// The cached environment is refreshed by the next `up` that runs the CLI
+// (or `up --rebuild`); edits to shell startup files inside a running box
+// are not seen before that.
+//
 // It must not write into a workspace's .devcontainer/ (the generator owns
 // those files) nor touch the firewall rules (the in-container init-firewall
 // owns them); it only reads the markers init-firewall writes.

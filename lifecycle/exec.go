@@ -85,6 +85,9 @@ func (m *Manager) exec(ctx context.Context, dir, user string, cmd func(*target) 
 	out, outOK := m.Out.(*os.File)
 	if inOK && outOK && term.IsTerminal(int(in.Fd())) && term.IsTerminal(int(out.Fd())) {
 		p.TTY = true
+		if t := m.Getenv("TERM"); t != "" {
+			p.Env = append(p.Env, "TERM="+t) // what docker exec -t leaves as xterm
+		}
 		if w, h, err := term.GetSize(int(out.Fd())); err == nil {
 			p.Width, p.Height = uint(w), uint(h)
 		}

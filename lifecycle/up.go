@@ -238,6 +238,9 @@ func (m *Manager) runCLIUp(ctx context.Context, ws Workspace, opts UpOptions) (*
 
 // interrupted says what an interrupted `up` left behind.
 func (m *Manager) interrupted(ws Workspace, eng Engine, before map[string]bool) error {
+	// A `docker run` the CLI had started may still be creating its
+	// container: give it a moment before looking.
+	time.Sleep(time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	box, err := FindBox(ctx, eng, ws)
