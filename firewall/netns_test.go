@@ -689,6 +689,15 @@ func TestNetnsApply(t *testing.T) {
 		t.Errorf("Docker's nat rules changed by the re-run")
 	}
 
+	// A re-run with a broken config keeps the rules it finds.
+	r = l.apply(t, "--config", l.config(t, `{"domains": [`))
+	if r.code != 1 || !strings.Contains(r.stderr, "firewall left as it was (closed)") || !strings.Contains(r.stderr, "firewall.jsonc:1:") {
+		t.Errorf("re-run with a broken config: exit %d: %s", r.code, r.stderr)
+	}
+	if after := l.rulesState(t); after != before {
+		t.Errorf("re-run with a broken config changed the rules:\n%s", diffLines(before, after))
+	}
+
 	// A rule someone put before devbox's hook: a re-run puts the hook back
 	// in front and leaves the other rule alone.
 	l.client.MustRun(t, "iptables", "-I", "OUTPUT", "1", "-d", blockedV4, "-j", "ACCEPT")

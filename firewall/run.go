@@ -190,12 +190,11 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 	// Whatever fails before the rules are in is remembered, not returned:
 	// the box must end closed even then.
 	var early []error
-	cfg, err := LoadConfig(opts.ConfigPath)
-	if err == nil {
+	cfg, cfgErr := LoadConfig(opts.ConfigPath)
+	if cfgErr == nil {
 		r.cfg = cfg
-	} else {
-		early = append(early, fmt.Errorf("firewall closed (empty allowlist): %w", err))
 	}
+	var err error
 	r.host, err = ReadHost(opts.ResolvConf)
 	if err != nil {
 		early = append(early, fmt.Errorf("apply firewall: %w", err))
@@ -212,7 +211,14 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 	}
 	// Close first: nothing is looked up or fetched before the rules are in.
 	// A re-run finds devbox's rules live (and closed) already.
-	if !r.rulesLive() {
+	live := r.rulesLive()
+	switch {
+	case live && cfgErr != nil:
+		early = append(early, fmt.Errorf("firewall left as it was (closed): %w", cfgErr))
+	case cfgErr != nil:
+		early = append(early, fmt.Errorf("firewall closed (empty allowlist): %w", cfgErr))
+	}
+	if !live {
 		if err := r.load(ctx, nil); err != nil {
 			return errors.Join(append(early, err)...)
 		}
