@@ -481,7 +481,7 @@ volumes:
 	}
 	m, out, _ := testManager(t, nil)
 	st := statusOf(t, m, ws)
-	if st == nil || st.Project != project || len(st.Services) != 1 || st.Firewall != "pending" ||
+	if st == nil || st.Project != project || len(st.Services) != 1 || st.Firewall != "none" ||
 		strings.Join(st.Volumes, ",") != project+"_keep" {
 		t.Fatalf("status of the compose box: %+v", st)
 	}

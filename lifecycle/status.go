@@ -28,7 +28,7 @@ type BoxStatus struct {
 	Services  []string `json:"services,omitempty"`
 	StartedAt string   `json:"startedAt,omitempty"`
 	Uptime    string   `json:"uptime,omitempty"`
-	Firewall  string   `json:"firewall"` // applied, FAILED, pending, "-" when stopped
+	Firewall  string   `json:"firewall"` // applied, FAILED, pending, none (not installed), "-" when stopped
 	Volumes   []string `json:"volumes"`
 }
 
@@ -106,6 +106,9 @@ func (m *Manager) boxStatus(ctx context.Context, eng Engine, b *Box) (BoxStatus,
 		return s, err
 	}
 	s.Firewall = state.String()
+	if md, _ := parseMetadata(insp.Container.Config.Labels[LabelMetadata]); state == FirewallPending && md.Known && !md.HasFirewall {
+		s.Firewall = "none" // not a devbox configuration: exec and shell refuse it
+	}
 	return s, nil
 }
 
