@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/moby/moby/client"
 )
@@ -54,10 +55,14 @@ func (e Endpoint) String() string { return fmt.Sprintf("%s (%s)", e.Host, e.Sour
 // else the currentContext of $DOCKER_CONFIG/config.json, else the local
 // socket.
 func ResolveEndpoint(getenv func(string) string) (Endpoint, error) {
-	if h := getenv("DOCKER_HOST"); h != "" {
-		return Endpoint{Host: h, Source: "DOCKER_HOST", TLSPath: getenv("DOCKER_CERT_PATH")}, nil
-	}
 	dir := dockerConfigDir(getenv)
+	if h := getenv("DOCKER_HOST"); h != "" {
+		ep := Endpoint{Host: h, Source: "DOCKER_HOST", TLSPath: getenv("DOCKER_CERT_PATH")}
+		if ep.TLSPath == "" && getenv("DOCKER_TLS_VERIFY") != "" {
+			ep.TLSPath = dir // the docker CLI's default place for ca/cert/key.pem
+		}
+		return ep, nil
+	}
 	name := getenv("DOCKER_CONTEXT")
 	if name == "" {
 		var cfg struct {
@@ -142,6 +147,10 @@ func Connect(ctx context.Context, getenv func(string) string) (Engine, Endpoint,
 	ep, err := ResolveEndpoint(getenv)
 	if err != nil {
 		return nil, ep, fmt.Errorf("find the Docker Engine: %w", err)
+	}
+	if strings.HasPrefix(ep.Host, "ssh://") {
+		return nil, ep, fmt.Errorf("the Docker Engine at %s is reached over ssh, which devbox does not speak itself:\n"+
+			"  forward its socket (`ssh -NL /tmp/docker.sock:/var/run/docker.sock HOST &`) and set DOCKER_HOST=unix:///tmp/docker.sock", ep)
 	}
 	opts := []client.Opt{client.WithHost(ep.Host), client.WithAPIVersionNegotiation()}
 	if ep.TLSPath != "" {

@@ -149,3 +149,12 @@ func TestInterruptedSaysWhatWasLeft(t *testing.T) {
 		t.Errorf("half-made container: %v", err)
 	}
 }
+
+func TestConnectRefusesSSHWithAFix(t *testing.T) {
+	_, _, err := Connect(context.Background(), func(k string) string {
+		return map[string]string{"DOCKER_HOST": "ssh://me@build-host"}[k]
+	})
+	if err == nil || !strings.Contains(err.Error(), "DOCKER_HOST=unix:///tmp/docker.sock") {
+		t.Errorf("ssh endpoint: %v", err)
+	}
+}
