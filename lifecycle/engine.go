@@ -48,6 +48,7 @@ type Endpoint struct {
 	TLSPath string // directory holding ca.pem/cert.pem/key.pem, if any
 }
 
+// String implements fmt.Stringer.
 func (e Endpoint) String() string { return fmt.Sprintf("%s (%s)", e.Host, e.Source) }
 
 // ResolveEndpoint finds the engine the way the docker CLI (and so the
@@ -133,12 +134,14 @@ type UnreachableError struct {
 	Err      error
 }
 
+// Error implements error.
 func (e *UnreachableError) Error() string {
 	return fmt.Sprintf("cannot reach the Docker Engine at %s: %v\n"+
 		"  start it (for example `sudo systemctl start docker` or `sudo dockerd &`),\n"+
 		"  or point DOCKER_HOST (or `docker context use NAME`) at a running engine", e.Endpoint, e.Err)
 }
 
+// Unwrap returns the underlying error.
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // Connect opens a client for the engine getenv points at, negotiates the API

@@ -35,6 +35,7 @@ type ContainerGoneError struct {
 	Removed   bool
 }
 
+// Error implements error.
 func (e *ContainerGoneError) Error() string {
 	if e.Removed {
 		return fmt.Sprintf("container %s was removed while the command ran", shortID(e.Container))
@@ -138,6 +139,7 @@ type lockedBuffer struct {
 	buf []byte
 }
 
+// Write implements io.Writer.
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -145,6 +147,7 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Bytes returns a copy of what was written.
 func (b *lockedBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()

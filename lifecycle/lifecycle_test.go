@@ -139,7 +139,7 @@ func TestInterruptedSaysWhatWasLeft(t *testing.T) {
 	eng := &lifecycletest.Engine{ContainerListFunc: func(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
 		return client.ContainerListResult{Items: items}, nil
 	}}
-	m := &Manager{}
+	m := &Manager{settle: time.Nanosecond}
 	if err := m.interrupted(ws, eng, map[string]bool{}); !strings.Contains(err.Error(), "no new container was left") {
 		t.Errorf("nothing left: %v", err)
 	}

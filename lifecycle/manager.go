@@ -37,6 +37,10 @@ type Manager struct {
 	// PollInterval is how often markers are checked while waiting; 0 means
 	// 200ms.
 	PollInterval time.Duration
+
+	// settle is how long an interrupted up waits before looking at what
+	// it left (a second; tests shorten it).
+	settle time.Duration
 }
 
 func (m *Manager) engine(ctx context.Context) (Engine, Endpoint, error) {

@@ -32,6 +32,7 @@ const (
 	FirewallFailed                       // applying or verifying failed
 )
 
+// String implements fmt.Stringer.
 func (s FirewallState) String() string {
 	return [...]string{"pending", "applied", "FAILED"}[s]
 }
@@ -43,6 +44,7 @@ type FirewallError struct {
 	Reason    string
 }
 
+// Error implements error.
 func (e *FirewallError) Error() string {
 	return fmt.Sprintf("refusing to run in container %s: %s\n  see `docker logs %s`; fix the allowlist (.devcontainer/firewall.jsonc), then `devbox up --rebuild`",
 		shortID(e.Container), e.Reason, shortID(e.Container))

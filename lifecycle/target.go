@@ -15,6 +15,7 @@ type NoBoxError struct {
 	Stopped   string // ID of a stopped container, if any
 }
 
+// Error implements error.
 func (e *NoBoxError) Error() string {
 	if e.Stopped != "" {
 		return fmt.Sprintf("the box of %s (container %s) is stopped: start it with `devbox start -w %s`",

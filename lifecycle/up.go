@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,10 +42,12 @@ type UpResult struct {
 // CLIMissingError says the devcontainer CLI is not installed.
 type CLIMissingError struct{ Err error }
 
+// Error implements error.
 func (e *CLIMissingError) Error() string {
 	return "the Dev Containers CLI (`devcontainer`) is not on PATH: install it with `npm install -g @devcontainers/cli@0.89.0`"
 }
 
+// Unwrap returns the underlying error.
 func (e *CLIMissingError) Unwrap() error { return e.Err }
 
 // UpError is a failed `devcontainer up`: its message, last lines and log.
@@ -54,6 +57,7 @@ type UpError struct {
 	LogPath string
 }
 
+// Error implements error.
 func (e *UpError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "devcontainer up failed: %s", e.Message)
@@ -240,7 +244,7 @@ func (m *Manager) runCLIUp(ctx context.Context, ws Workspace, opts UpOptions) (*
 func (m *Manager) interrupted(ws Workspace, eng Engine, before map[string]bool) error {
 	// A `docker run` the CLI had started may still be creating its
 	// container: give it a moment before looking.
-	time.Sleep(time.Second)
+	time.Sleep(cmp.Or(m.settle, time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	box, err := FindBox(ctx, eng, ws)

@@ -20,6 +20,7 @@ type Workspace struct {
 // NoConfigError says a folder has no .devcontainer/devcontainer.json.
 type NoConfigError struct{ Dir string }
 
+// Error implements error.
 func (e *NoConfigError) Error() string {
 	return fmt.Sprintf("%s has no .devcontainer/devcontainer.json: create one with `devbox init -w %s`", e.Dir, e.Dir)
 }
@@ -60,6 +61,7 @@ const firewallFeature = "./devbox-firewall"
 // NoFirewallError says a configuration does not install devbox's firewall.
 type NoFirewallError struct{ ConfigFile string }
 
+// Error implements error.
 func (e *NoFirewallError) Error() string {
 	return fmt.Sprintf("%s does not install the devbox firewall (no %q feature), and devbox runs no box without it:\n"+
 		"  regenerate the configuration with `devbox init`, or add \"features\": {%q: {}}", e.ConfigFile, firewallFeature, firewallFeature)
