@@ -158,3 +158,15 @@ func TestConnectRefusesSSHWithAFix(t *testing.T) {
 		t.Errorf("ssh endpoint: %v", err)
 	}
 }
+
+func TestProgressTerminalShowsTheCurrentStep(t *testing.T) {
+	var out, log bytes.Buffer
+	p := &progress{out: &out, log: &log, tty: true, width: 60}
+	p.Write([]byte("[2026-11-29T01:00:00.000Z] Start: Run: docker build\nStep 2/3 : RUN apt-get update\nGet:1 http://deb.debian.org/debian bookworm InRelease [151 kB]\n"))
+	p.done()
+	want := "\r\033[KStart: Run: docker build\r\033[KStep 2/3 : RUN apt-get update" +
+		"\r\033[KStep 2/3 : RUN apt-get update | Get:1 http://deb.debian.…\r\033[K"
+	if out.String() != want {
+		t.Errorf("terminal view:\n%q\nwant\n%q", out.String(), want)
+	}
+}

@@ -23,6 +23,7 @@ type progress struct {
 	width int
 	part  []byte
 	tail  []string
+	step  string // the current step, shown before other lines
 	shown bool
 }
 
@@ -67,16 +68,26 @@ func (p *progress) line(l string) {
 		fmt.Fprintln(p.out, l)
 		return
 	}
-	step := strings.TrimSpace(timestamp.ReplaceAllString(l, ""))
-	if step == "" {
+	text := strings.TrimSpace(timestamp.ReplaceAllString(l, ""))
+	if text == "" {
 		return
 	}
-	if r := []rune(step); len(r) > p.width-3 {
-		step = string(r[:p.width-4]) + "…"
+	show := text
+	if stepLine.MatchString(text) {
+		p.step = text
+	} else if p.step != "" {
+		show = p.step + " | " + text
 	}
-	fmt.Fprintf(p.out, "\r\033[K%s", step)
+	if r := []rune(show); len(r) > p.width-3 {
+		show = string(r[:p.width-4]) + "…"
+	}
+	fmt.Fprintf(p.out, "\r\033[K%s", show)
 	p.shown = true
 }
+
+// stepLine matches the lines that name a step (the CLI's own, the classic
+// builder's, BuildKit's); other lines show after the current step.
+var stepLine = regexp.MustCompile(`^(Start: |Step \d+/\d+ : |#\d+ \[|Running the |Container started)`)
 
 // done clears the live line.
 func (p *progress) done() {
