@@ -72,8 +72,8 @@ func requireSuite(t *testing.T) *suite {
 }
 
 // newSuite builds the binaries, starts making the trixie base in the
-// background (only the two-version tests need it) and starts the stand-in
-// internet.
+// background (only the two-version tests need it), removes what a killed
+// earlier run left and starts the stand-in internet.
 func newSuite() (_ *suite, err error) {
 	ctx := context.Background()
 	s := &suite{}
@@ -100,6 +100,7 @@ func newSuite() (_ *suite, err error) {
 		return nil, err
 	}
 	go s.images.Ensure(ctx, images.Trixie) //nolint:errcheck // the test that needs it asks again and sees the error
+	s.removeStaleBoxes(ctx)
 	if s.net, err = inet.Start(ctx, runner.Local{}); err != nil {
 		return nil, err
 	}

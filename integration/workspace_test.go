@@ -136,14 +136,23 @@ func (w *workspace) devContainer(t *testing.T) string {
 }
 
 // remove takes the box down with devbox, then removes whatever is left of
-// it with docker: containers, their compose project's containers, networks
-// and volumes, and the named volumes they mounted.
+// it with docker, and fails t if a container remains.
 func (w *workspace) remove(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if res, err := w.devbox("down", "--volumes"); err != nil {
 		t.Logf("cleanup: devbox down --volumes: %v\n%s", err, combined(res))
 	}
+	w.removeLeftovers(ctx, t.Logf)
+	if left := w.containers(ctx); len(left) > 0 {
+		t.Errorf("cleanup: containers of %s still exist: %v", w.dir, left)
+	}
+}
+
+// removeLeftovers removes with docker whatever is left of the box:
+// containers, their compose project's containers, networks and volumes, and
+// the named volumes they mounted.
+func (w *workspace) removeLeftovers(ctx context.Context, logf func(string, ...any)) {
 	ids := w.containers(ctx)
 	var projects, volumes []string
 	for _, id := range ids {
@@ -160,7 +169,7 @@ func (w *workspace) remove(t *testing.T) {
 		ids = append(ids, strings.Fields(out)...)
 	}
 	if len(ids) > 0 {
-		t.Logf("cleanup: removing containers devbox down left: %v", ids)
+		logf("cleanup: removing containers devbox down left: %v", ids)
 		run(ctx, "docker", append([]string{"rm", "-f", "-v"}, ids...)...) //nolint:errcheck // best effort, reported below
 	}
 	for _, p := range projects {
@@ -174,8 +183,27 @@ func (w *workspace) remove(t *testing.T) {
 	if len(volumes) > 0 {
 		run(ctx, "docker", append([]string{"volume", "rm"}, volumes...)...) //nolint:errcheck // best effort
 	}
-	if left := w.containers(ctx); len(left) > 0 {
-		t.Errorf("cleanup: containers of %s still exist: %v", w.dir, left)
+}
+
+// removeStaleBoxes removes what a killed earlier run left: control
+// containers, and the boxes of test workspaces whose folder is gone (a run
+// in progress still has its folder). Volumes of removed compose projects
+// and their networks go too.
+func (s *suite) removeStaleBoxes(ctx context.Context) {
+	out, _ := run(ctx, "docker", "ps", "-aq", "--filter", "label=dbit.control")
+	if ids := strings.Fields(out); len(ids) > 0 {
+		run(ctx, "docker", append([]string{"rm", "-f"}, ids...)...) //nolint:errcheck // best effort
+	}
+	out, _ = run(ctx, "docker", "ps", "-a", "--filter", "label=devcontainer.local_folder", "--format", `{{.Label "devcontainer.local_folder"}}`)
+	seen := map[string]bool{}
+	for _, dir := range strings.Fields(out) {
+		if seen[dir] || !strings.HasPrefix(dir, filepath.Join(os.TempDir(), "TestIntegration")) {
+			continue
+		}
+		seen[dir] = true
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			(&workspace{s: s, dir: dir}).removeLeftovers(ctx, func(string, ...any) {})
+		}
 	}
 }
 
