@@ -241,3 +241,23 @@ func TestDoctor(t *testing.T) {
 	code := w.run(doctorCmd, "doctor", "-w", w.ws, "--image", "nope")
 	w.golden("doctor", code)
 }
+
+func TestResetYes(t *testing.T) {
+	w := newWorld(t, true)
+	var removedImages []string
+	w.eng.ImageRemoveFunc = func(_ context.Context, img string, _ client.ImageRemoveOptions) (client.ImageRemoveResult, error) {
+		if img == "vsc-ws-0123" {
+			return client.ImageRemoveResult{}, cerrdefs.ErrNotFound
+		}
+		removedImages = append(removedImages, img)
+		return client.ImageRemoveResult{}, nil
+	}
+	code := w.run(resetCmd, "reset", "-w", w.ws, "--yes")
+	if last := w.runner.calls[len(w.runner.calls)-1]; !strings.Contains(last, "--remove-existing-container --build-no-cache") {
+		t.Errorf("reset ran %q", last)
+	}
+	if strings.Join(removedImages, " ") != "vsc-ws-0123-features" {
+		t.Errorf("removed images %q", removedImages)
+	}
+	w.golden("reset-yes", code)
+}
