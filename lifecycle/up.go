@@ -169,16 +169,25 @@ func (m *Manager) upSlow(ctx context.Context, eng Engine, ws Workspace, opts UpO
 	if err := m.checkFirewall(ctx, eng, t); err != nil {
 		return nil, err
 	}
+	// The CLI reuses an existing (stopped) container as it is: it was made
+	// from the configuration recorded then, not from today's files.
+	prev := m.loadState(ws, res.ContainerID)
 	st, err := m.learn(ctx, eng, ws, insp.Container, res.RemoteUser, res.RemoteWorkspaceFolder)
 	if err != nil {
 		return nil, err
 	}
-	// Fingerprint what the container was made from.
-	if st.ConfigHash, err = configHash(ws); err != nil {
-		return nil, err
-	}
-	if st.ConfigStamp, err = configStamp(ws); err != nil {
-		return nil, err
+	if prev != nil && prev.ConfigHash != "" && !opts.Rebuild && !opts.NoCache {
+		st.ConfigHash, st.ConfigStamp = prev.ConfigHash, prev.ConfigStamp
+		if res.ConfigChanged, err = m.configChanged(ws, st); err != nil {
+			return nil, err
+		}
+	} else { // a new container: fingerprint what it was made from
+		if st.ConfigHash, err = configHash(ws); err != nil {
+			return nil, err
+		}
+		if st.ConfigStamp, err = configStamp(ws); err != nil {
+			return nil, err
+		}
 	}
 	if err := m.saveState(ws, st); err != nil {
 		return nil, err

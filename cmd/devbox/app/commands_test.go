@@ -112,6 +112,18 @@ func TestUpFastPathAndChange(t *testing.T) {
 	code = w.run(upCmd, "up", "-w", w.ws)
 	w.golden("up-config-changed", code)
 
+	// A stopped box is started by the CLI as it was made: still changed.
+	w.running = false
+	w.runner.up = func() (runner.Result, error) {
+		w.running = true
+		return runner.Result{Stdout: []byte(`{"outcome":"success","containerId":"` + boxID + `","remoteUser":"dev","remoteWorkspaceFolder":"/workspaces/ws"}`)}, nil
+	}
+	w.out.Reset()
+	w.err.Reset()
+	if code := w.run(upCmd, "up", "-w", w.ws); code != 0 || !strings.Contains(w.err.String(), "changed since container") {
+		t.Errorf("up of a stopped, changed box: exit %d, stderr %q", code, w.err.String())
+	}
+
 	w.out.Reset()
 	w.err.Reset()
 	w.run(upCmd, "up", "-w", w.ws, "--rebuild")
