@@ -34,8 +34,9 @@ func newManager(env Env) *lifecycle.Manager {
 // firewallTimeoutFlag bounds the wait for the firewall's ready marker.
 func firewallTimeoutFlag() cli.Flag {
 	return &cli.DurationFlag{
-		Name:  "firewall-timeout",
-		Usage: "how long to wait for the firewall to report (default 120s, or $DEVBOX_FIREWALL_TIMEOUT)",
+		Name:        "firewall-timeout",
+		Usage:       "how long to wait for the firewall to report before refusing",
+		DefaultText: "$DEVBOX_FIREWALL_TIMEOUT, else 120s",
 	}
 }
 
