@@ -215,9 +215,14 @@ func (m *Manager) runCLIUp(ctx context.Context, ws Workspace, opts UpOptions) (*
 	if opts.NoCache {
 		args = append(args, "--build-no-cache")
 	}
+	release, err := lockBuilds(m.Err)
+	if err != nil {
+		return nil, err
+	}
 	prog := newProgress(m.Err, logFile)
 	out, runErr := m.Runner.Run(ctx, runner.Cmd{Name: "devcontainer", Args: args, Stderr: prog})
 	prog.done()
+	release()
 	var res struct {
 		UpResult
 		Outcome     string `json:"outcome"`
