@@ -229,17 +229,28 @@ func testRestart(t *testing.T, w *workspace, kind boxKind) {
 	}
 }
 
-// testDownReset: `down` leaves no container of the box and keeps its
-// volumes, and `status` no longer lists it; `reset` gives a fresh container
-// in which a file written before is gone.
+// testDownReset: `down` leaves no container of the box (nor of its compose
+// project) and keeps its volumes (the project's too), and `status` no
+// longer lists it; `reset` gives a fresh container in which a file written
+// before is gone.
 func testDownReset(t *testing.T, w *workspace, kind boxKind) {
-	volumes := strings.Fields(docker(t, "inspect", "--format", `{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}`, w.devContainer(t)))
+	dev := w.devContainer(t)
+	volumes := strings.Fields(docker(t, "inspect", "--format", `{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}`, dev))
+	project := docker(t, "inspect", "--format", `{{index .Config.Labels "com.docker.compose.project"}}`, dev)
+	if project != "" {
+		volumes = append(volumes, strings.Fields(docker(t, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project="+project))...)
+	}
 	if len(volumes) == 0 {
-		t.Fatal("the box mounts no named volume: nothing to check down keeps")
+		t.Fatal("the box has no named volume: nothing to check down keeps")
 	}
 	w.mustDevbox(t, "down")
 	if left := w.containers(t.Context()); len(left) > 0 {
 		t.Errorf("after down, containers of the box remain: %v", left)
+	}
+	if project != "" {
+		if left := docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+project); left != "" {
+			t.Errorf("after down, containers of compose project %s remain: %s", project, left)
+		}
 	}
 	for _, v := range volumes {
 		if _, err := run(t.Context(), "docker", "volume", "inspect", v); err != nil {
