@@ -60,7 +60,7 @@ func TestIntegrationBox(t *testing.T) {
 				{"services", testServices},
 				{"firewall", testFirewall},
 				{"agent cannot loosen", testAgentCannotLoosen},
-				{"restart", testRestart},
+				{"restart, stop and start", testRestart},
 				{"down, status and reset", testDownReset},
 			}
 			for _, step := range steps {
@@ -209,15 +209,38 @@ func testAgentCannotLoosen(t *testing.T, w *workspace, kind boxKind) {
 }
 
 // testRestart: after a plain `docker restart` (which runs no lifecycle
-// command, only the firewall feature's entrypoint), the very first
-// `devbox exec` already finds the blocked host refused: devbox waited for
-// the fresh ready marker.
+// command, only the firewall feature's entrypoint), and after `devbox stop`
+// and `devbox start`, the very first `devbox exec` already finds the blocked
+// host refused (devbox waited for the fresh ready marker), and the marker is
+// the current start's.
 func testRestart(t *testing.T, w *workspace, kind boxKind) {
-	id := w.devContainer(t)
-	docker(t, "restart", id)
-	runProbes(t, w.exec, httpProbes(inet.Blocked, false)[:1])
-	runProbes(t, w.exec, httpProbes(inet.Allowed, true)[:1])
+	restarts := []struct {
+		name    string
+		restart func(t *testing.T)
+	}{
+		{"docker restart", func(t *testing.T) { docker(t, "restart", w.devContainer(t)) }},
+		{"devbox stop and start", func(t *testing.T) {
+			w.mustDevbox(t, "stop")
+			if out := docker(t, "ps", "-q", "--filter", "label=devcontainer.local_folder="+w.dir); out != "" {
+				t.Fatalf("after devbox stop, the dev container still runs: %s", out)
+			}
+			w.mustDevbox(t, "start")
+		}},
+	}
+	for _, r := range restarts {
+		t.Run(r.name, func(t *testing.T) {
+			r.restart(t)
+			runProbes(t, w.exec, httpProbes(inet.Blocked, false)[:1])
+			runProbes(t, w.exec, httpProbes(inet.Allowed, true)[:1])
+			checkMarkerFresh(t, w)
+		})
+	}
+}
 
+// checkMarkerFresh fails t unless the firewall's ready marker was written
+// for the running start of the container (its pid1Start is PID 1's).
+func checkMarkerFresh(t *testing.T, w *workspace) {
+	t.Helper()
 	var marker struct {
 		PID1Start json.Number `json:"pid1Start"`
 	}
