@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -48,7 +49,7 @@ func (s *suite) newWorkspace(t *testing.T, name string, args ...string) *workspa
 // initFlags returns args plus --firewall-binary with the init-firewall built
 // from source.
 func (s *suite) initFlags(args ...string) []string {
-	return append(args, "--firewall-binary", s.firewallBinary)
+	return slices.Concat(args, []string{"--firewall-binary", s.firewallBinary})
 }
 
 // adopt returns the workspace at dir and removes its box when t ends.
@@ -60,12 +61,7 @@ func (s *suite) adopt(t *testing.T, dir string) *workspace {
 
 // devbox runs `devbox SUB -w DIR ARGS...` and returns what it printed.
 func (w *workspace) devbox(sub string, args ...string) (runner.Result, error) {
-	return w.devboxEnv(nil, sub, args...)
-}
-
-// devboxEnv is devbox with extra environment variables.
-func (w *workspace) devboxEnv(env []string, sub string, args ...string) (runner.Result, error) {
-	return w.s.run(env, append([]string{sub, "-w", w.dir}, args...)...)
+	return w.s.run(nil, slices.Concat([]string{sub, "-w", w.dir}, args)...)
 }
 
 // run runs the devbox binary with args and extra environment variables.
