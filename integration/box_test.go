@@ -2,8 +2,6 @@ package integration
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -111,19 +109,8 @@ func testServices(t *testing.T, w *workspace, kind boxKind) {
 // user would: the generated Dockerfile installs no database clients.
 func addServiceClients(t *testing.T, dir string) {
 	t.Helper()
-	dockerfile := filepath.Join(dir, ".devcontainer", "Dockerfile")
-	data, err := os.ReadFile(dockerfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(data), "postgresql-client") && strings.Contains(string(data), "redis-tools") {
-		return
-	}
-	data = append(data, "\n# Added by the integration tests: clients for the services.\n"+
-		"RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client redis-tools && rm -rf /var/lib/apt/lists/*\n"...)
-	if err := os.WriteFile(dockerfile, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	appendToDockerfile(t, dir, "\n# Added by the integration tests: clients for the services.\n"+
+		"RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client redis-tools && rm -rf /var/lib/apt/lists/*\n")
 }
 
 // testFirewall: with the firewall live, the allowed hosts are reachable and

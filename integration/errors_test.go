@@ -1,21 +1,28 @@
 package integration
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/devbox-sandbox/devbox/integration/internal/images"
 )
 
 // TestIntegrationErrors checks the messages a user gets when the engine
 // cannot be reached (a bad DOCKER_HOST), the Dev Containers CLI is missing
-// (PATH without it) or the folder has no .devcontainer/: each says what is
+// (PATH without it), the image build fails (its last lines and the full
+// log's path) or the folder has no .devcontainer/: each says what is
 // wrong and what to do, with exit status 1 (125 for exec, whose own failures
 // must not be mistaken for the command's status).
 func TestIntegrationErrors(t *testing.T) {
 	s := requireSuite(t)
 	w := s.newWorkspace(t, "dbit-errors", "--agent", "none")
+	broken := s.newWorkspace(t, "dbit-broken", "--agent", "none", "--base-image", images.Bookworm)
+	appendToDockerfile(t, broken.dir, "RUN echo dbit-build-broke && false\n")
 	noSocket := "unix://" + filepath.Join(t.TempDir(), "no-engine.sock")
 	empty := t.TempDir()
 	tests := []struct {
@@ -52,6 +59,12 @@ func TestIntegrationErrors(t *testing.T) {
 			args: []string{"up", "-w", w.dir},
 			code: 1,
 			want: []string{"devcontainer", "npm install -g @devcontainers/cli"},
+		},
+		{
+			name: "build fails",
+			args: []string{"up", "-w", broken.dir},
+			code: 1,
+			want: []string{"dbit-build-broke", "full log"},
 		},
 		{
 			name: "no .devcontainer",
@@ -92,4 +105,68 @@ func pathWithout(t *testing.T, leftOut string) string {
 		}
 	}
 	return dir
+}
+
+// appendToDockerfile adds text at the end of the workspace's Dockerfile.
+func appendToDockerfile(t *testing.T, dir, text string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, ".devcontainer", "Dockerfile"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIntegrationExecContainerRemoved removes the box while `devbox exec`
+// runs a command in it: exec ends at once with status 125 and says so.
+func TestIntegrationExecContainerRemoved(t *testing.T) {
+	s := requireSuite(t)
+	w := s.newWorkspace(t, "dbit-removed", "--agent", "none", "--lang", "node@system", "--base-image", images.Bookworm)
+	w.mustDevbox(t, "up")
+	id := w.devContainer(t)
+
+	var stderr strings.Builder
+	cmd := exec.Command(s.devbox, "exec", "-w", w.dir, "--", "sh", "-c", "exec sleep 301")
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(docker(t, "top", id), "sleep 301") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the exec'd command did not start within 30s: %s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	docker(t, "rm", "-f", id)
+	select {
+	case err := <-done:
+		if code := exitStatusOf(err); code != 125 {
+			t.Errorf("devbox exec exited %d, want 125: %s", code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "removed while the command ran") {
+			t.Errorf("devbox exec does not say the container was removed: %q", stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("devbox exec still runs 30s after its container was removed")
+	}
+}
+
+// exitStatusOf returns the exit status of a finished os/exec command.
+func exitStatusOf(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err == nil {
+		return 0
+	}
+	return -1
 }
