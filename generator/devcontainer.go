@@ -250,6 +250,16 @@ func (p *patch) editKey(dst, src *hujson.Object, prefix, key string, rule editRu
 			p.op("replace", path, memberText(src.Members[j]))
 			return
 		}
+		if key == "features" {
+			// A language moved to @system (or dropped) leaves its feature
+			// behind unless removed; the user's own features stay.
+			for _, m := range slices.Backward(hobj.Members) {
+				name := literalString(m.Name)
+				if ownedFeature(name) && memberIndex(wobj, name) < 0 {
+					p.op("remove", pointer(path, name), nil)
+				}
+			}
+		}
 		for _, m := range wobj.Members {
 			name := literalString(m.Name)
 			sub := replaceValue
@@ -304,6 +314,15 @@ func (p *patch) editArray(have, want hujson.Value, path string, rule editRule) {
 		p.added[len(p.added)-1] = path + "/" + strconv.Itoa(n) // where it lands
 		n++
 	}
+}
+
+// ownedFeature reports whether devbox adds the feature id: its firewall
+// feature or a language's official feature.
+func ownedFeature(id string) bool {
+	if id == "./devbox-firewall" {
+		return true
+	}
+	return slices.ContainsFunc(languages, func(l language) bool { return l.Feature == id })
 }
 
 func memberIndex(obj *hujson.Object, name string) int {

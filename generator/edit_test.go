@@ -116,6 +116,45 @@ func TestForceEditsDevcontainerJSON(t *testing.T) {
 // TestForceSwitchesToCompose edits a single-container file into a compose
 // one: build goes, dockerComposeFile comes, devbox's mounts move to
 // compose.yaml and the user's stay.
+// TestForceDropsStaleLanguageFeature: a language moved from a version to
+// @system loses its feature; the user's own features stay.
+func TestForceDropsStaleLanguageFeature(t *testing.T) {
+	ws := newWorkspace(t, "langswitch", true)
+	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Languages: []string{"python@3.12", "node@22"}}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(ws, DirName, "devcontainer.json")
+	data, _ := os.ReadFile(path)
+	data = bytes.Replace(data, []byte(`"features": {`), []byte(`"features": {
+    "ghcr.io/devcontainers/features/docker-outside-of-docker:1": {}, // ours`), 1)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true, Languages: []string{"python@system", "node@22"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	std, err := hujson.Standardize(bytes.Clone(got))
+	if err != nil {
+		t.Fatal(err)
+	}
+	features, _ := decode(t, std)["features"].(map[string]any)
+	for id, want := range map[string]bool{
+		"./devbox-firewall":                                         true,
+		"ghcr.io/devcontainers/features/node:1":                     true,
+		"ghcr.io/devcontainers/features/docker-outside-of-docker:1": true,
+		"ghcr.io/devcontainers/features/python:1":                   false,
+	} {
+		if _, ok := features[id]; ok != want {
+			t.Errorf("feature %s present = %v, want %v (features: %v)", id, ok, want, features)
+		}
+	}
+	if !strings.Contains(string(got), "// ours") {
+		t.Error("the user's comment on their feature was lost")
+	}
+	validateSchema(t, got)
+}
+
 func TestForceSwitchesToCompose(t *testing.T) {
 	ws := newWorkspace(t, "switch", true)
 	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin}); err != nil {
