@@ -103,6 +103,7 @@ type service struct {
 	Healthcheck []string          // CMD-SHELL command
 	InitFile    string            // template file mounted into /docker-entrypoint-initdb.d, if any
 	InitTarget  string            // its name there
+	Clients     []string          // Debian packages of its command-line client, installed in the dev image
 }
 
 // services are the accepted --services names.
@@ -114,12 +115,14 @@ var services = []service{
 		DataDir:     "/var/lib/postgresql/data",
 		Healthcheck: []string{"CMD-SHELL", "pg_isready -U postgres -d app"},
 		InitFile:    "postgres-init.sql", InitTarget: "10-devbox-app-role.sql",
+		Clients: []string{"postgresql-client"},
 	},
 	{
 		Name: "redis", Image: "redis:7",
 		DevEnv:      map[string]string{"REDIS_URL": "redis://redis:6379/0"},
 		DataDir:     "/data",
 		Healthcheck: []string{"CMD-SHELL", "redis-cli ping | grep -q PONG"},
+		Clients:     []string{"redis-tools"},
 	},
 	{
 		Name: "mysql", Image: "mysql:8.4",
@@ -127,6 +130,7 @@ var services = []service{
 		DevEnv:      map[string]string{"MYSQL_URL": "mysql://app:app@mysql:3306/app"},
 		DataDir:     "/var/lib/mysql",
 		Healthcheck: []string{"CMD-SHELL", "mysqladmin ping -h 127.0.0.1 -u app -papp --silent"},
+		Clients:     []string{"default-mysql-client"},
 	},
 	{
 		Name: "mongodb", Image: "mongo:7",

@@ -222,6 +222,8 @@ func (s *spec) resolveServices(o Options) error {
 		if !seen[svc.Name] {
 			seen[svc.Name] = true
 			s.Services = append(s.Services, svc)
+			// Debian has no MongoDB shell; the others' clients come from apt.
+			s.AptPackages = dedupe(append(s.AptPackages, svc.Clients...))
 		}
 	}
 	for _, entry := range o.ServiceImages {

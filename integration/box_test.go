@@ -48,9 +48,6 @@ func TestIntegrationBox(t *testing.T) {
 				}
 			}
 			w := s.newWorkspace(t, "dbit-"+kind.name, slices.Concat(kind.init, []string{"--base-image", images.Bookworm})...)
-			if kind.services {
-				addServiceClients(t, w.dir)
-			}
 			steps := []struct {
 				name     string
 				run      func(t *testing.T, w *workspace, kind boxKind)
@@ -103,14 +100,6 @@ func testServices(t *testing.T, w *workspace, kind boxKind) {
 	if got := w.mustExec(t, "redis-cli", "-h", "redis", "ping"); got != "PONG" {
 		t.Errorf("redis-cli -h redis ping: got %q, want PONG", got)
 	}
-}
-
-// addServiceClients adds psql and redis-cli to the workspace's image, as a
-// user would: the generated Dockerfile installs no database clients.
-func addServiceClients(t *testing.T, dir string) {
-	t.Helper()
-	appendToDockerfile(t, dir, "\n# Added by the integration tests: clients for the services.\n"+
-		"RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client redis-tools && rm -rf /var/lib/apt/lists/*\n")
 }
 
 // testFirewall: with the firewall live, the allowed hosts are reachable and

@@ -232,9 +232,6 @@ func (s *suite) upExample(t *testing.T, dir string, c initCommand, base string) 
 		t.Fatal(err)
 	}
 	trustHostCAs(t, dir)
-	if slices.Contains(flags, "--services") {
-		addServiceClients(t, dir)
-	}
 	w.mustDevbox(t, "up")
 	return w
 }
