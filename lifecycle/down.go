@@ -23,19 +23,11 @@ type DownOptions struct {
 // devbox remembers the kept ones so that a later `down --volumes` still
 // removes them. Running it on a workspace without a box is not an error.
 func (m *Manager) Down(ctx context.Context, opts DownOptions) error {
-	ws, err := workspaceAt(opts.Workspace)
-	if err != nil {
-		return err
-	}
-	eng, _, err := m.engine(ctx)
+	ws, eng, box, err := m.openBox(ctx, opts.Workspace)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	box, err := FindBox(ctx, eng, ws)
-	if err != nil {
-		return err
-	}
 	var removed, vols []string
 	if box != nil {
 		removed, vols, err = m.removeBox(ctx, eng, box)

@@ -15,19 +15,11 @@ type StartOptions struct{ Workspace string }
 
 // Stop stops the workspace's box (its whole compose project) and keeps it.
 func (m *Manager) Stop(ctx context.Context, opts StopOptions) error {
-	ws, err := workspaceAt(opts.Workspace)
-	if err != nil {
-		return err
-	}
-	eng, _, err := m.engine(ctx)
+	ws, eng, box, err := m.openBox(ctx, opts.Workspace)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	box, err := FindBox(ctx, eng, ws)
-	if err != nil {
-		return err
-	}
 	if box == nil {
 		return &NoBoxError{Workspace: ws.Dir}
 	}
@@ -44,19 +36,11 @@ func (m *Manager) Stop(ctx context.Context, opts StopOptions) error {
 // once its firewall is back: the firewall feature's entrypoint re-applies
 // the rules at every start, and nothing is run before its ready marker.
 func (m *Manager) Start(ctx context.Context, opts StartOptions) error {
-	ws, err := workspaceAt(opts.Workspace)
-	if err != nil {
-		return err
-	}
-	eng, _, err := m.engine(ctx)
+	ws, eng, box, err := m.openBox(ctx, opts.Workspace)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	box, err := FindBox(ctx, eng, ws)
-	if err != nil {
-		return err
-	}
 	if box == nil {
 		return &NoBoxError{Workspace: ws.Dir}
 	}
@@ -78,4 +62,23 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) error {
 	}
 	fmt.Fprintf(m.Out, "started %s; firewall applied\n", containerName(box.Dev))
 	return nil
+}
+
+// openBox finds the box of the workspace at dir (nil when it has none) on a
+// connected engine, which the caller closes.
+func (m *Manager) openBox(ctx context.Context, dir string) (Workspace, Engine, *Box, error) {
+	ws, err := workspaceAt(dir)
+	if err != nil {
+		return ws, nil, nil, err
+	}
+	eng, _, err := m.engine(ctx)
+	if err != nil {
+		return ws, nil, nil, err
+	}
+	box, err := FindBox(ctx, eng, ws)
+	if err != nil {
+		eng.Close()
+		return ws, nil, nil, err
+	}
+	return ws, eng, box, nil
 }

@@ -215,7 +215,7 @@ func (m *Manager) runCLIUp(ctx context.Context, ws Workspace, opts UpOptions) (*
 	if opts.NoCache {
 		args = append(args, "--build-no-cache")
 	}
-	release, err := lockBuilds(m.Err)
+	release, err := m.lockBuilds(m.Err)
 	if err != nil {
 		return nil, err
 	}
