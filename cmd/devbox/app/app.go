@@ -96,6 +96,7 @@ func NewApp(env Env) *cli.App {
 			newResetCommand(env),
 			newStatusCommand(env),
 			newDoctorCommand(env),
+			newCompletionCommand(env),
 		},
 	}
 }
