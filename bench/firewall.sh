@@ -13,5 +13,11 @@ if [ "$(id -u)" != 0 ]; then echo "bench/firewall.sh: run as root" >&2; exit 1; 
 for bin in ipset iptables-restore ip6tables-restore ip; do
   command -v "$bin" >/dev/null || { echo "bench/firewall.sh: $bin missing (apt-get install ipset iptables iproute2)" >&2; exit 1; }
 done
-DEVBOX_BENCH=1 go test -count=1 -run '^TestBenchFirewall$' -v -timeout 20m ./firewall \
-  | grep -v -e '^=== ' -e '^    ipset_bench_test' -e '^        '
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+if ! DEVBOX_BENCH=1 go test -count=1 -run '^TestBenchFirewall$' -v -timeout 20m ./firewall >"$out" 2>&1; then
+  cat "$out" # the whole log: the reason of a failure is in the indented lines
+  exit 1
+fi
+# The figures once: the test also logs them (indented) for go test -v readers.
+grep -v -e '^=== ' -e '^    ipset_bench_test' -e '^        ' "$out"
