@@ -2,6 +2,7 @@ package generator
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -93,6 +94,53 @@ func TestIntegrationCompose1(t *testing.T) {
 				t.Fatal(err)
 			}
 			run(t, r.Dir, "docker-compose", "-f", "compose.yaml", "config", "-q")
+		})
+	}
+}
+
+// composeV2Image is Compose v2 (Debian trixie's docker-compose package) in a
+// local image: no Compose v2 is installed on this machine, and none can be
+// pulled. `config` needs no engine, so it runs with no network.
+const composeV2Image = "devbox-test/compose-v2"
+
+// requireComposeV2 builds composeV2Image from the local trixie base when it
+// is missing, and checks that it really is Compose v2.
+func requireComposeV2(t *testing.T) {
+	t.Helper()
+	if exec.Command("docker", "image", "inspect", composeV2Image).Run() != nil {
+		base := requireBaseImage(t, "trixie")
+		build := exec.Command("docker", "build", "-q", "-t", composeV2Image, "-")
+		build.Stdin = strings.NewReader("FROM " + base + "\n" +
+			"RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-compose && rm -rf /var/lib/apt/lists/*\n")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", composeV2Image, err, out)
+		}
+	}
+	version := run(t, ".", "docker", "run", "--rm", "--network", "none", composeV2Image, "docker-compose", "version")
+	if !strings.HasPrefix(version, "Docker Compose version 2.") && !strings.HasPrefix(version, "Docker Compose version v2.") {
+		t.Fatalf("%s holds %q, not Compose v2", composeV2Image, version)
+	}
+}
+
+// TestIntegrationCompose2 checks every compose file with Compose v2, which
+// most users have.
+func TestIntegrationCompose2(t *testing.T) {
+	requireDocker(t)
+	requireComposeV2(t)
+	for _, c := range combinations {
+		if len(c.opts.Services) == 0 {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			ws := newWorkspace(t, c.name, c.git)
+			r, err := Init(c.options(ws))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The workspace is mounted at the same path, so relative paths
+			// (.., ./postgres-init.sql) resolve as they would on the host.
+			run(t, r.Dir, "docker", "run", "--rm", "--network", "none", "-v", ws+":"+ws, "-w", r.Dir,
+				composeV2Image, "docker-compose", "-f", "compose.yaml", "config", "-q")
 		})
 	}
 }
