@@ -80,6 +80,14 @@ func keys[V any](m map[string]V) []string {
 // Compose on this machine, which refuses fields compose-go writes.
 func TestIntegrationCompose1(t *testing.T) {
 	requireDocker(t)
+	forEachCompose(t, func(t *testing.T, _, dir string) {
+		run(t, dir, "docker-compose", "-f", "compose.yaml", "config", "-q")
+	})
+}
+
+// forEachCompose generates every combination with services and calls check
+// with the workspace and its .devcontainer folder.
+func forEachCompose(t *testing.T, check func(t *testing.T, ws, dir string)) {
 	for _, c := range combinations {
 		if len(c.opts.Services) == 0 {
 			continue
@@ -93,7 +101,7 @@ func TestIntegrationCompose1(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(r.Dir, "compose.yaml")); err != nil {
 				t.Fatal(err)
 			}
-			run(t, r.Dir, "docker-compose", "-f", "compose.yaml", "config", "-q")
+			check(t, ws, r.Dir)
 		})
 	}
 }
@@ -127,20 +135,10 @@ func requireComposeV2(t *testing.T) {
 func TestIntegrationCompose2(t *testing.T) {
 	requireDocker(t)
 	requireComposeV2(t)
-	for _, c := range combinations {
-		if len(c.opts.Services) == 0 {
-			continue
-		}
-		t.Run(c.name, func(t *testing.T) {
-			ws := newWorkspace(t, c.name, c.git)
-			r, err := Init(c.options(ws))
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The workspace is mounted at the same path, so relative paths
-			// (.., ./postgres-init.sql) resolve as they would on the host.
-			run(t, r.Dir, "docker", "run", "--rm", "--network", "none", "-v", ws+":"+ws, "-w", r.Dir,
-				composeV2Image, "docker-compose", "-f", "compose.yaml", "config", "-q")
-		})
-	}
+	forEachCompose(t, func(t *testing.T, ws, dir string) {
+		// The workspace is mounted at the same path, so relative paths
+		// (.., ./postgres-init.sql) resolve as they would on the host.
+		run(t, dir, "docker", "run", "--rm", "--network", "none", "-v", ws+":"+ws, "-w", dir,
+			composeV2Image, "docker-compose", "-f", "compose.yaml", "config", "-q")
+	})
 }
