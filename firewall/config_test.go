@@ -13,12 +13,12 @@ const srcExampleConfig = `{
   "domains": ["api.anthropic.com"],
   "optionalDomains": ["statsig.anthropic.com"],
   "cidrs": ["140.82.112.0/20", "2606:50c0::/32", "198.51.100.7"],
-  "github": {"url": "https://api.github.com/meta", "keys": ["web", "api", "git"]},
+  "github": {"url": "https://api.github.com/meta", "keys": ["web", "api", "git"]}, // parsed only, never dialed
   "aws": {"url": "https://ip-ranges.amazonaws.com/ip-ranges.json", "services": ["S3"], "regions": []},
   "hostPorts": [8080],
   "inboundPorts": [3000],
   "allowLocalNetworks": true,
-  "verify": {"reachable": ["https://api.github.com/zen"], "blocked": ["https://example.com", "tcp://[2001:db8::1]:22"]},
+  "verify": {"reachable": ["https://api.github.com/zen"], "blocked": ["https://example.com", "tcp://[2001:db8::1]:22"]}, // parsed only, never dialed
 }
 `
 
@@ -31,14 +31,14 @@ func TestParseConfig(t *testing.T) {
 		Domains:            []string{"api.anthropic.com"},
 		OptionalDomains:    []string{"statsig.anthropic.com"},
 		CIDRs:              []string{"140.82.112.0/20", "2606:50c0::/32", "198.51.100.7"},
-		GitHub:             &GitHubConfig{URL: "https://api.github.com/meta", Keys: []string{"web", "api", "git"}, TokenFile: DefaultTokenFile},
+		GitHub:             &GitHubConfig{URL: "https://api.github.com/meta", Keys: []string{"web", "api", "git"}, TokenFile: DefaultTokenFile}, // parsed only, never dialed
 		AWS:                &AWSConfig{URL: DefaultAWSIPRangesURL, Services: []string{"S3"}, Regions: []string{}},
 		HostPorts:          []int{8080},
 		InboundPorts:       []int{3000},
 		AllowLocalNetworks: true,
 		Verify: VerifyConfig{
-			Reachable: []string{"https://api.github.com/zen"},
-			Blocked:   []string{"https://example.com", "tcp://[2001:db8::1]:22"},
+			Reachable: []string{"https://api.github.com/zen"},                    // parsed only, never dialed
+			Blocked:   []string{"https://example.com", "tcp://[2001:db8::1]:22"}, // parsed only, never dialed
 		},
 		CacheDir: DefaultCacheDir,
 	}
@@ -146,7 +146,7 @@ func TestParseCIDR(t *testing.T) {
 		{in: "::ffff:10.0.0.0/104", err: "IPv4-mapped"},
 		{in: "::ffff:1.2.3.4", err: "IPv4-mapped"},
 		{in: "fe80::1%eth0", err: "zone"},
-		{in: "example.com", err: "not an IP address"},
+		{in: "example.com", err: "not an IP address"}, // parsed only, never dialed
 		{in: "", err: "not an IP address"},
 	}
 	for _, tt := range tests {
@@ -166,7 +166,7 @@ func TestParseCIDR(t *testing.T) {
 }
 
 func TestValidateDomain(t *testing.T) {
-	good := []string{"api.anthropic.com", "a.b", "localhost", "x-1.example.com.", "_dmarc.example.com", "UPPER.Example.COM"}
+	good := []string{"api.anthropic.com", "a.b", "localhost", "x-1.example.com.", "_dmarc.example.com", "UPPER.Example.COM"} // parsed only, never dialed
 	for _, d := range good {
 		if err := ValidateDomain(d); err != nil {
 			t.Errorf("ValidateDomain(%q) = %v", d, err)
@@ -187,12 +187,12 @@ func TestParseTarget(t *testing.T) {
 		want Target
 		err  string
 	}{
-		{in: "https://api.github.com/zen", want: Target{Scheme: "https", Host: "api.github.com", Port: 443}},
+		{in: "https://api.github.com/zen", want: Target{Scheme: "https", Host: "api.github.com", Port: 443}}, // parsed only, never dialed
 		{in: "http://198.51.100.1:8080/x", want: Target{Scheme: "http", Host: "198.51.100.1", Port: 8080}},
 		{in: "https://[2001:db8::1]", want: Target{Scheme: "https", Host: "2001:db8::1", Port: 443}},
-		{in: "tcp://example.com:22", want: Target{Scheme: "tcp", Host: "example.com", Port: 22}},
+		{in: "tcp://example.com:22", want: Target{Scheme: "tcp", Host: "example.com", Port: 22}}, // parsed only, never dialed
 		{in: "udp://[2001:db8::53]:53", want: Target{Scheme: "udp", Host: "2001:db8::53", Port: 53}},
-		{in: "example.com", err: "want https://"},
+		{in: "example.com", err: "want https://"}, // parsed only, never dialed
 		{in: "https://", err: "no host"},
 		{in: "https://a.com:0/", err: "port must be 1-65535"},
 		{in: "https://a.com:99999/", err: "port must be 1-65535"},

@@ -29,7 +29,7 @@ func TestBadInput(t *testing.T) {
 		{name: "language twice", opts: Options{Languages: []string{"go@1.25", "go@1.26"}}, want: []string{`language "go" given twice`}},
 		{name: "unknown service", opts: Options{Services: []string{"postgres,kafka"}}, want: []string{`unknown service "kafka"`, "postgres, redis, mysql, mongodb"}},
 		{name: "unknown preset", opts: Options{Presets: []string{"rubygems"}}, want: []string{`unknown preset "rubygems"`, "npm, pypi", "none"}},
-		{name: "invalid domain", opts: Options{Allow: []string{"*.example.com"}}, want: []string{`invalid --allow "*.example.com"`, "wildcard"}},
+		{name: "invalid domain", opts: Options{Allow: []string{"*.example.com"}}, want: []string{`invalid --allow "*.example.com"`, "wildcard"}}, // parsed only, never dialed
 		{name: "domain with bad character", opts: Options{Allow: []string{"exa mple.com"}}, want: []string{`invalid --allow "exa mple.com"`}},
 		{name: "catch-all CIDR", opts: Options{Allow: []string{"0.0.0.0/0"}}, want: []string{`invalid --allow "0.0.0.0/0"`, "catch-all"}},
 		{name: "catch-all IPv6", opts: Options{Allow: []string{"::/0"}}, want: []string{`invalid --allow "::/0"`}},

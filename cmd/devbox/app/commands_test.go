@@ -145,7 +145,7 @@ func TestExec(t *testing.T) {
 		{name: "exec-firewall-failed", setup: func(w *world) {
 			delete(w.markers, lifecycle.ReadyMarker)
 			w.markers[lifecycle.FailedMarker] = started.Add(time.Second)
-			w.failReason = "verify: https://example.com was reachable"
+			w.failReason = "verify: https://example.com was reachable" // parsed only, never dialed
 		}, args: []string{"--", "true"}},
 	}
 	for _, tt := range tests {
