@@ -77,6 +77,21 @@ func firewallState(ctx context.Context, eng Engine, id string, startedAt time.Ti
 	return FirewallPending, "", nil
 }
 
+// firewallSettled reports whether the markers settle the firewall of the
+// current start: applied (nil error) or failed (a FirewallError).
+func firewallSettled(ctx context.Context, eng Engine, id string, startedAt time.Time) (bool, error) {
+	state, reason, err := firewallState(ctx, eng, id, startedAt)
+	switch {
+	case err != nil:
+		return true, err
+	case state == FirewallReady:
+		return true, nil
+	case state == FirewallFailed:
+		return true, &FirewallError{Container: id, Reason: reason}
+	}
+	return false, nil
+}
+
 // markerTime returns the marker's mtime, or zero when it does not exist.
 func markerTime(ctx context.Context, eng Engine, id, path string) (time.Time, error) {
 	res, err := eng.ContainerStatPath(ctx, id, client.ContainerStatPathOptions{Path: path})
@@ -129,15 +144,8 @@ func (m *Manager) waitFirewall(ctx context.Context, eng Engine, id string) error
 		if err != nil {
 			return fmt.Errorf("wait for the firewall of %s: start time %q: %w", shortID(id), st.StartedAt, err)
 		}
-		state, reason, err := firewallState(ctx, eng, id, startedAt)
-		if err != nil {
+		if settled, err := firewallSettled(ctx, eng, id, startedAt); settled || err != nil {
 			return err
-		}
-		switch state {
-		case FirewallReady:
-			return nil
-		case FirewallFailed:
-			return &FirewallError{Container: id, Reason: reason}
 		}
 		if !time.Now().Before(deadline) {
 			return &FirewallError{Container: id, Reason: fmt.Sprintf(

@@ -25,11 +25,8 @@ var ErrResetDeclined = errors.New("reset cancelled: nothing was removed")
 // Reset removes the box's containers, volumes and built images, then
 // brings it up again built without cache.
 func (m *Manager) Reset(ctx context.Context, opts ResetOptions) (*UpResult, error) {
-	ws, err := OpenWorkspace(opts.Workspace)
+	ws, err := openFirewalledWorkspace(opts.Workspace)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkFirewallFeature(ws); err != nil {
 		return nil, err
 	}
 	eng, _, err := m.engine(ctx)

@@ -15,14 +15,11 @@ type StartOptions struct{ Workspace string }
 
 // Stop stops the workspace's box (its whole compose project) and keeps it.
 func (m *Manager) Stop(ctx context.Context, opts StopOptions) error {
-	ws, eng, box, err := m.openBox(ctx, opts.Workspace)
+	eng, box, err := m.openExistingBox(ctx, opts.Workspace)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	if box == nil {
-		return &NoBoxError{Workspace: ws.Dir}
-	}
 	for _, c := range box.All() { // the dev container first: it uses the others
 		if _, err := eng.ContainerStop(ctx, c.ID, client.ContainerStopOptions{}); err != nil {
 			return fmt.Errorf("stop container %s: %w", containerName(c), err)
@@ -36,14 +33,11 @@ func (m *Manager) Stop(ctx context.Context, opts StopOptions) error {
 // once its firewall is back: the firewall feature's entrypoint re-applies
 // the rules at every start, and nothing is run before its ready marker.
 func (m *Manager) Start(ctx context.Context, opts StartOptions) error {
-	ws, eng, box, err := m.openBox(ctx, opts.Workspace)
+	eng, box, err := m.openExistingBox(ctx, opts.Workspace)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	if box == nil {
-		return &NoBoxError{Workspace: ws.Dir}
-	}
 	for _, c := range append(box.Services, box.Dev) {
 		if _, err := eng.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
 			return fmt.Errorf("start container %s: %w", containerName(c), err)
@@ -81,4 +75,18 @@ func (m *Manager) openBox(ctx context.Context, dir string) (Workspace, Engine, *
 		return ws, nil, nil, err
 	}
 	return ws, eng, box, nil
+}
+
+// openExistingBox is openBox for commands that need a box: no box is a
+// NoBoxError.
+func (m *Manager) openExistingBox(ctx context.Context, dir string) (Engine, *Box, error) {
+	ws, eng, box, err := m.openBox(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if box == nil {
+		eng.Close()
+		return nil, nil, &NoBoxError{Workspace: ws.Dir}
+	}
+	return eng, box, nil
 }

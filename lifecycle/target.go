@@ -111,15 +111,8 @@ func (m *Manager) learn(ctx context.Context, eng Engine, ws Workspace, c contain
 // checkFirewall returns nil when the firewall of t is applied for its
 // current start, waiting for it when it has not reported yet.
 func (m *Manager) checkFirewall(ctx context.Context, eng Engine, t *target) error {
-	state, reason, err := firewallState(ctx, eng, t.ID, t.StartedAt)
-	if err != nil {
+	if settled, err := firewallSettled(ctx, eng, t.ID, t.StartedAt); settled || err != nil {
 		return err
-	}
-	switch state {
-	case FirewallReady:
-		return nil
-	case FirewallFailed:
-		return &FirewallError{Container: t.ID, Reason: reason}
 	}
 	md, _ := parseMetadata(t.Inspect.Config.Labels[LabelMetadata])
 	if md.Known && !md.HasFirewall {

@@ -75,11 +75,8 @@ func (e *UpError) Error() string {
 // box whose .devcontainer/ has not changed since devbox made it is returned
 // at once, without starting the devcontainer CLI.
 func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
-	ws, err := OpenWorkspace(opts.Workspace)
+	ws, err := openFirewalledWorkspace(opts.Workspace)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkFirewallFeature(ws); err != nil {
 		return nil, err
 	}
 	eng, _, err := m.engine(ctx)

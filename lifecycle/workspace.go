@@ -67,6 +67,16 @@ func (e *NoFirewallError) Error() string {
 		"  regenerate the configuration with `devbox init`, or add \"features\": {%q: {}}", e.ConfigFile, firewallFeature, firewallFeature)
 }
 
+// openFirewalledWorkspace opens the workspace at dir for a build, refusing
+// a configuration without the firewall feature.
+func openFirewalledWorkspace(dir string) (Workspace, error) {
+	ws, err := OpenWorkspace(dir)
+	if err != nil {
+		return ws, err
+	}
+	return ws, checkFirewallFeature(ws)
+}
+
 // checkFirewallFeature refuses a configuration without the firewall feature.
 func checkFirewallFeature(ws Workspace) error {
 	data, err := os.ReadFile(ws.ConfigFile)
