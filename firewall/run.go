@@ -18,9 +18,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/devbox-sandbox/devbox/internal/filelock"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 	"go4.org/netipx"
-	"golang.org/x/sys/unix"
 )
 
 // DefaultTimeout bounds the gathering of a run (DNS and HTTP sources).
@@ -159,15 +159,11 @@ func lockRuns(dir string) (unlock func(), err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lock firewall runs: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "firewall.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	l, err := filelock.Acquire(context.Background(), filepath.Join(dir, "firewall.lock"))
 	if err != nil {
 		return nil, fmt.Errorf("lock firewall runs: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock firewall runs: %w", err)
-	}
-	return func() { f.Close() }, nil
+	return func() { l.Unlock() }, nil
 }
 
 // run is the state of one apply.
