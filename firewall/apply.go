@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -12,10 +14,11 @@ import (
 	"sync"
 
 	"github.com/coreos/go-iptables/iptables"
-	"github.com/devbox-sandbox/devbox/internal/runner"
 	"github.com/vishvananda/netlink"
 	"go4.org/netipx"
 	"golang.org/x/sys/unix"
+
+	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 
 // applier changes the kernel state of the current network namespace: the

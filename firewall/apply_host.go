@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -6,6 +8,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 
 	"github.com/vishvananda/netlink"
 )
@@ -95,7 +99,7 @@ func (h *Host) readInterfaces() error {
 }
 
 // ruleset builds fam's rules from the host facts and the config.
-func (h Host) ruleset(fam family, cfg *Config, nflogGroup int) Ruleset {
+func (h Host) ruleset(fam family, cfg *allowlist.Config, nflogGroup int) Ruleset {
 	r := Ruleset{fam: fam, HostPorts: cfg.HostPorts, InboundPorts: cfg.InboundPorts, NFLogGroup: nflogGroup}
 	for _, a := range h.Resolvers {
 		if fam.is(a) {

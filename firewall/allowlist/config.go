@@ -1,4 +1,4 @@
-package firewall
+package allowlist
 
 import (
 	"bytes"
@@ -432,14 +432,14 @@ func ParseCIDR(s string) (netip.Prefix, error) {
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
-	if err := checkPrefix(p); err != nil {
+	if err := CheckPrefix(p); err != nil {
 		return netip.Prefix{}, err
 	}
 	return p.Masked(), nil
 }
 
-// checkPrefix refuses prefixes that are catch-alls or cannot be filtered.
-func checkPrefix(p netip.Prefix) error {
+// CheckPrefix refuses prefixes that are catch-alls or cannot be filtered.
+func CheckPrefix(p netip.Prefix) error {
 	a := p.Addr()
 	switch {
 	case !p.IsValid():
