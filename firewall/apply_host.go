@@ -9,9 +9,9 @@ import (
 	"net/netip"
 	"os"
 
-	"github.com/devbox-sandbox/devbox/firewall/allowlist"
-
 	"github.com/vishvananda/netlink"
+
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 )
 
 // Host is what init-firewall reads of the box's own network to build its

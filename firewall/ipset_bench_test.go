@@ -16,11 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devbox-sandbox/devbox/firewall/allowlist"
-
 	"github.com/coreos/go-iptables/iptables"
 	"golang.org/x/sys/unix"
 
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 	"github.com/devbox-sandbox/devbox/internal/testnet"
 )
 

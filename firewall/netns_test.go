@@ -28,11 +28,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devbox-sandbox/devbox/firewall/allowlist"
-
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 	"github.com/devbox-sandbox/devbox/internal/testnet"
 )
 

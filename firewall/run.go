@@ -20,11 +20,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/devbox-sandbox/devbox/firewall/allowlist"
-
 	"go4.org/netipx"
 	"golang.org/x/sys/unix"
 
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 

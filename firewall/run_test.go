@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/devbox-sandbox/devbox/firewall/allowlist"
-
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 

@@ -13,9 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/devbox-sandbox/devbox/firewall/allowlist"
-
 	"go4.org/netipx"
+
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 )
 
 // Allowlist is what Gather collected: the prefixes to put in the allow sets

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/devbox-sandbox/devbox/firewall/allowlist"
-
 	"github.com/devbox-sandbox/devbox/internal/testnet"
 )
 
