@@ -194,10 +194,6 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 	// Whatever fails before the rules are in is remembered, not returned:
 	// the box must end closed even then.
 	var early []error
-	cfg, cfgErr := allowlist.LoadConfig(opts.ConfigPath)
-	if cfgErr == nil {
-		r.cfg = cfg
-	}
 	var err error
 	r.host, err = ReadHost(opts.ResolvConf)
 	if err != nil {
@@ -210,6 +206,15 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 		defer conn.Close()
 	}
 	r.a = &applier{run: opts.Runner, ipset: conn}
+	// The hooks are read by other processes while this one reads the config.
+	r.a.inspectAhead(familyV4)
+	if r.host.IPv6 {
+		r.a.inspectAhead(familyV6)
+	}
+	cfg, cfgErr := allowlist.LoadConfig(opts.ConfigPath)
+	if cfgErr == nil {
+		r.cfg = cfg
+	}
 	if err := r.chooseFamilies(s); err != nil {
 		early = append(early, err)
 	}

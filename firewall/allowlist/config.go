@@ -54,10 +54,13 @@ type Config struct {
 	// (root-only). ParseConfig sets it to DefaultCacheDir when empty.
 	CacheDir string `json:"cacheDir,omitempty"`
 
-	// file and pos let Validate name the place of a bad entry; both are empty
-	// for a Config built in code.
-	file string
-	pos  map[string]position
+	// file, data and offsets let Validate name the place of a bad entry:
+	// offsets maps an element's path ("cidrs[2]") to its byte offset in
+	// data, and the line and column are counted only for the entry
+	// reported. All are empty for a Config built in code.
+	file    string
+	data    []byte
+	offsets map[string]int
 }
 
 // GitHubConfig selects ranges from GitHub's meta API
@@ -92,9 +95,6 @@ type VerifyConfig struct {
 	Blocked []string `json:"blocked"`
 }
 
-// position is a 1-based line and column in the config file.
-type position struct{ line, col int }
-
 // LoadConfig reads and parses the config file at path (see ParseConfig).
 func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -112,8 +112,8 @@ func ParseConfig(filename string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, syntaxError(filename, err)
 	}
-	c := &Config{file: filename, pos: map[string]position{}}
-	d := decoder{file: filename, data: data, pos: c.pos}
+	c := &Config{file: filename, data: data, offsets: map[string]int{}}
+	d := decoder{file: filename, data: data, offsets: c.offsets}
 	if err := d.check(&v, reflect.TypeFor[Config](), ""); err != nil {
 		return nil, err
 	}
@@ -169,28 +169,31 @@ func (c *Config) setDefaults() {
 // is decoded, because encoding/json neither reports where an unknown key is
 // nor refuses duplicate keys.
 type decoder struct {
-	file string
-	data []byte
-	pos  map[string]position
+	file    string
+	data    []byte
+	offsets map[string]int
 }
 
 // at formats the file position of byte offset off.
 func (d *decoder) at(off int) string {
-	p := offsetPosition(d.data, off)
-	return fmt.Sprintf("%s:%d:%d", d.file, p.line, p.col)
+	line, col := lineCol(d.data, off)
+	return fmt.Sprintf("%s:%d:%d", d.file, line, col)
 }
 
-func offsetPosition(data []byte, off int) position {
+// lineCol returns the 1-based line and column (in bytes) of offset off in
+// data. It scans data up to off, so it is called only for the one place an
+// error names: once per element, it made loading quadratic.
+func lineCol(data []byte, off int) (line, col int) {
 	off = min(max(off, 0), len(data))
-	line := 1 + bytes.Count(data[:off], []byte("\n"))
-	col := 1 + off - (bytes.LastIndexByte(data[:off], '\n') + 1)
-	return position{line, col}
+	line = 1 + bytes.Count(data[:off], []byte("\n"))
+	col = 1 + off - (bytes.LastIndexByte(data[:off], '\n') + 1)
+	return line, col
 }
 
 // check verifies that v can be decoded into a value of type t and records the
 // position of every element under its path (e.g. "cidrs[2]").
 func (d *decoder) check(v *hujson.Value, t reflect.Type, path string) error {
-	d.pos[path] = offsetPosition(d.data, v.StartOffset)
+	d.offsets[path] = v.StartOffset
 	name := path
 	if name == "" {
 		name = "top level"
@@ -357,9 +360,10 @@ func (c *Config) entryError(path, value string, err error) error {
 	if value != "" {
 		where = fmt.Sprintf("%s %q", path, value)
 	}
-	switch p, ok := c.pos[path]; {
+	switch off, ok := c.offsets[path]; {
 	case ok && c.file != "":
-		return fmt.Errorf("%s:%d:%d: %s: %w", c.file, p.line, p.col, where, err)
+		line, col := lineCol(c.data, off)
+		return fmt.Errorf("%s:%d:%d: %s: %w", c.file, line, col, where, err)
 	case c.file != "":
 		return fmt.Errorf("%s: %s: %w", c.file, where, err)
 	}
