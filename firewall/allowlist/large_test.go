@@ -79,3 +79,15 @@ func BenchmarkLoadConfig(b *testing.B) {
 		}
 	}
 }
+
+// TestParseConfigEscapes checks that strings with escapes are decoded as
+// JSON does, beside the plain ones taken as they are.
+func TestParseConfigEscapes(t *testing.T) {
+	c, err := ParseConfig("f.jsonc", []byte(`{"domains": ["a\u002etest", "b.test"], "cidrs": ["198.51.100.0\/24"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(append(c.Domains, c.CIDRs...), " "); got != "a.test b.test 198.51.100.0/24" {
+		t.Errorf("decoded %q", got)
+	}
+}
