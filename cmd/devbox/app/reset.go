@@ -42,7 +42,7 @@ func resetCommand(env Env, m *lifecycle.Manager) *cli.Command {
 				return err
 			}
 			_, err := m.Reset(c.Context, opts)
-			return lifecycleStatus(env, err)
+			return lifecycleStatus(err)
 		},
 	}
 }

@@ -20,7 +20,7 @@ func startCommand(env Env, m *lifecycle.Manager) *cli.Command {
 			if err := setFirewallTimeout(c, env, m); err != nil {
 				return err
 			}
-			return lifecycleStatus(env, m.Start(c.Context, lifecycle.StartOptions{Workspace: c.String("workspace-folder")}))
+			return lifecycleStatus(m.Start(c.Context, lifecycle.StartOptions{Workspace: c.String("workspace-folder")}))
 		},
 	}
 }

@@ -30,7 +30,7 @@ func upCommand(env Env, m *lifecycle.Manager) *cli.Command {
 				Workspace: c.String("workspace-folder"), Rebuild: c.Bool("rebuild"),
 				NoCache: c.Bool("no-cache"), JSON: c.Bool("json"),
 			})
-			return lifecycleStatus(env, err)
+			return lifecycleStatus(err)
 		},
 	}
 }
