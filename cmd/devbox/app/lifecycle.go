@@ -27,9 +27,11 @@ const (
 	exitExecSetup = 125
 )
 
-// newManager gives the lifecycle package the outside world of env.
+// newManager gives the lifecycle package the outside world of env: the
+// streams of commands run in the box, and stderr for up's progress and
+// the notices of waits.
 func newManager(env Env) *lifecycle.Manager {
-	return &lifecycle.Manager{In: env.In, Out: env.Out, Err: env.Err, Runner: env.Runner, Getenv: env.Getenv}
+	return &lifecycle.Manager{In: env.In, Out: env.Out, Err: env.Err, Progress: env.Err, Runner: env.Runner, Getenv: env.Getenv}
 }
 
 // firewallTimeoutFlag bounds the wait for the firewall's ready marker.
