@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -10,12 +12,13 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 
-	"github.com/coreos/go-iptables/iptables"
-	"github.com/devbox-sandbox/devbox/internal/runner"
 	"github.com/vishvananda/netlink"
 	"go4.org/netipx"
 	"golang.org/x/sys/unix"
+
+	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 
 // applier changes the kernel state of the current network namespace: the
@@ -26,10 +29,22 @@ type applier struct {
 	rev   map[string]uint8 // hash:net revision per family name
 	// hooks holds, per family name, the hook change found by inspecting
 	// OUTPUT and INPUT; once a load put the hooks in place it is Hooks{}.
-	// Families load concurrently: mu guards it.
-	mu    sync.Mutex
-	hooks map[string]Hooks
+	// inspections are those started ahead by inspectAhead. Families load
+	// concurrently: mu guards both.
+	mu          sync.Mutex
+	hooks       map[string]Hooks
+	inspections map[string]*inspection
 }
+
+// inspection is one family's hook inspection under way.
+type inspection struct {
+	done  chan struct{}
+	hooks Hooks
+	err   error
+}
+
+// inspectTimeout bounds one iptables-save.
+const inspectTimeout = 10 * time.Second
 
 // ensureSet creates fam's live set, empty, when it does not exist yet, so
 // rules can refer to it before anything was gathered.
@@ -85,63 +100,107 @@ func (a *applier) replaceSet(fam family, prefixes []netip.Prefix) error {
 	return a.ipset.destroy(tmp)
 }
 
+// inspectAhead starts inspecting the hooks of fams at once, so that the
+// iptables-save processes run while the config is read and the rest of the
+// run asks hookChange only for the answer.
+func (a *applier) inspectAhead(fams ...family) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, fam := range fams {
+		a.startInspection(fam)
+	}
+}
+
+// startInspection starts inspecting fam's hooks unless that is under way
+// or done. a.mu must be held.
+func (a *applier) startInspection(fam family) *inspection {
+	if in, ok := a.inspections[fam.name]; ok {
+		return in
+	}
+	if a.inspections == nil {
+		a.inspections = map[string]*inspection{}
+	}
+	in := &inspection{done: make(chan struct{})}
+	a.inspections[fam.name] = in
+	go func() {
+		defer close(in.done)
+		ctx, cancel := context.WithTimeout(context.Background(), inspectTimeout)
+		defer cancel()
+		in.hooks, in.err = inspectHooks(ctx, a.run, fam)
+	}()
+	return in
+}
+
 // hookChange says how fam's hooks must change, inspecting them the first
 // time only: after a load they are in place.
 func (a *applier) hookChange(fam family) (Hooks, error) {
 	a.mu.Lock()
 	h, ok := a.hooks[fam.name]
+	var in *inspection
+	if !ok {
+		in = a.startInspection(fam)
+	}
 	a.mu.Unlock()
 	if ok {
 		return h, nil
 	}
-	h, err := inspectHooks(fam)
-	if err != nil {
-		return Hooks{}, err
+	<-in.done
+	if in.err != nil {
+		return Hooks{}, in.err
 	}
-	a.setHooks(fam, h)
-	return h, nil
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if h, ok := a.hooks[fam.name]; ok { // a load finished meanwhile
+		return h, nil
+	}
+	a.setHooksLocked(fam, in.hooks)
+	return in.hooks, nil
 }
 
 func (a *applier) setHooks(fam family, h Hooks) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.setHooksLocked(fam, h)
+}
+
+func (a *applier) setHooksLocked(fam family, h Hooks) {
 	if a.hooks == nil {
 		a.hooks = map[string]Hooks{}
 	}
 	a.hooks[fam.name] = h
 }
 
-// inspectHooks inspects OUTPUT and INPUT (with go-iptables) and says how the
+// inspectHooks reads fam's filter table with one iptables-save (the same
+// backend as the iptables-restore that loads the rules) and says how the
 // jumps into devbox's chains must change so that each is there once, as
-// rule 1.
-func inspectHooks(fam family) (Hooks, error) {
-	proto := iptables.ProtocolIPv4
-	if fam.name == "v6" {
-		proto = iptables.ProtocolIPv6
-	}
-	ipt, err := iptables.New(iptables.IPFamily(proto), iptables.Timeout(5))
+// rule 1 of OUTPUT and of INPUT.
+func inspectHooks(ctx context.Context, run runner.Runner, fam family) (Hooks, error) {
+	res, err := run.Run(ctx, runner.Cmd{Name: fam.save, Args: []string{"-t", "filter"}})
 	if err != nil {
-		return Hooks{}, fmt.Errorf("find %s: %w", fam.iptables, err)
+		return Hooks{}, fmt.Errorf("inspect %s hooks: %w", fam.name, err)
 	}
+	return hookChangeFromSave(string(res.Stdout)), nil
+}
+
+// hookChangeFromSave is inspectHooks' reading of iptables-save output.
+func hookChangeFromSave(save string) Hooks {
 	var h Hooks
 	for _, hook := range []struct {
 		builtin, chain  string
 		insert          *bool
 		deleteDuplicate *int
 	}{{"OUTPUT", ChainOut, &h.InsertOut, &h.DeleteOut}, {"INPUT", ChainIn, &h.InsertIn, &h.DeleteIn}} {
-		rules, err := ipt.List("filter", hook.builtin)
-		if err != nil {
-			return Hooks{}, fmt.Errorf("list %s filter %s: %w", fam.iptables, hook.builtin, err)
-		}
-		jump := "-A " + hook.builtin + " -j " + hook.chain
+		prefix := "-A " + hook.builtin + " "
+		jump := prefix + "-j " + hook.chain
 		var at []int
 		n := 0
-		for _, r := range rules {
-			if !strings.HasPrefix(r, "-A ") {
+		for line := range strings.Lines(save) {
+			line = strings.TrimRight(line, "\n")
+			if !strings.HasPrefix(line, prefix) {
 				continue
 			}
 			n++
-			if r == jump {
+			if line == jump {
 				at = append(at, n)
 			}
 		}
@@ -151,7 +210,7 @@ func inspectHooks(fam family) (Hooks, error) {
 		*hook.deleteDuplicate = len(at)
 		*hook.insert = true
 	}
-	return h, nil
+	return h
 }
 
 // loadRules replaces devbox's chains of fam with r in one

@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -8,6 +10,8 @@ import (
 	"os"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 )
 
 // Host is what init-firewall reads of the box's own network to build its
@@ -95,7 +99,7 @@ func (h *Host) readInterfaces() error {
 }
 
 // ruleset builds fam's rules from the host facts and the config.
-func (h Host) ruleset(fam family, cfg *Config, nflogGroup int) Ruleset {
+func (h Host) ruleset(fam family, cfg *allowlist.Config, nflogGroup int) Ruleset {
 	r := Ruleset{fam: fam, HostPorts: cfg.HostPorts, InboundPorts: cfg.InboundPorts, NFLogGroup: nflogGroup}
 	for _, a := range h.Resolvers {
 		if fam.is(a) {

@@ -1,10 +1,12 @@
 // Package firewall builds and applies devbox's default-deny egress firewall.
 //
+// It is Linux-only: every file but this one builds only for linux, and only
+// cmd/init-firewall imports it. The allowlist model it enforces (Config,
+// read from firewall.jsonc) lives in the portable package
+// firewall/allowlist, which the host CLI imports instead.
+//
 // It owns:
-//   - the allowlist model: Config, read from firewall.jsonc (HuJSON) by
-//     LoadConfig/ParseConfig and checked by Validate, which refuses
-//     catch-all prefixes;
-//   - the sources that turn a Config into an Allowlist (Gather): DNS
+//   - the sources that turn an allowlist.Config into an Allowlist (Gather): DNS
 //     (A/AAAA, CNAMEs followed, against the resolvers of a resolv.conf),
 //     GitHub's meta API and AWS's ip-ranges.json (both fetched with retries
 //     and a root-only cache of the last good answer), and static CIDRs;

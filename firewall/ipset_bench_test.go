@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 // The firewall benchmark (not a timed test: it reports, it does not fail on
@@ -15,8 +17,10 @@ import (
 	"time"
 
 	"github.com/coreos/go-iptables/iptables"
-	"github.com/devbox-sandbox/devbox/internal/testnet"
 	"golang.org/x/sys/unix"
+
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
+	"github.com/devbox-sandbox/devbox/internal/testnet"
 )
 
 func benchEnabled(t *testing.T) {
@@ -171,7 +175,7 @@ func benchRuleLoaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := Host{Resolvers: []netip.Addr{netip.MustParseAddr("198.51.100.53")}, Gateways: []netip.Addr{netip.MustParseAddr("198.18.0.1")}}
-	rs := host.ruleset(familyV4, &Config{HostPorts: []int{8080}, InboundPorts: []int{2222}}, DefaultNFLogGroup)
+	rs := host.ruleset(familyV4, &allowlist.Config{HostPorts: []int{8080}, InboundPorts: []int{2222}}, DefaultNFLogGroup)
 	unhook := func() error {
 		return ns.Do(func() error {
 			ipt, err := iptables.New()

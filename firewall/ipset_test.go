@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -7,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/devbox-sandbox/devbox/internal/testnet"
 	"golang.org/x/sys/unix"
+
+	"github.com/devbox-sandbox/devbox/internal/testnet"
 )
 
 // testPrefixes returns n4 distinct IPv4 /32s and /24s in 198.18.0.0/15 and

@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 // Real-kernel tests: a client namespace gets the firewall (the built
@@ -26,9 +28,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devbox-sandbox/devbox/internal/testnet"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
+
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
+	"github.com/devbox-sandbox/devbox/internal/testnet"
 )
 
 // Addresses of the lab. The client sits on 198.18.0.0/24 and
@@ -1036,8 +1040,8 @@ func TestNetnsPrivilege(t *testing.T) {
 		code = ee.ExitCode()
 	}
 	stderr = string(out)
-	if !strings.Contains(stderr, "ignoring --config") || !strings.Contains(stderr, DefaultConfigPath) {
-		t.Errorf("with SUDO_UID: exit %d, stderr %q; want --config ignored for %s", code, stderr, DefaultConfigPath)
+	if !strings.Contains(stderr, "ignoring --config") || !strings.Contains(stderr, allowlist.DefaultConfigPath) {
+		t.Errorf("with SUDO_UID: exit %d, stderr %q; want --config ignored for %s", code, stderr, allowlist.DefaultConfigPath)
 	}
 }
 

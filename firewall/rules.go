@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -30,14 +32,15 @@ type family struct {
 	ipsetName  string // "inet" or "inet6", as `ipset create ... family` takes it
 	iptables   string // iptables or ip6tables
 	restore    string // iptables-restore or ip6tables-restore
+	save       string // iptables-save or ip6tables-save
 	set        string
 	rejectWith string
 	afINET     uint8
 }
 
 var (
-	familyV4 = family{"v4", "inet", "iptables", "iptables-restore", SetV4, "icmp-admin-prohibited", 2}
-	familyV6 = family{"v6", "inet6", "ip6tables", "ip6tables-restore", SetV6, "icmp6-adm-prohibited", 10}
+	familyV4 = family{"v4", "inet", "iptables", "iptables-restore", "iptables-save", SetV4, "icmp-admin-prohibited", 2}
+	familyV6 = family{"v6", "inet6", "ip6tables", "ip6tables-restore", "ip6tables-save", SetV6, "icmp6-adm-prohibited", 10}
 )
 
 // is reports whether a belongs to the family.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -7,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -44,7 +48,7 @@ func TestRestorePayload(t *testing.T) {
 		Gateways:  addrs("198.18.0.1", "fe80::1"),
 		LocalNets: []netip.Prefix{netip.MustParsePrefix("198.18.0.0/24"), netip.MustParsePrefix("2001:db8:1::/64")},
 	}
-	cfg := &Config{HostPorts: []int{8080, 3000, 8080}, InboundPorts: []int{2222}, AllowLocalNetworks: true}
+	cfg := &allowlist.Config{HostPorts: []int{8080, 3000, 8080}, InboundPorts: []int{2222}, AllowLocalNetworks: true}
 	for _, tc := range []struct {
 		name  string
 		fam   family
@@ -68,7 +72,7 @@ func TestRestoreWithoutLocalNetworks(t *testing.T) {
 		Gateways:  []netip.Addr{netip.MustParseAddr("172.17.0.1")},
 		LocalNets: []netip.Prefix{netip.MustParsePrefix("172.17.0.0/16")},
 	}
-	got := host.ruleset(familyV4, &Config{}, 7).Restore(Hooks{})
+	got := host.ruleset(familyV4, &allowlist.Config{}, 7).Restore(Hooks{})
 	for _, bad := range []string{"172.17.0.0/16", "-I OUTPUT", "-D OUTPUT", "--dport 53 -j ACCEPT\n"} {
 		if strings.Contains(got, bad) {
 			t.Errorf("payload holds %q:\n%s", bad, got)

@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -18,9 +20,11 @@ import (
 	"sync"
 	"time"
 
+	"go4.org/netipx"
+
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 	"github.com/devbox-sandbox/devbox/internal/filelock"
 	"github.com/devbox-sandbox/devbox/internal/runner"
-	"go4.org/netipx"
 )
 
 // DefaultTimeout bounds the gathering of a run (DNS and HTTP sources).
@@ -29,7 +33,7 @@ const DefaultTimeout = 60 * time.Second
 // Options configures Run. The zero value (with Runner set) applies the
 // default config.
 type Options struct {
-	// ConfigPath is the allowlist file; DefaultConfigPath when empty.
+	// ConfigPath is the allowlist file; allowlist.DefaultConfigPath when empty.
 	ConfigPath string
 	// DryRun prints the rules and set contents to Out instead of applying
 	// them; it needs no privilege and writes no marker.
@@ -38,7 +42,7 @@ type Options struct {
 	Timeout time.Duration
 	// RunDir holds the status markers; DefaultRunDir when empty.
 	RunDir string
-	// ResolvConf is read for the resolvers; DefaultResolvConf when empty.
+	// ResolvConf is read for the resolvers; allowlist.DefaultResolvConf when empty.
 	ResolvConf string
 	// NFLogGroup receives rejected packets; DefaultNFLogGroup when zero.
 	NFLogGroup int
@@ -52,7 +56,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.ConfigPath == "" {
-		o.ConfigPath = DefaultConfigPath
+		o.ConfigPath = allowlist.DefaultConfigPath
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -61,7 +65,7 @@ func (o Options) withDefaults() Options {
 		o.RunDir = DefaultRunDir
 	}
 	if o.ResolvConf == "" {
-		o.ResolvConf = DefaultResolvConf
+		o.ResolvConf = allowlist.DefaultResolvConf
 	}
 	if o.NFLogGroup == 0 {
 		o.NFLogGroup = DefaultNFLogGroup
@@ -170,7 +174,7 @@ func lockRuns(dir string) (unlock func(), err error) {
 type run struct {
 	opts Options
 	host Host
-	cfg  *Config
+	cfg  *allowlist.Config
 	fams []family
 	a    *applier
 	// summary collects counts and warnings as the run goes.
@@ -180,16 +184,12 @@ type run struct {
 }
 
 func apply(ctx context.Context, opts Options, s *Summary) error {
-	r := &run{opts: opts, cfg: &Config{}, summary: s}
+	r := &run{opts: opts, cfg: &allowlist.Config{}, summary: s}
 	mark := time.Now()
 	defer s.step("verify", &mark)
 	// Whatever fails before the rules are in is remembered, not returned:
 	// the box must end closed even then.
 	var early []error
-	cfg, cfgErr := LoadConfig(opts.ConfigPath)
-	if cfgErr == nil {
-		r.cfg = cfg
-	}
 	var err error
 	r.host, err = ReadHost(opts.ResolvConf)
 	if err != nil {
@@ -202,6 +202,15 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 		defer conn.Close()
 	}
 	r.a = &applier{run: opts.Runner, ipset: conn}
+	// The hooks are read by other processes while this one reads the config.
+	r.a.inspectAhead(familyV4)
+	if r.host.IPv6 {
+		r.a.inspectAhead(familyV6)
+	}
+	cfg, cfgErr := allowlist.LoadConfig(opts.ConfigPath)
+	if cfgErr == nil {
+		r.cfg = cfg
+	}
 	if err := r.chooseFamilies(s); err != nil {
 		early = append(early, err)
 	}
@@ -505,7 +514,7 @@ func (r *run) forget(list *Allowlist) (uint, error) {
 }
 
 // fromAllowlist fills the counts of s.
-func (s *Summary) fromAllowlist(cfg *Config, list *Allowlist, warnings []Warning) {
+func (s *Summary) fromAllowlist(cfg *allowlist.Config, list *Allowlist, warnings []Warning) {
 	if list == nil {
 		return
 	}
@@ -527,7 +536,7 @@ func (s *Summary) fromAllowlist(cfg *Config, list *Allowlist, warnings []Warning
 // dryRun gathers and prints what Run would apply, changing nothing.
 func dryRun(ctx context.Context, opts Options, start time.Time) (*Summary, error) {
 	s := &Summary{Config: opts.ConfigPath, DryRun: true}
-	cfg, err := LoadConfig(opts.ConfigPath)
+	cfg, err := allowlist.LoadConfig(opts.ConfigPath)
 	if err != nil {
 		return s, err
 	}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -6,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 
@@ -53,7 +56,7 @@ func TestLoadFallsBackClosed(t *testing.T) {
 			fake := &fakeRestore{fail: tc.fail}
 			r := &run{
 				opts: Options{NFLogGroup: DefaultNFLogGroup},
-				cfg:  &Config{HostPorts: []int{8080}},
+				cfg:  &allowlist.Config{HostPorts: []int{8080}},
 				fams: []family{familyV4},
 				a:    &applier{run: fake, hooks: map[string]Hooks{"v4": FirstRunHooks}},
 			}
@@ -80,7 +83,7 @@ func TestLoadFallsBackClosed(t *testing.T) {
 }
 
 func TestRulesWithoutSets(t *testing.T) {
-	rs := Host{}.ruleset(familyV4, &Config{}, 1)
+	rs := Host{}.ruleset(familyV4, &allowlist.Config{}, 1)
 	rs.NoSet = true
 	got := rs.Restore(FirstRunHooks)
 	if strings.Contains(got, "match-set") || !strings.HasSuffix(strings.SplitAfter(got, "-A DEVBOX-IN")[0], "-A DEVBOX-OUT -j DEVBOX-REJECT-OUT\n-A DEVBOX-IN") {

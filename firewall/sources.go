@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"go4.org/netipx"
+
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 )
 
 // Allowlist is what Gather collected: the prefixes to put in the allow sets
@@ -51,7 +55,7 @@ func (w Warning) String() string { return w.Source + ": " + w.Message }
 // GatherOptions tunes Gather. The zero value is what init-firewall uses.
 type GatherOptions struct {
 	// ResolvConf names the resolv.conf whose nameservers are asked
-	// (default DefaultResolvConf). Tests always set it.
+	// (default allowlist.DefaultResolvConf). Tests always set it.
 	ResolvConf string
 	// DNSPort is the port of those nameservers (default 53); resolv.conf
 	// cannot carry one, so tests with a server on a free port set it.
@@ -72,7 +76,7 @@ type GatherOptions struct {
 
 func (o GatherOptions) withDefaults() GatherOptions {
 	if o.ResolvConf == "" {
-		o.ResolvConf = DefaultResolvConf
+		o.ResolvConf = allowlist.DefaultResolvConf
 	}
 	if o.DNSPort == 0 {
 		o.DNSPort = 53
@@ -114,11 +118,11 @@ type sourceOutput struct {
 // the other sources gathered, together with an error naming each failure, so
 // the caller can apply the partial list and fail closed. Warnings report
 // what did not fail the run. ctx bounds the whole gathering.
-func Gather(ctx context.Context, cfg *Config, opts GatherOptions) (*Allowlist, []Warning, error) {
+func Gather(ctx context.Context, cfg *allowlist.Config, opts GatherOptions) (*Allowlist, []Warning, error) {
 	opts = opts.withDefaults()
 	cacheDir := cfg.CacheDir
 	if cacheDir == "" {
-		cacheDir = DefaultCacheDir
+		cacheDir = allowlist.DefaultCacheDir
 	}
 	f := &fetcher{client: opts.HTTPClient, attempts: opts.HTTPAttempts, backoff: opts.RetryBackoff, cacheDir: cacheDir}
 
@@ -206,12 +210,12 @@ func splitTo(p netip.Prefix, bits int) []netip.Prefix {
 }
 
 // gatherCIDRs parses the static prefixes (already checked by Validate, but
-// a Config built in code may not have been).
+// an allowlist.Config built in code may not have been).
 func gatherCIDRs(cidrs []string) *sourceOutput {
 	o := &sourceOutput{result: SourceResult{Name: "cidrs"}}
 	var errs []error
 	for i, s := range cidrs {
-		p, err := ParseCIDR(s)
+		p, err := allowlist.ParseCIDR(s)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cidrs[%d] %q: %w", i, s, err))
 			continue
@@ -233,7 +237,7 @@ func addrPrefix(a netip.Addr) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("address %s is unspecified", a)
 	}
 	p := netip.PrefixFrom(a, a.BitLen())
-	if err := checkPrefix(p); err != nil {
+	if err := allowlist.CheckPrefix(p); err != nil {
 		return netip.Prefix{}, fmt.Errorf("address %s: %w", a, err)
 	}
 	return p, nil

@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 	"github.com/devbox-sandbox/devbox/internal/testnet"
 )
 
@@ -58,9 +61,9 @@ func BenchmarkGather(b *testing.B) {
 			if err := writeTestFile(conf, "nameserver 127.0.0.1\n"); err != nil {
 				b.Fatal(err)
 			}
-			cfg := &Config{
+			cfg := &allowlist.Config{
 				Domains:  domains,
-				GitHub:   &GitHubConfig{URL: srv.URL, Keys: []string{"web"}},
+				GitHub:   &allowlist.GitHubConfig{URL: srv.URL, Keys: []string{"web"}},
 				CacheDir: b.TempDir(),
 			}
 			opts := GatherOptions{ResolvConf: conf, DNSPort: dns.Port(), DNSTimeout: time.Second}

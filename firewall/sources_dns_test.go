@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 	"github.com/devbox-sandbox/devbox/internal/testnet"
 )
 
@@ -75,7 +78,7 @@ func TestGatherDNS(t *testing.T) {
 		t.Run(fmt.Sprintf("resolver follows CNAMEs=%v", follow), func(t *testing.T) {
 			s, opts := srcTestDNS(t, srcRecords)
 			s.SetFollowCNAMEs(follow)
-			cfg := &Config{
+			cfg := &allowlist.Config{
 				Domains:         []string{"api.test", "Mirror.Test.", "alias.test", "v6only.test", "api.test"},
 				OptionalDomains: []string{"api.test", "dead.test"},
 				CacheDir:        t.TempDir(),
@@ -131,7 +134,7 @@ func TestGatherDNSFailures(t *testing.T) {
 			s, opts := srcTestDNS(t, srcRecords)
 			s.SetBehavior(tt.behavior)
 			s.SetDelay(tt.delay)
-			cfg := &Config{Domains: tt.domains, CIDRs: []string{"203.0.113.0/24"}, CacheDir: t.TempDir()}
+			cfg := &allowlist.Config{Domains: tt.domains, CIDRs: []string{"203.0.113.0/24"}, CacheDir: t.TempDir()}
 			start := time.Now()
 			list, _, err := Gather(context.Background(), cfg, opts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -154,7 +157,7 @@ func TestGatherDNSFailures(t *testing.T) {
 func TestGatherDNSOptionalFailuresAreWarnings(t *testing.T) {
 	s, opts := srcTestDNS(t, srcRecords)
 	s.SetBehavior(testnet.Garbage)
-	cfg := &Config{OptionalDomains: []string{"api.test"}, CacheDir: t.TempDir()}
+	cfg := &allowlist.Config{OptionalDomains: []string{"api.test"}, CacheDir: t.TempDir()}
 	list, warnings, err := Gather(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatalf("Gather: %v", err)
@@ -170,7 +173,7 @@ func TestGatherDNSOptionalFailuresAreWarnings(t *testing.T) {
 func TestGatherDNSDown(t *testing.T) {
 	s, opts := srcTestDNS(t, srcRecords)
 	s.Close()
-	cfg := &Config{Domains: []string{"api.test"}, CacheDir: t.TempDir()}
+	cfg := &allowlist.Config{Domains: []string{"api.test"}, CacheDir: t.TempDir()}
 	_, _, err := Gather(context.Background(), cfg, opts)
 	if err == nil || !strings.Contains(err.Error(), "resolve required domain api.test: A and AAAA: ask 127.0.0.1:") ||
 		!strings.Contains(err.Error(), "connection refused") {
@@ -181,7 +184,7 @@ func TestGatherDNSDown(t *testing.T) {
 func TestGatherDNSTruncatedFallsBackToTCP(t *testing.T) {
 	s, opts := srcTestDNS(t, srcRecords)
 	s.SetBehavior(testnet.Truncate)
-	list, _, err := Gather(context.Background(), &Config{Domains: []string{"api.test"}, CacheDir: t.TempDir()}, opts)
+	list, _, err := Gather(context.Background(), &allowlist.Config{Domains: []string{"api.test"}, CacheDir: t.TempDir()}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +204,7 @@ func TestGatherDNSSecondServer(t *testing.T) {
 	}
 	t.Cleanup(func() { second.Close() })
 	opts = srcDNSOptions(t, first.Port(), "127.0.0.1", "127.0.0.2")
-	list, _, err := Gather(context.Background(), &Config{Domains: []string{"alias.test"}, CacheDir: t.TempDir()}, opts)
+	list, _, err := Gather(context.Background(), &allowlist.Config{Domains: []string{"alias.test"}, CacheDir: t.TempDir()}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +215,7 @@ func TestGatherDNSSecondServer(t *testing.T) {
 
 func TestGatherDNSSkipsUnspecifiedAddress(t *testing.T) {
 	_, opts := srcTestDNS(t, srcRecords)
-	list, warnings, err := Gather(context.Background(), &Config{Domains: []string{"zero.test"}, CacheDir: t.TempDir()}, opts)
+	list, warnings, err := Gather(context.Background(), &allowlist.Config{Domains: []string{"zero.test"}, CacheDir: t.TempDir()}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +234,7 @@ func TestGatherDNSContextDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, _, err := Gather(ctx, &Config{Domains: []string{"api.test"}, CacheDir: t.TempDir()}, opts)
+	_, _, err := Gather(ctx, &allowlist.Config{Domains: []string{"api.test"}, CacheDir: t.TempDir()}, opts)
 	if err == nil || !strings.Contains(err.Error(), "out of time") || time.Since(start) > 2*time.Second {
 		t.Errorf("Gather = %v after %v; want an error once the context ends", err, time.Since(start))
 	}
@@ -249,7 +252,7 @@ func TestResolvers(t *testing.T) {
 	if _, err := Resolvers(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("missing resolv.conf: no error")
 	}
-	_, _, err = Gather(context.Background(), &Config{Domains: []string{"a.test"}, CacheDir: t.TempDir()},
+	_, _, err = Gather(context.Background(), &allowlist.Config{Domains: []string{"a.test"}, CacheDir: t.TempDir()},
 		GatherOptions{ResolvConf: filepath.Join(t.TempDir(), "missing")})
 	if err == nil || !strings.Contains(err.Error(), "resolve domains: read resolvers") {
 		t.Errorf("Gather with a missing resolv.conf: %v", err)

@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -16,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 	"github.com/devbox-sandbox/devbox/internal/atomicfile"
 )
 
@@ -291,7 +294,7 @@ func readToken(path string) (string, *Warning) {
 }
 
 // gatherGitHub fetches the configured keys of GitHub's meta document.
-func gatherGitHub(ctx context.Context, f *fetcher, g *GitHubConfig) *sourceOutput {
+func gatherGitHub(ctx context.Context, f *fetcher, g *allowlist.GitHubConfig) *sourceOutput {
 	o := &sourceOutput{result: SourceResult{Name: "github"}}
 	header := http.Header{"Accept": {"application/vnd.github+json"}}
 	token, w := readToken(g.TokenFile)
@@ -309,7 +312,7 @@ func gatherGitHub(ctx context.Context, f *fetcher, g *GitHubConfig) *sourceOutpu
 }
 
 // gatherAWS fetches AWS's ip-ranges.json filtered by service and region.
-func gatherAWS(ctx context.Context, f *fetcher, a *AWSConfig) *sourceOutput {
+func gatherAWS(ctx context.Context, f *fetcher, a *allowlist.AWSConfig) *sourceOutput {
 	o := &sourceOutput{result: SourceResult{Name: "aws"}}
 	res, err := f.fetch(ctx, "aws", a.URL, http.Header{"Accept": {"application/json"}}, func(b []byte) ([]netip.Prefix, error) {
 		return parseAWSRanges(b, a.Services, a.Regions)

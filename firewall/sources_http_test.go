@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -12,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 )
 
 const srcGitHubMeta = `{
@@ -104,9 +108,9 @@ func srcHTTPOptions() GatherOptions {
 	}
 }
 
-func srcGitHubConfig(t *testing.T, url string) *Config {
-	return &Config{
-		GitHub:   &GitHubConfig{URL: url, Keys: []string{"web", "api", "git"}, TokenFile: filepath.Join(t.TempDir(), "github-token")},
+func srcGitHubConfig(t *testing.T, url string) *allowlist.Config {
+	return &allowlist.Config{
+		GitHub:   &allowlist.GitHubConfig{URL: url, Keys: []string{"web", "api", "git"}, TokenFile: filepath.Join(t.TempDir(), "github-token")},
 		CacheDir: filepath.Join(t.TempDir(), "cache"),
 	}
 }
@@ -371,7 +375,7 @@ func TestGatherAWS(t *testing.T) {
 	srv := newSrcServer(t, srcResponse{status: 200, body: srcAWSRanges})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := &Config{AWS: &AWSConfig{URL: srv.URL, Services: tt.services, Regions: tt.regions}, CacheDir: t.TempDir()}
+			cfg := &allowlist.Config{AWS: &allowlist.AWSConfig{URL: srv.URL, Services: tt.services, Regions: tt.regions}, CacheDir: t.TempDir()}
 			list, _, err := Gather(context.Background(), cfg, srcHTTPOptions())
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -415,7 +419,7 @@ func TestGatherAllSourcesPartial(t *testing.T) {
 	cfg := srcGitHubConfig(t, gh.URL)
 	cfg.Domains = []string{"api.test"}
 	cfg.CIDRs = []string{"10.0.0.0/8", "11.0.0.0/8"}
-	cfg.AWS = &AWSConfig{URL: aws.URL, Services: []string{"S3"}, Regions: []string{"eu-south-1"}}
+	cfg.AWS = &allowlist.AWSConfig{URL: aws.URL, Services: []string{"S3"}, Regions: []string{"eu-south-1"}}
 	list, _, err := Gather(context.Background(), cfg, opts)
 	if err == nil || !strings.Contains(err.Error(), "gather github from") || strings.Contains(err.Error(), "aws") {
 		t.Errorf("Gather error = %v", err)

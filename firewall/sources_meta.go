@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -9,6 +11,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 )
 
 // decodeStrict decodes one JSON value from data into v and refuses trailing
@@ -47,7 +51,7 @@ func parseGitHubMeta(data []byte, keys []string) ([]netip.Prefix, error) {
 			return nil, fmt.Errorf("key %q: want a list of CIDR strings", key)
 		}
 		for i, s := range list {
-			p, err := ParseCIDR(s)
+			p, err := allowlist.ParseCIDR(s)
 			if err != nil {
 				return nil, fmt.Errorf("%s[%d] %q: %w", key, i, s, err)
 			}
@@ -93,7 +97,7 @@ func parseAWSRanges(data []byte, services, regions []string) ([]netip.Prefix, er
 		if prefix == nil || region == nil || service == nil {
 			return fmt.Errorf("%s[%d]: want prefix, region and service strings", field, i)
 		}
-		p, err := ParseCIDR(*prefix)
+		p, err := allowlist.ParseCIDR(*prefix)
 		if err != nil {
 			return fmt.Errorf("%s[%d] %q: %w", field, i, *prefix, err)
 		}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package firewall
 
 import (
@@ -14,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 )
 
 // verifyTimeout bounds one verify check. A blocked target must be refused
@@ -26,7 +30,7 @@ const verifyTimeout = 5 * time.Second
 // IPv6 (ipv6 false), reachable targets written as IPv6 addresses are
 // skipped and named in skipped. It returns how many targets behaved, and an
 // error naming each that did not.
-func Verify(ctx context.Context, v VerifyConfig, ipv6 bool) (ok int, skipped []string, err error) {
+func Verify(ctx context.Context, v allowlist.VerifyConfig, ipv6 bool) (ok int, skipped []string, err error) {
 	type result struct {
 		target string
 		err    error
@@ -36,9 +40,9 @@ func Verify(ctx context.Context, v VerifyConfig, ipv6 bool) (ok int, skipped []s
 		mu      sync.Mutex
 		results []result
 	)
-	check := func(s string, want func(context.Context, Target) error) {
+	check := func(s string, want func(context.Context, allowlist.Target) error) {
 		defer wg.Done()
-		t, err := ParseTarget(s)
+		t, err := allowlist.ParseTarget(s)
 		if err == nil {
 			err = want(ctx, t)
 		}
@@ -47,7 +51,7 @@ func Verify(ctx context.Context, v VerifyConfig, ipv6 bool) (ok int, skipped []s
 		mu.Unlock()
 	}
 	for _, s := range v.Reachable {
-		if t, err := ParseTarget(s); err == nil && !ipv6 {
+		if t, err := allowlist.ParseTarget(s); err == nil && !ipv6 {
 			if a, err := netip.ParseAddr(t.Host); err == nil && a.Is6() && !a.Is4In6() {
 				skipped = append(skipped, s)
 				continue
@@ -75,7 +79,7 @@ func Verify(ctx context.Context, v VerifyConfig, ipv6 bool) (ok int, skipped []s
 	return ok, skipped, nil
 }
 
-func checkReachable(ctx context.Context, t Target) error {
+func checkReachable(ctx context.Context, t allowlist.Target) error {
 	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
 	defer cancel()
 	var err error
@@ -198,7 +202,7 @@ func refused(err error) bool {
 	return false
 }
 
-func checkBlocked(ctx context.Context, t Target) error {
+func checkBlocked(ctx context.Context, t allowlist.Target) error {
 	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
 	defer cancel()
 	addrs, err := lookupTarget(ctx, t.Host)

@@ -9,6 +9,6 @@
 // input, editing an existing devcontainer.json without losing its comments
 // (HuJSON), and all-or-nothing writing. The text of the files lives in
 // package templates; the allowlist format and its validation belong to
-// package firewall. It must not start containers or run external programs:
+// package firewall/allowlist. It must not start containers or run external programs:
 // that is package lifecycle's work.
 package generator

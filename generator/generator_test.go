@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/devbox-sandbox/devbox/firewall"
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 )
 
 // combination is one row of the golden table: a workspace made by Init.
@@ -189,7 +189,7 @@ func TestGeneratedFilesAreValid(t *testing.T) {
 			}
 			validateSchema(t, files["devcontainer.json"])
 
-			cfg, err := firewall.ParseConfig("firewall.jsonc", files["firewall.jsonc"])
+			cfg, err := allowlist.ParseConfig("firewall.jsonc", files["firewall.jsonc"])
 			if err != nil {
 				t.Fatalf("firewall.jsonc: %v\n%s", err, files["firewall.jsonc"])
 			}

@@ -14,7 +14,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/docker/go-units"
 
-	"github.com/devbox-sandbox/devbox/firewall"
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 )
 
 // Options are the choices of `devbox init`, as the user typed them; Init
@@ -281,14 +281,14 @@ func (s *spec) resolveAllowlist(o Options, defaults []string) error {
 	cidrs := newHostSet()
 	for _, entry := range splitList(o.Allow) {
 		if looksLikeAddress(entry) {
-			p, err := firewall.ParseCIDR(entry)
+			p, err := allowlist.ParseCIDR(entry)
 			if err != nil {
 				return inputErrorf("invalid --allow %q: %v (expected a domain such as example.com or a CIDR such as 203.0.113.0/24)", entry, err)
 			}
 			cidrs.add(p.String(), "--allow")
 			continue
 		}
-		if err := firewall.ValidateDomain(entry); err != nil {
+		if err := allowlist.ValidateDomain(entry); err != nil {
 			return inputErrorf("invalid --allow %q: %v (expected a domain such as example.com or a CIDR such as 203.0.113.0/24)", entry, err)
 		}
 		domains.add(strings.ToLower(strings.TrimSuffix(entry, ".")), "--allow")

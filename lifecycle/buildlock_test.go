@@ -33,9 +33,9 @@ func TestUpInterruptedWhileWaitingForTheBuildLock(t *testing.T) {
 	eng := &lifecycletest.Engine{ContainerListFunc: func(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
 		return client.ContainerListResult{}, nil
 	}}
-	var errOut syncBuffer
+	var shown syncBuffer
 	m := &Manager{
-		Out: &bytes.Buffer{}, Err: &errOut,
+		Out: &bytes.Buffer{}, Progress: &shown,
 		Runner: runnerFunc(func(_ context.Context, c runner.Cmd) (runner.Result, error) {
 			t.Errorf("ran %s while another up held the build lock", c)
 			return runner.Result{}, errors.New("unexpected")
@@ -61,7 +61,7 @@ func TestUpInterruptedWhileWaitingForTheBuildLock(t *testing.T) {
 		_, err := m.Up(ctx, UpOptions{Workspace: dir})
 		done <- err
 	}()
-	waitFor(t, func() bool { return strings.Contains(errOut.String(), "waiting for another devbox up") }, done)
+	waitFor(t, func() bool { return strings.Contains(shown.String(), "waiting for another devbox up") }, done)
 
 	cancel()
 	start := time.Now()

@@ -38,6 +38,16 @@
 // (or `up --rebuild`); edits to shell startup files inside a running box
 // are not seen before that.
 //
+// It returns data and does not render: each operation returns a result
+// (BoxStatus, DoctorReport, UpResult, DownResult, ...) or an error, and the
+// command (cmd/devbox/app) turns them into tables, JSON and messages. It
+// writes to two kinds of stream only, both given by the caller: the
+// standard streams of the command Exec and Shell run in the box
+// (Manager.In, Out, Err), and Manager.Progress, where Up shows the
+// devcontainer CLI's log as it comes and each wait is announced
+// ("devbox: waiting for the firewall of ..."). It never writes to the
+// process's own os.Stdout or os.Stderr.
+//
 // It must not write into a workspace's .devcontainer/ (the generator owns
 // those files) nor touch the firewall rules (the in-container init-firewall
 // owns them); it only reads the markers init-firewall writes.

@@ -23,16 +23,29 @@ type DoctorOptions struct {
 	Image     string // a local image with iptables for the kernel check
 }
 
-// Check is one line of the doctor's report.
+// Check is one finding of the doctor.
 type Check struct {
-	Name   string
+	Name   string // engine, compose, cli, firewall
 	OK     bool
 	Detail string // what was found
 	Fix    string // the exact fix when not OK
 }
 
-// ErrDoctorFailed is returned when a check failed (each printed with its fix).
-var ErrDoctorFailed = errors.New("doctor: some checks failed (see the fixes above)")
+// DoctorReport is what `devbox doctor` found, one Check per thing devbox
+// needs, in the order they were checked.
+type DoctorReport struct {
+	Checks []Check
+}
+
+// Failed reports whether any check failed.
+func (r DoctorReport) Failed() bool {
+	for _, c := range r.Checks {
+		if !c.OK {
+			return true
+		}
+	}
+	return false
+}
 
 // CLIVersion is the Dev Containers CLI version devbox is tested with.
 const CLIVersion = "0.89.0"
@@ -40,8 +53,9 @@ const CLIVersion = "0.89.0"
 // Doctor checks what devbox needs: the engine, compose, the devcontainer
 // CLI, and that a container may get NET_ADMIN on a kernel with the
 // netfilter features the firewall uses (in a throwaway container without
-// network, from a local image: nothing is pulled).
-func (m *Manager) Doctor(ctx context.Context, opts DoctorOptions) error {
+// network, from a local image: nothing is pulled). A failed check is a
+// finding, not an error: see DoctorReport.Failed.
+func (m *Manager) Doctor(ctx context.Context, opts DoctorOptions) DoctorReport {
 	var checks []Check
 	eng, ep, err := m.engine(ctx)
 	if err != nil {
@@ -60,21 +74,7 @@ func (m *Manager) Doctor(ctx context.Context, opts DoctorOptions) error {
 	if eng != nil {
 		checks = append(checks, m.checkKernel(ctx, eng, opts))
 	}
-	failed := false
-	for _, c := range checks {
-		mark := "ok  "
-		if !c.OK {
-			mark, failed = "FAIL", true
-		}
-		fmt.Fprintf(m.Out, "%s %-9s %s\n", mark, c.Name, c.Detail)
-		if !c.OK && c.Fix != "" {
-			fmt.Fprintf(m.Out, "     fix: %s\n", strings.ReplaceAll(c.Fix, "\n", "\n     "))
-		}
-	}
-	if failed {
-		return ErrDoctorFailed
-	}
-	return nil
+	return DoctorReport{Checks: checks}
 }
 
 func fixOf(err error) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -18,22 +17,40 @@ type DownOptions struct {
 	Volumes   bool // also remove the named volumes the box uses
 }
 
+// Resource is a thing on the engine that an operation stopped or
+// removed.
+type Resource struct {
+	Kind string // container, network, volume or image
+	Name string
+	ID   string // a container's short ID; empty for the other kinds
+}
+
+// DownResult is what `devbox down` did.
+type DownResult struct {
+	Workspace string     // the workspace's absolute folder
+	Removed   []Resource // containers and networks, then volumes, in the order removed
+	// KeptVolumes are the named volumes left in place (without Volumes);
+	// devbox remembers them for a later `down --volumes`.
+	KeptVolumes []string
+}
+
 // Down stops and removes the workspace's container, or its whole compose
 // project (containers and networks). Named volumes stay unless Volumes;
 // devbox remembers the kept ones so that a later `down --volumes` still
 // removes them. Running it on a workspace without a box is not an error.
-func (m *Manager) Down(ctx context.Context, opts DownOptions) error {
+// On an error the result says what was removed before it.
+func (m *Manager) Down(ctx context.Context, opts DownOptions) (*DownResult, error) {
 	ws, eng, box, err := m.openBox(ctx, opts.Workspace)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer eng.Close()
-	var removed, vols []string
+	res := &DownResult{Workspace: ws.Dir}
+	var vols []string
 	if box != nil {
-		removed, vols, err = m.removeBox(ctx, eng, box)
-		m.printRemoved(removed)
+		res.Removed, vols, err = m.removeBox(ctx, eng, box)
 		if err != nil {
-			return err
+			return res, err
 		}
 	} else if st := m.loadState(ws, ""); st != nil {
 		vols = st.KeptVolumes
@@ -42,33 +59,23 @@ func (m *Manager) Down(ctx context.Context, opts DownOptions) error {
 	switch {
 	case opts.Volumes:
 		gone, err := removeVolumes(ctx, eng, vols)
-		m.printRemoved(gone)
+		res.Removed = append(res.Removed, gone...)
 		if err != nil {
-			return err
+			return res, err
 		}
-		removed = append(removed, gone...)
 	case len(vols) > 0:
 		if err := m.saveState(ws, &boxState{Workspace: ws.Dir, KeptVolumes: vols}); err != nil {
-			return err
+			return res, err
 		}
-		fmt.Fprintf(m.Out, "kept volumes %s (remove them with `devbox down --volumes -w %s`)\n", strings.Join(vols, ", "), ws.Dir)
+		res.KeptVolumes = vols
 	}
-	if len(removed) == 0 {
-		fmt.Fprintf(m.Out, "no box for %s: nothing to remove\n", ws.Dir)
-	}
-	return nil
-}
-
-func (m *Manager) printRemoved(removed []string) {
-	for _, r := range removed {
-		fmt.Fprintln(m.Out, "removed "+r)
-	}
+	return res, nil
 }
 
 // removeBox removes the box's containers (with their anonymous volumes)
 // and its compose networks. It returns what it removed, for the user, and
 // the named volumes the box uses (mounted, or labelled with its project).
-func (m *Manager) removeBox(ctx context.Context, eng Engine, box *Box) (removed, volumes []string, err error) {
+func (m *Manager) removeBox(ctx context.Context, eng Engine, box *Box) (removed []Resource, volumes []string, err error) {
 	vols := map[string]bool{}
 	for _, c := range box.All() {
 		for _, mp := range c.Mounts {
@@ -80,7 +87,7 @@ func (m *Manager) removeBox(ctx context.Context, eng Engine, box *Box) (removed,
 		if err != nil && !cerrdefs.IsNotFound(err) {
 			return removed, nil, fmt.Errorf("remove container %s: %w", shortID(c.ID), err)
 		}
-		removed = append(removed, "container "+containerName(c))
+		removed = append(removed, containerResource(c))
 	}
 	if box.Project != "" {
 		f := make(client.Filters).Add("label", LabelComposeProject+"="+box.Project)
@@ -92,7 +99,7 @@ func (m *Manager) removeBox(ctx context.Context, eng Engine, box *Box) (removed,
 			if _, err := eng.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 				return removed, nil, fmt.Errorf("remove network %s: %w", n.Name, err)
 			}
-			removed = append(removed, "network "+n.Name)
+			removed = append(removed, Resource{Kind: "network", Name: n.Name})
 		}
 		vl, err := eng.VolumeList(ctx, client.VolumeListOptions{Filters: f})
 		if err != nil {
@@ -110,8 +117,8 @@ func (m *Manager) removeBox(ctx context.Context, eng Engine, box *Box) (removed,
 }
 
 // removeVolumes removes named volumes; ones already gone are skipped.
-func removeVolumes(ctx context.Context, eng Engine, names []string) ([]string, error) {
-	var removed []string
+func removeVolumes(ctx context.Context, eng Engine, names []string) ([]Resource, error) {
+	var removed []Resource
 	for _, v := range names {
 		_, err := eng.VolumeRemove(ctx, v, client.VolumeRemoveOptions{})
 		if cerrdefs.IsNotFound(err) {
@@ -120,11 +127,20 @@ func removeVolumes(ctx context.Context, eng Engine, names []string) ([]string, e
 		if err != nil {
 			return removed, fmt.Errorf("remove volume %s: %w", v, err)
 		}
-		removed = append(removed, "volume "+v)
+		removed = append(removed, Resource{Kind: "volume", Name: v})
 	}
 	return removed, nil
 }
 
+func containerResource(c container.Summary) Resource {
+	name := ""
+	if len(c.Names) > 0 {
+		name = trimSlash(c.Names[0])
+	}
+	return Resource{Kind: "container", Name: name, ID: shortID(c.ID)}
+}
+
+// containerName names c in messages: its name and short ID.
 func containerName(c container.Summary) string {
 	if len(c.Names) > 0 {
 		return fmt.Sprintf("%s (%s)", trimSlash(c.Names[0]), shortID(c.ID))

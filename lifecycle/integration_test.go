@@ -109,7 +109,7 @@ func testManager(t *testing.T, getenv func(string) string) (*Manager, *bytes.Buf
 	}
 	var out, errOut bytes.Buffer
 	return &Manager{
-		In: strings.NewReader(""), Out: &out, Err: &errOut, Runner: runner.Local{},
+		In: strings.NewReader(""), Out: &out, Err: &errOut, Progress: &errOut, Runner: runner.Local{},
 		Getenv: func(k string) string {
 			if k == "XDG_STATE_HOME" {
 				return state
@@ -236,9 +236,12 @@ func TestIntegrationLifecycle(t *testing.T) {
 			t.Fatalf("touch: %d, %v", code, err)
 		}
 		before, _ := FindBox(ctx, eng, ws)
-		res, err := m.Reset(ctx, ResetOptions{Workspace: ws.Dir})
+		if _, err := m.Reset(ctx, ResetOptions{Workspace: ws.Dir}); err != nil {
+			t.Fatalf("reset: %v", err)
+		}
+		res, err := m.Up(ctx, UpOptions{Workspace: ws.Dir, Rebuild: true, NoCache: true})
 		if err != nil {
-			t.Fatalf("reset: %v\n%s", err, errOut)
+			t.Fatalf("up after reset: %v\n%s", err, errOut)
 		}
 		if res.ContainerID == before.Dev.ID {
 			t.Errorf("reset kept container %s", shortID(before.Dev.ID))
@@ -253,7 +256,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 		if st == nil || st.State != "running" || st.Firewall != "applied" {
 			t.Fatalf("status after up: %+v", st)
 		}
-		if err := m.Stop(ctx, StopOptions{Workspace: ws.Dir}); err != nil {
+		if _, err := m.Stop(ctx, StopOptions{Workspace: ws.Dir}); err != nil {
 			t.Fatal(err)
 		}
 		if st := statusOf(t, m, ws); st == nil || st.State != "exited" || st.Firewall != "-" {
@@ -263,14 +266,14 @@ func TestIntegrationLifecycle(t *testing.T) {
 			!strings.Contains(err.Error(), "devbox start") {
 			t.Errorf("exec on a stopped box: %v", err)
 		}
-		if err := m.Start(ctx, StartOptions{Workspace: ws.Dir}); err != nil {
+		if _, err := m.Start(ctx, StartOptions{Workspace: ws.Dir}); err != nil {
 			t.Fatal(err)
 		}
 		if st := statusOf(t, m, ws); st == nil || st.State != "running" || st.Firewall != "applied" {
 			t.Fatalf("status after start: %+v", st)
 		}
 		for i := 0; i < 2; i++ { // idempotent
-			if err := m.Down(ctx, DownOptions{Workspace: ws.Dir}); err != nil {
+			if _, err := m.Down(ctx, DownOptions{Workspace: ws.Dir}); err != nil {
 				t.Fatalf("down #%d: %v", i+1, err)
 			}
 		}
@@ -282,7 +285,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 
 func statusOf(t *testing.T, m *Manager, ws Workspace) *BoxStatus {
 	t.Helper()
-	list, err := m.Status(context.Background(), StatusOptions{JSON: true})
+	list, err := m.Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +429,7 @@ func TestIntegrationEndpoint(t *testing.T) {
 			getenv := func(k string) string { return tt.env[k] }
 			before := conns.Load()
 			m, _, _ := testManager(t, getenv)
-			list, err := m.Status(ctx, StatusOptions{JSON: true})
+			list, err := m.Status(ctx)
 			if err != nil {
 				t.Fatalf("status through %s: %v", tt.name, err)
 			}
@@ -489,13 +492,13 @@ volumes:
 	if out, err := exec.Command("devcontainer", "up", "--workspace-folder", ws.Dir).CombinedOutput(); err != nil {
 		t.Fatalf("devcontainer up: %v\n%s", err, out)
 	}
-	m, out, _ := testManager(t, nil)
+	m, _, _ := testManager(t, nil)
 	st := statusOf(t, m, ws)
 	if st == nil || st.Project != project || len(st.Services) != 1 || st.Firewall != "none" ||
 		strings.Join(st.Volumes, ",") != project+"_keep" {
 		t.Fatalf("status of the compose box: %+v", st)
 	}
-	if err := m.Down(ctx, DownOptions{Workspace: ws.Dir}); err != nil {
+	if _, err := m.Down(ctx, DownOptions{Workspace: ws.Dir}); err != nil {
 		t.Fatal(err)
 	}
 	res, _ := eng.ContainerList(ctx, client.ContainerListOptions{All: true,
@@ -506,10 +509,11 @@ volumes:
 	if _, err := eng.VolumeInspect(ctx, project+"_keep", client.VolumeInspectOptions{}); err != nil {
 		t.Errorf("down without --volumes removed the named volume: %v", err)
 	}
-	if err := m.Down(ctx, DownOptions{Workspace: ws.Dir, Volumes: true}); err != nil {
+	down, err := m.Down(ctx, DownOptions{Workspace: ws.Dir, Volumes: true})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := eng.VolumeInspect(ctx, project+"_keep", client.VolumeInspectOptions{}); err == nil {
-		t.Errorf("down --volumes kept the volume:\n%s", out)
+		t.Errorf("down --volumes kept the volume; it removed %+v", down.Removed)
 	}
 }

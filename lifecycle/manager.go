@@ -18,9 +18,16 @@ const DefaultFirewallTimeout = 120 * time.Second
 // Manager runs lifecycle operations. Its fields are the outside world; the
 // zero values of the optional ones pick the real thing.
 type Manager struct {
+	// In, Out and Err are the standard streams of the command that Exec
+	// and Shell run in the box; nothing else reads or writes them.
 	In  io.Reader
 	Out io.Writer
 	Err io.Writer
+	// Progress receives what long operations show while they run: the
+	// devcontainer CLI's log during Up (one rewritten line on a terminal),
+	// and a "devbox: waiting for ..." line before each wait. nil discards
+	// it. Results and errors are returned, never written here.
+	Progress io.Writer
 
 	// Runner runs the devcontainer CLI and other programs.
 	Runner runner.Runner
@@ -47,6 +54,14 @@ func (m *Manager) engine(ctx context.Context) (Engine, Endpoint, error) {
 		return m.Connect(ctx, m.Getenv)
 	}
 	return Connect(ctx, m.Getenv)
+}
+
+// progress is where long operations show their progress.
+func (m *Manager) progress() io.Writer {
+	if m.Progress != nil {
+		return m.Progress
+	}
+	return io.Discard
 }
 
 func (m *Manager) now() time.Time {

@@ -16,15 +16,32 @@ type ResetOptions struct {
 	Workspace string
 	// Confirm asks the user; nil means yes (--yes).
 	Confirm func(prompt string) (bool, error)
-	JSON    bool
 }
 
 // ErrResetDeclined is returned when the user answers no.
 var ErrResetDeclined = errors.New("reset cancelled: nothing was removed")
 
-// Reset removes the box's containers, volumes and built images, then
-// brings it up again built without cache.
-func (m *Manager) Reset(ctx context.Context, opts ResetOptions) (*UpResult, error) {
+// ResetResult is what Reset removed.
+type ResetResult struct {
+	Workspace string     // the workspace's absolute folder
+	Removed   []Resource // containers, networks, volumes, then images
+	// KeptImages are built images that could not be removed (in use by
+	// another container, for example); the rebuild goes on without them.
+	KeptImages []KeptImage
+}
+
+// KeptImage is a built image Reset could not remove, and why.
+type KeptImage struct {
+	Image string
+	Err   error
+}
+
+// Reset removes the box's containers, volumes and built images and
+// forgets its state, after asking Confirm. It does not bring the box back:
+// `devbox reset` follows it with Up{Rebuild, NoCache}. A workspace whose
+// configuration lacks the firewall is refused before anything is removed.
+// On an error the result says what was removed before it.
+func (m *Manager) Reset(ctx context.Context, opts ResetOptions) (*ResetResult, error) {
 	ws, err := openFirewalledWorkspace(opts.Workspace)
 	if err != nil {
 		return nil, err
@@ -33,9 +50,9 @@ func (m *Manager) Reset(ctx context.Context, opts ResetOptions) (*UpResult, erro
 	if err != nil {
 		return nil, err
 	}
+	defer eng.Close()
 	box, err := FindBox(ctx, eng, ws)
 	if err != nil {
-		eng.Close()
 		return nil, err
 	}
 	images := builtImages(box)
@@ -45,41 +62,37 @@ func (m *Manager) Reset(ctx context.Context, opts ResetOptions) (*UpResult, erro
 			what = fmt.Sprintf("%d container(s), their volumes and %d built image(s) will be removed", len(box.All()), len(images))
 		}
 		ok, err := opts.Confirm(fmt.Sprintf("Reset the box of %s? %s, then it is rebuilt without cache. [y/N] ", ws.Dir, what))
-		if err != nil || !ok {
-			eng.Close()
-			if err == nil {
-				err = ErrResetDeclined
-			}
-			return nil, err
+		if err != nil {
+			return nil, fmt.Errorf("read the answer: %w", err)
+		}
+		if !ok {
+			return nil, ErrResetDeclined
 		}
 	}
+	res := &ResetResult{Workspace: ws.Dir}
 	if box != nil {
-		removed, vols, err := m.removeBox(ctx, eng, box)
-		if err == nil {
-			var gone []string
-			gone, err = removeVolumes(ctx, eng, vols)
-			removed = append(removed, gone...)
-		}
-		for _, r := range removed {
-			fmt.Fprintln(m.Err, "removed "+r)
-		}
+		var vols []string
+		res.Removed, vols, err = m.removeBox(ctx, eng, box)
 		if err != nil {
-			eng.Close()
-			return nil, err
+			return res, err
+		}
+		gone, err := removeVolumes(ctx, eng, vols)
+		res.Removed = append(res.Removed, gone...)
+		if err != nil {
+			return res, err
 		}
 	}
 	for _, img := range images {
 		_, err := eng.ImageRemove(ctx, img, client.ImageRemoveOptions{PruneChildren: true})
 		switch {
 		case err == nil:
-			fmt.Fprintln(m.Err, "removed image "+img)
+			res.Removed = append(res.Removed, Resource{Kind: "image", Name: img})
 		case !cerrdefs.IsNotFound(err):
-			fmt.Fprintf(m.Err, "devbox: warning: keep image %s: %v\n", img, err)
+			res.KeptImages = append(res.KeptImages, KeptImage{Image: img, Err: err})
 		}
 	}
 	m.dropState(ws)
-	eng.Close()
-	return m.Up(ctx, UpOptions{Workspace: ws.Dir, Rebuild: true, NoCache: true, JSON: opts.JSON})
+	return res, nil
 }
 
 // builtImages are the images the CLI (or compose) built for the box:

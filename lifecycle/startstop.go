@@ -13,49 +13,60 @@ type StopOptions struct{ Workspace string }
 // StartOptions names the workspace whose box `devbox start` starts.
 type StartOptions struct{ Workspace string }
 
+// StopResult is what `devbox stop` stopped.
+type StopResult struct {
+	Stopped []Resource // the dev container first, then the project's others
+}
+
+// StartResult is what `devbox start` started.
+type StartResult struct {
+	Container Resource // the dev container, whose firewall is applied
+}
+
 // Stop stops the workspace's box (its whole compose project) and keeps it.
-func (m *Manager) Stop(ctx context.Context, opts StopOptions) error {
+// On an error the result says what was stopped before it.
+func (m *Manager) Stop(ctx context.Context, opts StopOptions) (*StopResult, error) {
 	eng, box, err := m.openExistingBox(ctx, opts.Workspace)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer eng.Close()
+	res := &StopResult{}
 	for _, c := range box.All() { // the dev container first: it uses the others
 		if _, err := eng.ContainerStop(ctx, c.ID, client.ContainerStopOptions{}); err != nil {
-			return fmt.Errorf("stop container %s: %w", containerName(c), err)
+			return res, fmt.Errorf("stop container %s: %w", containerName(c), err)
 		}
-		fmt.Fprintln(m.Out, "stopped "+containerName(c))
+		res.Stopped = append(res.Stopped, containerResource(c))
 	}
-	return nil
+	return res, nil
 }
 
 // Start starts the workspace's stopped box (services first) and returns
 // once its firewall is back: the firewall feature's entrypoint re-applies
 // the rules at every start, and nothing is run before its ready marker.
-func (m *Manager) Start(ctx context.Context, opts StartOptions) error {
+func (m *Manager) Start(ctx context.Context, opts StartOptions) (*StartResult, error) {
 	eng, box, err := m.openExistingBox(ctx, opts.Workspace)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer eng.Close()
 	for _, c := range append(box.Services, box.Dev) {
 		if _, err := eng.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
-			return fmt.Errorf("start container %s: %w", containerName(c), err)
+			return nil, fmt.Errorf("start container %s: %w", containerName(c), err)
 		}
 	}
 	insp, err := eng.ContainerInspect(ctx, box.Dev.ID, client.ContainerInspectOptions{})
 	if err != nil {
-		return fmt.Errorf("inspect container %s: %w", containerName(box.Dev), err)
+		return nil, fmt.Errorf("inspect container %s: %w", containerName(box.Dev), err)
 	}
 	t, err := newTarget(insp.Container, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := m.checkFirewall(ctx, eng, t); err != nil {
-		return err
+		return nil, err
 	}
-	fmt.Fprintf(m.Out, "started %s; firewall applied\n", containerName(box.Dev))
-	return nil
+	return &StartResult{Container: containerResource(box.Dev)}, nil
 }
 
 // openBox finds the box of the workspace at dir (nil when it has none) on a

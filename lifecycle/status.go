@@ -2,11 +2,8 @@ package lifecycle
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -14,18 +11,16 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// StatusOptions says how `devbox status` prints.
-type StatusOptions struct{ JSON bool }
-
-// BoxStatus is one devbox environment on the engine.
+// BoxStatus is one devbox environment on the engine. Its JSON form is what
+// `devbox status --json` prints.
 type BoxStatus struct {
 	Workspace string   `json:"workspace"`
 	State     string   `json:"state"`
-	Container string   `json:"container"`
+	Container string   `json:"container"` // the short ID
 	Name      string   `json:"name"`
 	Image     string   `json:"image"`
 	Project   string   `json:"composeProject,omitempty"`
-	Services  []string `json:"services,omitempty"`
+	Services  []string `json:"services,omitempty"` // SERVICE:STATE of the project's other containers
 	StartedAt string   `json:"startedAt,omitempty"`
 	Uptime    string   `json:"uptime,omitempty"`
 	Firewall  string   `json:"firewall"` // applied, FAILED, pending, none (not installed), "-" when stopped
@@ -33,7 +28,7 @@ type BoxStatus struct {
 }
 
 // Status lists every devbox environment on the engine, running or stopped.
-func (m *Manager) Status(ctx context.Context, opts StatusOptions) ([]BoxStatus, error) {
+func (m *Manager) Status(ctx context.Context) ([]BoxStatus, error) {
 	eng, _, err := m.engine(ctx)
 	if err != nil {
 		return nil, err
@@ -51,20 +46,7 @@ func (m *Manager) Status(ctx context.Context, opts StatusOptions) ([]BoxStatus, 
 		}
 		out = append(out, s)
 	}
-	if opts.JSON {
-		return out, json.NewEncoder(m.Out).Encode(out)
-	}
-	if len(out) == 0 {
-		fmt.Fprintln(m.Out, "no devbox environments on this engine")
-		return out, nil
-	}
-	tw := tabwriter.NewWriter(m.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKSPACE\tSTATE\tCONTAINER\tIMAGE\tUPTIME\tFIREWALL\tVOLUMES")
-	for _, s := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Workspace, s.State, s.Container, s.Image,
-			dash(s.Uptime), s.Firewall, dash(strings.Join(s.Volumes, ",")))
-	}
-	return out, tw.Flush()
+	return out, nil
 }
 
 func (m *Manager) boxStatus(ctx context.Context, eng Engine, b *Box) (BoxStatus, error) {
@@ -117,13 +99,6 @@ func firstName(c container.Summary) string {
 		return c.Names[0]
 	}
 	return ""
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // roundDuration prints an uptime the way people read it: 42s, 5m, 3h12m, 2d4h.

@@ -119,6 +119,6 @@ func (m *Manager) checkFirewall(ctx context.Context, eng Engine, t *target) erro
 		return &FirewallError{Container: t.ID, Reason: "its configuration does not install the devbox firewall " +
 			"(no \"./devbox-firewall\" feature); regenerate it with `devbox init`"}
 	}
-	fmt.Fprintf(m.Err, "devbox: waiting for the firewall of %s (up to %s)...\n", shortID(t.ID), m.firewallTimeout())
+	fmt.Fprintf(m.progress(), "devbox: waiting for the firewall of %s (up to %s)...\n", shortID(t.ID), m.firewallTimeout())
 	return m.waitFirewall(ctx, eng, t.ID)
 }

@@ -23,11 +23,13 @@ type UpOptions struct {
 	Workspace string
 	Rebuild   bool // remove the container and make it again
 	NoCache   bool // build the image without cache
-	JSON      bool // print the result as JSON
 }
 
-// UpResult is what `devbox up` reports.
+// UpResult is the box `devbox up` brought up. Its JSON form is what
+// `devbox up --json` prints.
 type UpResult struct {
+	// Workspace is the workspace's absolute folder.
+	Workspace             string `json:"-"`
 	ContainerID           string `json:"containerId"`
 	RemoteUser            string `json:"remoteUser"`
 	RemoteWorkspaceFolder string `json:"remoteWorkspaceFolder"`
@@ -35,7 +37,8 @@ type UpResult struct {
 	// Reused: the running container was kept without calling the CLI.
 	Reused bool `json:"reused"`
 	// ConfigChanged: .devcontainer/ differs from what the container was
-	// made from (and it was not rebuilt).
+	// made from (and it was not rebuilt): it still runs the old
+	// configuration until `up --rebuild`.
 	ConfigChanged bool `json:"configChanged"`
 }
 
@@ -86,11 +89,19 @@ func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 	defer eng.Close()
 	if !opts.Rebuild && !opts.NoCache {
 		if res, err := m.upFast(ctx, eng, ws); res != nil || err != nil {
-			return m.report(opts, ws, res, err)
+			return withWorkspace(res, ws), err
 		}
 	}
 	res, err := m.upSlow(ctx, eng, ep, ws, opts)
-	return m.report(opts, ws, res, err)
+	return withWorkspace(res, ws), err
+}
+
+// withWorkspace fills in the workspace of res, when there is one.
+func withWorkspace(res *UpResult, ws Workspace) *UpResult {
+	if res != nil {
+		res.Workspace = ws.Dir
+	}
+	return res
 }
 
 // upFast returns the running box when devbox recorded it and its
@@ -214,11 +225,11 @@ func (m *Manager) runCLIUp(ctx context.Context, ep Endpoint, ws Workspace, opts 
 	if opts.NoCache {
 		args = append(args, "--build-no-cache")
 	}
-	release, err := m.lockBuilds(ctx, m.Err)
+	release, err := m.lockBuilds(ctx, m.progress())
 	if err != nil {
 		return nil, err
 	}
-	prog := newProgress(m.Err, logFile)
+	prog := newProgress(m.progress(), logFile)
 	out, runErr := m.Runner.Run(ctx, runner.Cmd{Name: "devcontainer", Args: args, Env: ep.cliEnv(), Stderr: prog})
 	prog.done()
 	release()
@@ -273,25 +284,4 @@ func (m *Manager) interrupted(ws Workspace, eng Engine, before map[string]bool) 
 		}
 	}
 	return errors.New("up interrupted: no new container was left behind")
-}
-
-// report prints the result of up.
-func (m *Manager) report(opts UpOptions, ws Workspace, res *UpResult, err error) (*UpResult, error) {
-	if err != nil {
-		return nil, err
-	}
-	if res.ConfigChanged {
-		fmt.Fprintf(m.Err, "devbox: .devcontainer/ changed since container %s was made; it still runs the old configuration.\n"+
-			"  apply the change with `devbox up --rebuild -w %s`\n", shortID(res.ContainerID), ws.Dir)
-	}
-	if opts.JSON {
-		return res, json.NewEncoder(m.Out).Encode(res)
-	}
-	how := "up"
-	if res.Reused {
-		how = "already running"
-	}
-	fmt.Fprintf(m.Out, "container  %s (%s)\nuser       %s\nworkspace  %s\nfirewall   applied\n",
-		shortID(res.ContainerID), how, res.RemoteUser, res.RemoteWorkspaceFolder)
-	return res, nil
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command init-firewall applies devbox's default-deny egress firewall inside
 // the dev container (the Dev Container feature's entrypoint: run as root with
 // no arguments at every container start), and reports its status.
@@ -22,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/devbox-sandbox/devbox/firewall"
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 
@@ -41,7 +44,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var opts firewall.Options
 	var asJSON bool
-	fs.StringVar(&opts.ConfigPath, "config", firewall.DefaultConfigPath, "allowlist `file` (HuJSON)")
+	fs.StringVar(&opts.ConfigPath, "config", allowlist.DefaultConfigPath, "allowlist `file` (HuJSON)")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "print the rules and set contents instead of applying them (no privilege needed)")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	fs.DurationVar(&opts.Timeout, "timeout", firewall.DefaultTimeout, "bound on gathering the allowlist (DNS, GitHub, AWS)")
@@ -59,7 +62,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if firewall.SudoInvoked() {
-		fmt.Fprintln(stderr, "init-firewall: started by a non-root user: using "+firewall.DefaultConfigPath+" and ignoring --config and the environment")
+		fmt.Fprintln(stderr, "init-firewall: started by a non-root user: using "+allowlist.DefaultConfigPath+" and ignoring --config and the environment")
 		opts = opts.Restrict()
 	}
 	opts.Runner = runner.Local{}

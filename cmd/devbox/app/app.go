@@ -38,24 +38,35 @@ type Env struct {
 	Getenv func(string) string
 }
 
-// UsageError is a mistake in how devbox was called; it exits with status 2.
-type UsageError struct{ Err error }
-
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }
-
-// Usagef returns a UsageError.
-func Usagef(format string, args ...any) error {
-	return &UsageError{Err: fmt.Errorf(format, args...)}
+// ExitError ends devbox with exit status Code. Main prints Err, once, as
+// "devbox: ERR"; a nil Err prints nothing (the status of the command
+// `devbox exec` ran, passed through). Any other error exits 1.
+type ExitError struct {
+	Code int
+	Err  error
 }
 
-// ExitError carries an exit status to pass through unchanged (for example the
-// status of a command run by `devbox exec`) without printing anything.
-type ExitError struct{ Code int }
+// Error implements error.
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
 
-func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+// Unwrap returns Err.
+func (e *ExitError) Unwrap() error { return e.Err }
 
-// Main runs devbox with args and returns the process exit status.
+// Usagef returns a usage error (exit status 2) with a formatted message.
+func Usagef(format string, args ...any) error {
+	return usageError(fmt.Errorf(format, args...))
+}
+
+// usageError makes err a usage error: exit status 2.
+func usageError(err error) error { return &ExitError{Code: exitUsage, Err: err} }
+
+// Main runs devbox with args and returns the process exit status. It is
+// the one place that prints an error.
 func Main(s Streams, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -64,7 +75,8 @@ func Main(s Streams, args []string) int {
 	return report(s.Err, err)
 }
 
-// Run runs devbox with args. It never exits the process.
+// Run runs devbox with args. It never exits the process and never prints
+// the error it returns.
 func Run(ctx context.Context, env Env, args []string) error {
 	a := NewApp(env)
 	return a.RunContext(ctx, args)
@@ -72,6 +84,32 @@ func Run(ctx context.Context, env Env, args []string) error {
 
 // NewApp builds the command tree.
 func NewApp(env Env) *cli.App {
+	return newApp(env, []*cli.Command{
+		newInitCommand(env),
+		newUpCommand(env),
+		newExecCommand(env),
+		newShellCommand(env),
+		newStartCommand(env),
+		newStopCommand(env),
+		newDownCommand(env),
+		newResetCommand(env),
+		newStatusCommand(env),
+		newDoctorCommand(env),
+		newCompletionCommand(env),
+	})
+}
+
+// newApp is devbox with commands. Every error, a mistyped flag or command
+// among them, is returned to Main: urfave/cli neither prints it nor exits.
+func newApp(env Env, commands []*cli.Command) *cli.App {
+	for _, c := range commands {
+		if c.OnUsageError == nil {
+			name := c.Name
+			c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+				return usageError(fmt.Errorf("%s: %w", name, err))
+			}
+		}
+	}
 	return &cli.App{
 		Name:                 "devbox",
 		Usage:                "a sandboxed dev container for AI coding agents",
@@ -80,24 +118,17 @@ func NewApp(env Env) *cli.App {
 		Reader:               env.In,
 		Writer:               env.Out,
 		ErrWriter:            env.Err,
-		// Errors are returned to Main, which alone decides the exit status.
-		ExitErrHandler: func(*cli.Context, error) {},
+		ExitErrHandler:       func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return &UsageError{Err: err}
+			return usageError(err)
 		},
-		Commands: []*cli.Command{
-			newInitCommand(env),
-			newUpCommand(env),
-			newExecCommand(env),
-			newShellCommand(env),
-			newStartCommand(env),
-			newStopCommand(env),
-			newDownCommand(env),
-			newResetCommand(env),
-			newStatusCommand(env),
-			newDoctorCommand(env),
-			newCompletionCommand(env),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return Usagef("unknown command %q (see `devbox --help`)", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
 		},
+		Commands: commands,
 	}
 }
 
@@ -111,19 +142,18 @@ func workspaceFlag() cli.Flag {
 	}
 }
 
-// report prints err for the user and returns the exit status.
+// report prints err for the user, once, and returns the exit status.
 func report(w io.Writer, err error) int {
 	if err == nil {
 		return 0
 	}
 	var exit *ExitError
-	if errors.As(err, &exit) {
-		return exit.Code
+	if !errors.As(err, &exit) {
+		fmt.Fprintf(w, "devbox: %v\n", err)
+		return 1
 	}
-	fmt.Fprintf(w, "devbox: %v\n", err)
-	var usage *UsageError
-	if errors.As(err, &usage) {
-		return 2
+	if exit.Err != nil {
+		fmt.Fprintf(w, "devbox: %v\n", err)
 	}
-	return 1
+	return exit.Code
 }

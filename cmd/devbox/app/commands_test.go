@@ -20,15 +20,15 @@ import (
 	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
-func upCmd(env Env, m *lifecycle.Manager) *cli.Command    { return upCommand(env, m) }
-func execCmd(env Env, m *lifecycle.Manager) *cli.Command  { return execCommand(env, m) }
-func shellCmd(env Env, m *lifecycle.Manager) *cli.Command { return shellCommand(env, m) }
-func startCmd(env Env, m *lifecycle.Manager) *cli.Command { return startCommand(env, m) }
-func resetCmd(env Env, m *lifecycle.Manager) *cli.Command { return resetCommand(env, m) }
-func stopCmd(_ Env, m *lifecycle.Manager) *cli.Command    { return stopCommand(m) }
-func downCmd(_ Env, m *lifecycle.Manager) *cli.Command    { return downCommand(m) }
-func statusCmd(_ Env, m *lifecycle.Manager) *cli.Command  { return statusCommand(m) }
-func doctorCmd(_ Env, m *lifecycle.Manager) *cli.Command  { return doctorCommand(m) }
+func upCmd(env Env, m *lifecycle.Manager) *cli.Command     { return upCommand(env, m) }
+func execCmd(env Env, m *lifecycle.Manager) *cli.Command   { return execCommand(env, m) }
+func shellCmd(env Env, m *lifecycle.Manager) *cli.Command  { return shellCommand(env, m) }
+func startCmd(env Env, m *lifecycle.Manager) *cli.Command  { return startCommand(env, m) }
+func resetCmd(env Env, m *lifecycle.Manager) *cli.Command  { return resetCommand(env, m) }
+func stopCmd(env Env, m *lifecycle.Manager) *cli.Command   { return stopCommand(env, m) }
+func downCmd(env Env, m *lifecycle.Manager) *cli.Command   { return downCommand(env, m) }
+func statusCmd(env Env, m *lifecycle.Manager) *cli.Command { return statusCommand(env, m) }
+func doctorCmd(env Env, m *lifecycle.Manager) *cli.Command { return doctorCommand(env, m) }
 
 func TestUp(t *testing.T) {
 	tests := []struct {

@@ -37,8 +37,8 @@ func TestCompletion(t *testing.T) {
 		})
 	}
 	_, err := runApp(t, "completion", "tcsh")
-	var usage *UsageError
-	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "bash, zsh, fish") {
+	var usage *ExitError
+	if !errors.As(err, &usage) || usage.Code != exitUsage || !strings.Contains(err.Error(), "bash, zsh, fish") {
 		t.Errorf("completion tcsh: got %v, want a usage error naming the shells", err)
 	}
 }

@@ -1,14 +1,19 @@
 package app
 
 import (
+	"errors"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
-func newDoctorCommand(env Env) *cli.Command { return doctorCommand(newManager(env)) }
+// errDoctorFailed is doctor's error when a check failed.
+var errDoctorFailed = errors.New("doctor: some checks failed (see the fixes above)")
 
-func doctorCommand(m *lifecycle.Manager) *cli.Command {
+func newDoctorCommand(env Env) *cli.Command { return doctorCommand(env, newManager(env)) }
+
+func doctorCommand(env Env, m *lifecycle.Manager) *cli.Command {
 	return &cli.Command{
 		Name:  "doctor",
 		Usage: "check the engine, compose, the devcontainer CLI, NET_ADMIN and the kernel's firewall support",
@@ -20,7 +25,12 @@ func doctorCommand(m *lifecycle.Manager) *cli.Command {
 			if c.NArg() > 0 {
 				return Usagef("doctor takes no arguments (got %q)", c.Args().First())
 			}
-			return m.Doctor(c.Context, lifecycle.DoctorOptions{Workspace: c.String("workspace-folder"), Image: c.String("image")})
+			report := m.Doctor(c.Context, lifecycle.DoctorOptions{Workspace: c.String("workspace-folder"), Image: c.String("image")})
+			renderDoctor(env.Out, report)
+			if report.Failed() {
+				return errDoctorFailed
+			}
+			return nil
 		},
 	}
 }

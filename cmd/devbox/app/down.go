@@ -6,9 +6,9 @@ import (
 	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
-func newDownCommand(env Env) *cli.Command { return downCommand(newManager(env)) }
+func newDownCommand(env Env) *cli.Command { return downCommand(env, newManager(env)) }
 
-func downCommand(m *lifecycle.Manager) *cli.Command {
+func downCommand(env Env, m *lifecycle.Manager) *cli.Command {
 	return &cli.Command{
 		Name:  "down",
 		Usage: "stop and remove the box (its whole compose project); named volumes stay unless --volumes",
@@ -20,7 +20,9 @@ func downCommand(m *lifecycle.Manager) *cli.Command {
 			if c.NArg() > 0 {
 				return Usagef("down takes no arguments (got %q)", c.Args().First())
 			}
-			return m.Down(c.Context, lifecycle.DownOptions{Workspace: c.String("workspace-folder"), Volumes: c.Bool("volumes")})
+			res, err := m.Down(c.Context, lifecycle.DownOptions{Workspace: c.String("workspace-folder"), Volumes: c.Bool("volumes")})
+			renderDown(env.Out, res) // what was removed, even when down failed part way
+			return err
 		},
 	}
 }

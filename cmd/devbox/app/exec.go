@@ -28,7 +28,7 @@ func execCommand(env Env, m *lifecycle.Manager) *cli.Command {
 			code, err := m.Exec(c.Context, lifecycle.ExecOptions{
 				Workspace: c.String("workspace-folder"), User: c.String("user"), Cmd: c.Args().Slice(),
 			})
-			return execStatus(env, code, err)
+			return execStatus(code, err)
 		},
 	}
 }

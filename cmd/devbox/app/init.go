@@ -37,8 +37,6 @@ func newInitCommand(env Env) *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the files instead of writing them"},
 			&cli.StringFlag{Name: "firewall-binary", Usage: "use the init-firewall binary at `PATH` for this machine's architecture"},
 		},
-		// A mistyped flag is a usage error (exit 2), like a bad value.
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return &UsageError{Err: fmt.Errorf("init: %w", err)} },
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return Usagef("init takes no arguments (got %q); use -w DIR for the workspace", c.Args().First())
@@ -64,7 +62,7 @@ func newInitCommand(env Env) *cli.Command {
 				Out:            env.Out,
 			})
 			if generator.IsInputError(err) {
-				return &UsageError{Err: fmt.Errorf("init: %w", err)}
+				return usageError(fmt.Errorf("init: %w", err))
 			}
 			if err != nil {
 				return fmt.Errorf("init: %w", err)

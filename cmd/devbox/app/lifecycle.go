@@ -2,7 +2,6 @@ package app
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
@@ -12,23 +11,27 @@ import (
 	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
-// Exit statuses of devbox (the README's table):
+// Exit statuses of devbox (the README's table). report, in app.go, prints
+// the error of each but N, once.
 //
 //	0    success
 //	1    an error (engine unreachable, CLI missing, no .devcontainer/, build failed, ...)
-//	2    usage error (bad flags or arguments, reset without --yes off a terminal)
-//	3    refused: the box's firewall failed, never reported, or is not installed (up, start)
-//	N    exec, shell: the command's own exit status, passed through
+//	2    usage error (bad flags, arguments or commands, reset without --yes off a terminal)
+//	3    refused: the box's firewall failed, never reported, or is not installed (up, start, reset)
+//	N    exec, shell: the command's own exit status, passed through, nothing printed
 //	125  exec, shell: devbox itself failed before or while running the command
 //	     (including a firewall refusal, or the container going away)
 const (
+	exitUsage     = 2
 	exitFirewall  = 3
 	exitExecSetup = 125
 )
 
-// newManager gives the lifecycle package the outside world of env.
+// newManager gives the lifecycle package the outside world of env: the
+// streams of commands run in the box, and stderr for up's progress and
+// the notices of waits.
 func newManager(env Env) *lifecycle.Manager {
-	return &lifecycle.Manager{In: env.In, Out: env.Out, Err: env.Err, Runner: env.Runner, Getenv: env.Getenv}
+	return &lifecycle.Manager{In: env.In, Out: env.Out, Err: env.Err, Progress: env.Err, Runner: env.Runner, Getenv: env.Getenv}
 }
 
 // firewallTimeoutFlag bounds the wait for the firewall's ready marker.
@@ -57,24 +60,23 @@ func setFirewallTimeout(c *cli.Context, env Env, m *lifecycle.Manager) error {
 	return nil
 }
 
-// lifecycleStatus maps a lifecycle error to devbox's exit statuses.
-func lifecycleStatus(env Env, err error) error {
+// lifecycleStatus gives a lifecycle error its exit status: 3 for a
+// firewall refusal, 1 for the rest.
+func lifecycleStatus(err error) error {
 	var fw *lifecycle.FirewallError
 	if errors.As(err, &fw) {
-		fmt.Fprintf(env.Err, "devbox: %v\n", err)
-		return &ExitError{Code: exitFirewall}
+		return &ExitError{Code: exitFirewall, Err: err}
 	}
 	return err
 }
 
-// execStatus passes a command's status through, and exits 125 when devbox
-// itself failed, so the two cannot be confused.
-func execStatus(env Env, code int, err error) error {
-	if err != nil {
-		fmt.Fprintf(env.Err, "devbox: %v\n", err)
-		return &ExitError{Code: exitExecSetup}
-	}
-	if code != 0 {
+// execStatus passes a command's status through, printing nothing, and
+// exits 125 when devbox itself failed, so the two cannot be confused.
+func execStatus(code int, err error) error {
+	switch {
+	case err != nil:
+		return &ExitError{Code: exitExecSetup, Err: err}
+	case code != 0:
 		return &ExitError{Code: code}
 	}
 	return nil

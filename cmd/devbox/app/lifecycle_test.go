@@ -174,9 +174,7 @@ func (w *world) run(mk func(Env, *lifecycle.Manager) *cli.Command, args ...strin
 	}
 	m.Now = func() time.Time { return started.Add(90 * time.Minute) }
 	m.FirewallTimeout, m.PollInterval = 50*time.Millisecond, 10*time.Millisecond
-	a := &cli.App{Name: "devbox", Writer: &w.out, ErrWriter: &w.err, ExitErrHandler: func(*cli.Context, error) {},
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return &UsageError{Err: err} },
-		Commands:     []*cli.Command{mk(env, m)}}
+	a := newApp(env, []*cli.Command{mk(env, m)})
 	return report(&w.err, a.RunContext(context.Background(), append([]string{"devbox"}, args...)))
 }
 

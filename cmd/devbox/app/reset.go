@@ -26,7 +26,7 @@ func resetCommand(env Env, m *lifecycle.Manager) *cli.Command {
 			if c.NArg() > 0 {
 				return Usagef("reset takes no arguments (got %q)", c.Args().First())
 			}
-			opts := lifecycle.ResetOptions{Workspace: c.String("workspace-folder"), JSON: c.Bool("json")}
+			opts := lifecycle.ResetOptions{Workspace: c.String("workspace-folder")}
 			if !c.Bool("yes") {
 				if !isTerminal(env.In) {
 					return Usagef("reset removes containers, volumes and images: pass --yes when not on a terminal")
@@ -41,8 +41,16 @@ func resetCommand(env Env, m *lifecycle.Manager) *cli.Command {
 			if err := setFirewallTimeout(c, env, m); err != nil {
 				return err
 			}
-			_, err := m.Reset(c.Context, opts)
-			return lifecycleStatus(env, err)
+			reset, err := m.Reset(c.Context, opts)
+			renderReset(env.Err, reset) // what was removed, even when reset failed part way
+			if err != nil {
+				return err
+			}
+			up, err := m.Up(c.Context, lifecycle.UpOptions{Workspace: reset.Workspace, Rebuild: true, NoCache: true})
+			if err != nil {
+				return lifecycleStatus(err)
+			}
+			return renderUp(env.Out, env.Err, up, c.Bool("json"))
 		},
 	}
 }

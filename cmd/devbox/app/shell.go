@@ -25,7 +25,7 @@ func shellCommand(env Env, m *lifecycle.Manager) *cli.Command {
 				return err
 			}
 			code, err := m.Shell(c.Context, lifecycle.ShellOptions{Workspace: c.String("workspace-folder"), User: c.String("user")})
-			return execStatus(env, code, err)
+			return execStatus(code, err)
 		},
 	}
 }

@@ -20,7 +20,11 @@ func startCommand(env Env, m *lifecycle.Manager) *cli.Command {
 			if err := setFirewallTimeout(c, env, m); err != nil {
 				return err
 			}
-			return lifecycleStatus(env, m.Start(c.Context, lifecycle.StartOptions{Workspace: c.String("workspace-folder")}))
+			res, err := m.Start(c.Context, lifecycle.StartOptions{Workspace: c.String("workspace-folder")})
+			if err != nil {
+				return lifecycleStatus(err)
+			}
+			return renderStart(env.Out, res)
 		},
 	}
 }

@@ -6,9 +6,9 @@ import (
 	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
-func newStatusCommand(env Env) *cli.Command { return statusCommand(newManager(env)) }
+func newStatusCommand(env Env) *cli.Command { return statusCommand(env, newManager(env)) }
 
-func statusCommand(m *lifecycle.Manager) *cli.Command {
+func statusCommand(env Env, m *lifecycle.Manager) *cli.Command {
 	return &cli.Command{
 		Name:    "status",
 		Aliases: []string{"ls"},
@@ -18,8 +18,11 @@ func statusCommand(m *lifecycle.Manager) *cli.Command {
 			if c.NArg() > 0 {
 				return Usagef("status takes no arguments (got %q)", c.Args().First())
 			}
-			_, err := m.Status(c.Context, lifecycle.StatusOptions{JSON: c.Bool("json")})
-			return err
+			boxes, err := m.Status(c.Context)
+			if err != nil {
+				return err
+			}
+			return renderStatus(env.Out, boxes, c.Bool("json"))
 		},
 	}
 }

@@ -6,9 +6,9 @@ import (
 	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
-func newStopCommand(env Env) *cli.Command { return stopCommand(newManager(env)) }
+func newStopCommand(env Env) *cli.Command { return stopCommand(env, newManager(env)) }
 
-func stopCommand(m *lifecycle.Manager) *cli.Command {
+func stopCommand(env Env, m *lifecycle.Manager) *cli.Command {
 	return &cli.Command{
 		Name:  "stop",
 		Usage: "stop the box (and its services) and keep it",
@@ -17,7 +17,9 @@ func stopCommand(m *lifecycle.Manager) *cli.Command {
 			if c.NArg() > 0 {
 				return Usagef("stop takes no arguments (got %q)", c.Args().First())
 			}
-			return m.Stop(c.Context, lifecycle.StopOptions{Workspace: c.String("workspace-folder")})
+			res, err := m.Stop(c.Context, lifecycle.StopOptions{Workspace: c.String("workspace-folder")})
+			renderStop(env.Out, res) // what was stopped, even when stop failed part way
+			return err
 		},
 	}
 }

@@ -26,11 +26,13 @@ func upCommand(env Env, m *lifecycle.Manager) *cli.Command {
 			if err := setFirewallTimeout(c, env, m); err != nil {
 				return err
 			}
-			_, err := m.Up(c.Context, lifecycle.UpOptions{
-				Workspace: c.String("workspace-folder"), Rebuild: c.Bool("rebuild"),
-				NoCache: c.Bool("no-cache"), JSON: c.Bool("json"),
+			res, err := m.Up(c.Context, lifecycle.UpOptions{
+				Workspace: c.String("workspace-folder"), Rebuild: c.Bool("rebuild"), NoCache: c.Bool("no-cache"),
 			})
-			return lifecycleStatus(env, err)
+			if err != nil {
+				return lifecycleStatus(err)
+			}
+			return renderUp(env.Out, env.Err, res, c.Bool("json"))
 		},
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/devbox-sandbox/devbox/firewall"
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 
@@ -17,7 +17,7 @@ func TestAllowlistIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := firewall.ParseConfig("firewall.jsonc", data); err != nil {
+	if _, err := allowlist.ParseConfig("firewall.jsonc", data); err != nil {
 		t.Fatalf("the stand-in allowlist is refused: %v", err)
 	}
 }

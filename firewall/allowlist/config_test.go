@@ -1,4 +1,4 @@
-package firewall
+package allowlist
 
 import (
 	"os"
@@ -42,7 +42,7 @@ func TestParseConfig(t *testing.T) {
 		},
 		CacheDir: DefaultCacheDir,
 	}
-	c.file, c.pos = "", nil
+	c.file, c.data, c.offsets = "", nil, nil
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("ParseConfig:\n got %+v\nwant %+v", c, want)
 	}

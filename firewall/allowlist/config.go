@@ -1,8 +1,7 @@
-package firewall
+package allowlist
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tailscale/hujson"
 )
@@ -54,10 +54,13 @@ type Config struct {
 	// (root-only). ParseConfig sets it to DefaultCacheDir when empty.
 	CacheDir string `json:"cacheDir,omitempty"`
 
-	// file and pos let Validate name the place of a bad entry; both are empty
-	// for a Config built in code.
-	file string
-	pos  map[string]position
+	// file, data and offsets let Validate name the place of a bad entry:
+	// offsets maps an element's path ("cidrs[2]") to its byte offset in
+	// data, and the line and column are counted only for the entry
+	// reported. All are empty for a Config built in code.
+	file    string
+	data    []byte
+	offsets map[string]int
 }
 
 // GitHubConfig selects ranges from GitHub's meta API
@@ -92,9 +95,6 @@ type VerifyConfig struct {
 	Blocked []string `json:"blocked"`
 }
 
-// position is a 1-based line and column in the config file.
-type position struct{ line, col int }
-
 // LoadConfig reads and parses the config file at path (see ParseConfig).
 func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -112,18 +112,10 @@ func ParseConfig(filename string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, syntaxError(filename, err)
 	}
-	c := &Config{file: filename, pos: map[string]position{}}
-	d := decoder{file: filename, data: data, pos: c.pos}
-	if err := d.check(&v, reflect.TypeFor[Config](), ""); err != nil {
+	c := &Config{file: filename, data: data, offsets: map[string]int{}}
+	d := decoder{file: filename, data: data, offsets: c.offsets}
+	if err := d.decode(&v, reflect.ValueOf(c).Elem(), ""); err != nil {
 		return nil, err
-	}
-	v.Standardize() // keeps byte offsets, so json errors still point into data
-	if err := json.Unmarshal(v.Pack(), c); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return nil, fmt.Errorf("%s: %s: value does not fit %s", d.at(int(te.Offset)), te.Field, te.Type)
-		}
-		return nil, fmt.Errorf("%s: %w", filename, err)
 	}
 	c.setDefaults()
 	if err := c.Validate(); err != nil {
@@ -165,42 +157,48 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// decoder checks a parsed HuJSON tree against the shape of Config before it
-// is decoded, because encoding/json neither reports where an unknown key is
-// nor refuses duplicate keys.
+// decoder decodes a parsed HuJSON tree into a Config itself, in one walk,
+// because encoding/json neither reports where an unknown key is nor refuses
+// duplicate keys, and a second pass through it would cost as much again.
 type decoder struct {
-	file string
-	data []byte
-	pos  map[string]position
+	file    string
+	data    []byte
+	offsets map[string]int
 }
 
 // at formats the file position of byte offset off.
 func (d *decoder) at(off int) string {
-	p := offsetPosition(d.data, off)
-	return fmt.Sprintf("%s:%d:%d", d.file, p.line, p.col)
+	line, col := lineCol(d.data, off)
+	return fmt.Sprintf("%s:%d:%d", d.file, line, col)
 }
 
-func offsetPosition(data []byte, off int) position {
+// lineCol returns the 1-based line and column (in bytes) of offset off in
+// data. It scans data up to off, so it is called only for the one place an
+// error names: once per element, it made loading quadratic.
+func lineCol(data []byte, off int) (line, col int) {
 	off = min(max(off, 0), len(data))
-	line := 1 + bytes.Count(data[:off], []byte("\n"))
-	col := 1 + off - (bytes.LastIndexByte(data[:off], '\n') + 1)
-	return position{line, col}
+	line = 1 + bytes.Count(data[:off], []byte("\n"))
+	col = 1 + off - (bytes.LastIndexByte(data[:off], '\n') + 1)
+	return line, col
 }
 
-// check verifies that v can be decoded into a value of type t and records the
-// position of every element under its path (e.g. "cidrs[2]").
-func (d *decoder) check(v *hujson.Value, t reflect.Type, path string) error {
-	d.pos[path] = offsetPosition(d.data, v.StartOffset)
+// decode stores v into dst, whose type is one of Config's field types, and
+// records the offset of every element under its path (e.g. "cidrs[2]").
+func (d *decoder) decode(v *hujson.Value, dst reflect.Value, path string) error {
+	d.offsets[path] = v.StartOffset
 	name := path
 	if name == "" {
 		name = "top level"
 	}
+	t := dst.Type()
 	lit, isLit := v.Value.(hujson.Literal)
 	if isLit && lit.Kind() == 'n' && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Struct) {
-		return nil // null: source off, empty list or empty object
+		dst.SetZero() // null: source off, empty list or empty object
+		return nil
 	}
 	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
+		dst.Set(reflect.New(t.Elem()))
+		dst, t = dst.Elem(), t.Elem()
 	}
 	want := map[reflect.Kind]hujson.Kind{
 		reflect.Struct: '{', reflect.Slice: '[', reflect.String: '"', reflect.Int: '0', reflect.Bool: 't',
@@ -227,28 +225,47 @@ func (d *decoder) check(v *hujson.Value, t reflect.Type, path string) error {
 				return fmt.Errorf("%s: duplicate key %q", d.at(m.Name.StartOffset), keyPath)
 			}
 			seen[key] = true
-			ft, ok := fields[key]
+			index, ok := fields[key]
 			if !ok {
 				return fmt.Errorf("%s: unknown key %q (known: %s)", d.at(m.Name.StartOffset), keyPath, knownKeys(t))
 			}
-			if err := d.check(&m.Value, ft, keyPath); err != nil {
+			if err := d.decode(&m.Value, dst.Field(index), keyPath); err != nil {
 				return err
 			}
 		}
 	case *hujson.Array:
+		list := reflect.MakeSlice(t, len(val.Elements), len(val.Elements))
 		for i := range val.Elements {
-			if err := d.check(&val.Elements[i], t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := d.decode(&val.Elements[i], list.Index(i), path+"["+strconv.Itoa(i)+"]"); err != nil {
 				return err
 			}
 		}
+		dst.Set(list)
 	case hujson.Literal:
-		if want == '0' {
-			if _, err := strconv.Atoi(string(val)); err != nil {
+		switch want {
+		case '"':
+			dst.SetString(unquote(val))
+		case 't':
+			dst.SetBool(val.Bool())
+		case '0':
+			n, err := strconv.Atoi(string(val))
+			if err != nil {
 				return fmt.Errorf("%s: %s: want an integer, got %s", d.at(v.StartOffset), name, val)
 			}
+			dst.SetInt(int64(n))
 		}
 	}
 	return nil
+}
+
+// unquote returns the value of a string literal. Most entries have no
+// escapes and are taken as they are: Literal.String runs encoding/json for
+// each, which was the largest cost of loading a long list.
+func unquote(lit hujson.Literal) string {
+	if len(lit) >= 2 && bytes.IndexByte(lit, '\\') < 0 && utf8.Valid(lit) {
+		return string(lit[1 : len(lit)-1])
+	}
+	return lit.String()
 }
 
 func kindName(k hujson.Kind) string {
@@ -269,13 +286,14 @@ func kindName(k hujson.Kind) string {
 	return "a value"
 }
 
-// jsonFields maps the json names of struct type t to their types.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	fields := map[string]reflect.Type{}
-	for f := range t.Fields() {
+// jsonFields maps the json names of struct type t to their field indexes.
+func jsonFields(t reflect.Type) map[string]int {
+	fields := map[string]int{}
+	for i := range t.NumField() {
+		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if f.IsExported() && name != "" && name != "-" {
-			fields[name] = f.Type
+			fields[name] = i
 		}
 	}
 	return fields
@@ -357,9 +375,10 @@ func (c *Config) entryError(path, value string, err error) error {
 	if value != "" {
 		where = fmt.Sprintf("%s %q", path, value)
 	}
-	switch p, ok := c.pos[path]; {
+	switch off, ok := c.offsets[path]; {
 	case ok && c.file != "":
-		return fmt.Errorf("%s:%d:%d: %s: %w", c.file, p.line, p.col, where, err)
+		line, col := lineCol(c.data, off)
+		return fmt.Errorf("%s:%d:%d: %s: %w", c.file, line, col, where, err)
 	case c.file != "":
 		return fmt.Errorf("%s: %s: %w", c.file, where, err)
 	}
@@ -432,14 +451,14 @@ func ParseCIDR(s string) (netip.Prefix, error) {
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
-	if err := checkPrefix(p); err != nil {
+	if err := CheckPrefix(p); err != nil {
 		return netip.Prefix{}, err
 	}
 	return p.Masked(), nil
 }
 
-// checkPrefix refuses prefixes that are catch-alls or cannot be filtered.
-func checkPrefix(p netip.Prefix) error {
+// CheckPrefix refuses prefixes that are catch-alls or cannot be filtered.
+func CheckPrefix(p netip.Prefix) error {
 	a := p.Addr()
 	switch {
 	case !p.IsValid():

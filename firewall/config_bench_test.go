@@ -1,0 +1,77 @@
+//go:build linux
+
+package firewall
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devbox-sandbox/devbox/internal/testnet"
+)
+
+// BenchmarkLargeConfigRun times what a user with a large allowlist waits
+// for at every box start: a whole init-firewall process applying 10,000
+// IPv4 and 2,000 IPv6 prefixes written in firewall.jsonc (read, validated,
+// merged, loaded into the sets, chains restored), side by side with
+// `ipset restore` of the same prefixes, each started the same way in its own
+// network namespace. Needs root; run it with `task bench`. Nothing is sent:
+// the config names no domain, source or verify target.
+func BenchmarkLargeConfigRun(b *testing.B) {
+	l := newLab(b)
+	v4, v6 := testPrefixes(10_000, 2_000)
+	var cfg strings.Builder
+	cfg.WriteString("{\n  // 12,000 prefixes, one per line\n  \"cidrs\": [\n")
+	for _, p := range slices.Concat(v4, v6) {
+		fmt.Fprintf(&cfg, "    %q, // entry\n", p)
+	}
+	cfg.WriteString("  ],\n}\n")
+	path := filepath.Join(l.dir, "large.jsonc")
+	if err := os.WriteFile(path, []byte(cfg.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	script := IpsetRestoreScript("bench-v4", "inet", v4) + IpsetRestoreScript("bench-v6", "inet6", v6)
+	other := testnet.NewNetns(b, "dbfw-r")
+	restore := func() time.Duration {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := other.Command(ctx, "ipset", "restore")
+		cmd.Stdin = strings.NewReader(script)
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("ipset restore: %v: %s", err, out)
+		}
+		took := time.Since(start)
+		if out, err := other.Command(ctx, "ipset", "destroy").CombinedOutput(); err != nil {
+			b.Fatalf("ipset destroy: %v: %s", err, out)
+		}
+		return took
+	}
+	apply := func() time.Duration {
+		r := l.apply(b, "--config", path)
+		if r.code != 0 {
+			b.Fatalf("init-firewall: exit %d: %s%s", r.code, r.stdout, r.stderr)
+		}
+		return r.took
+	}
+
+	first := apply() // the first start has no rules yet; later ones swap sets
+	var runs, restores []time.Duration
+	for b.Loop() {
+		runs = append(runs, apply())
+		restores = append(restores, restore())
+	}
+	run, rs := median(runs), median(restores)
+	_, summary := l.marker(b)
+	b.Logf("steps of the last run (ms): %v; init-firewall's own figure %d ms", summary.StepsMS, summary.DurationMS)
+	b.ReportMetric(float64(first.Microseconds())/1000, "first-run-ms")
+	b.ReportMetric(float64(run.Microseconds())/1000, "run-ms")
+	b.ReportMetric(float64(rs.Microseconds())/1000, "ipset-restore-ms")
+	b.ReportMetric(float64(run)/float64(rs), "run/restore")
+	b.ReportMetric(0, "ns/op") // the process figures above are the ones to read
+}
