@@ -21,9 +21,9 @@ import (
 	"time"
 
 	"go4.org/netipx"
-	"golang.org/x/sys/unix"
 
 	"github.com/devbox-sandbox/devbox/firewall/allowlist"
+	"github.com/devbox-sandbox/devbox/internal/filelock"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 
@@ -163,15 +163,11 @@ func lockRuns(dir string) (unlock func(), err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lock firewall runs: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "firewall.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	l, err := filelock.Acquire(context.Background(), filepath.Join(dir, "firewall.lock"))
 	if err != nil {
 		return nil, fmt.Errorf("lock firewall runs: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock firewall runs: %w", err)
-	}
-	return func() { f.Close() }, nil
+	return func() { l.Unlock() }, nil
 }
 
 // run is the state of one apply.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/devbox-sandbox/devbox/firewall/allowlist"
+	"github.com/devbox-sandbox/devbox/internal/atomicfile"
 )
 
 // maxDocumentSize bounds a fetched document (AWS's ip-ranges.json is ~2 MB).
@@ -197,41 +198,15 @@ func writeCache(dir, path string, doc document) error {
 	if err := os.Remove(path + ".etag"); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("cache answer: %w", err)
 	}
-	if err := writeFileAtomic(path, doc.body); err != nil {
+	if err := atomicfile.Write(path, doc.body, 0o600); err != nil {
 		return fmt.Errorf("cache answer: %w", err)
 	}
 	if validETag(doc.etag) {
-		if err := writeFileAtomic(path+".etag", []byte(doc.etag)); err != nil {
+		if err := atomicfile.Write(path+".etag", []byte(doc.etag), 0o600); err != nil {
 			return fmt.Errorf("cache answer: %w", err)
 		}
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path (mode 0600)
-// and renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o600)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
 }
 
 // readETag returns the cached ETag at path, or "" when there is none usable.

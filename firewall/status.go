@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/devbox-sandbox/devbox/internal/atomicfile"
 )
 
 // DefaultRunDir holds the status markers (design.md: written only by
@@ -154,24 +156,8 @@ func writeMarker(dir string, s *Summary) error {
 	if err != nil {
 		return fmt.Errorf("write status marker: %w", err)
 	}
-	f, err := os.CreateTemp(dir, "."+name+".*")
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, name), append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write status marker: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(append(data, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("write status marker %s: %w", name, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("write status marker %s: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write status marker %s: %w", name, err)
-	}
-	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
-		return fmt.Errorf("write status marker %s: %w", name, err)
 	}
 	return nil
 }

@@ -1,11 +1,13 @@
 package generator
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
+
+	"github.com/devbox-sandbox/devbox/internal/atomicfile"
 )
 
 // rename is os.Rename; tests replace it to make a write fail half-way.
@@ -15,7 +17,8 @@ var rename = os.Rename
 // (relative to dir), all or nothing: each file goes to a temporary file
 // beside its target first, then every target is replaced by a rename. On
 // any failure, replaced and removed files are restored and new files and
-// folders removed, so the workspace is left as it was.
+// folders removed, so the workspace is left as it was. (One file alone
+// would be atomicfile.Write; this is that, for a set of files.)
 func writeAll(dir string, files []File, remove []string) (err error) {
 	var (
 		createdDirs []string
@@ -72,11 +75,32 @@ func writeAll(dir string, files []File, remove []string) (err error) {
 				return err
 			}
 		}
-		tmp, err := writeTemp(filepath.Dir(target), f)
-		if err != nil {
-			return fmt.Errorf("write %s: %w", target, err)
+	}
+	// The temporary files are written and synced side by side: the
+	// filesystem commits the syncs together, one wait instead of one per
+	// file.
+	names := make([]string, len(files))
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Go(func() {
+			target := filepath.Join(dir, filepath.FromSlash(f.Path))
+			names[i], errs[i] = writeTemp(filepath.Dir(target), f)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("write %s: %w", target, errs[i])
+			}
+		})
+	}
+	wg.Wait()
+	for i, f := range files {
+		if names[i] != "" {
+			temps[filepath.Join(dir, filepath.FromSlash(f.Path))] = names[i]
 		}
-		temps[target] = tmp
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
 	for _, f := range files {
 		target := filepath.Join(dir, filepath.FromSlash(f.Path))
@@ -104,17 +128,8 @@ func writeAll(dir string, files []File, remove []string) (err error) {
 	return nil
 }
 
-// writeTemp writes f's content to a new temporary file in dir with f's mode.
+// writeTemp writes f's content to a new temporary file in dir with f's
+// mode, synced to disk.
 func writeTemp(dir string, f File) (string, error) {
-	t, err := os.CreateTemp(dir, ".devbox-*.tmp")
-	if err != nil {
-		return "", err
-	}
-	_, werr := t.Write(f.Data)
-	cerr := t.Close()
-	if err := errors.Join(werr, cerr, os.Chmod(t.Name(), f.Mode)); err != nil {
-		os.Remove(t.Name())
-		return "", err
-	}
-	return t.Name(), nil
+	return atomicfile.WriteTemp(dir, ".devbox-*.tmp", f.Data, f.Mode)
 }

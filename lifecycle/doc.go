@@ -4,7 +4,7 @@
 // It owns finding a workspace's containers (by the labels the Dev Containers
 // CLI and VS Code set: devcontainer.local_folder and devcontainer.config_file,
 // plus com.docker.compose.project for compose configs), the state devbox
-// keeps per container under $XDG_STATE_HOME/devbox, and the check of the
+// keeps per container in its state folder (see below), and the check of the
 // firewall's ready marker (/run/devbox/firewall.ready) before anything runs in
 // a box.
 //
@@ -16,12 +16,17 @@
 //
 // The engine is found the way the docker CLI finds it: DOCKER_HOST, else
 // DOCKER_CONTEXT, else the currentContext of $DOCKER_CONFIG/config.json
-// (~/.docker/config.json), else the local socket. With a remote engine, bind
+// (~/.docker/config.json), else the OS's default: the named pipe on
+// Windows, /var/run/docker.sock elsewhere, and on macOS without that socket
+// Docker Desktop's, Colima's or OrbStack's socket in the home folder (then
+// given to the devcontainer CLI as DOCKER_HOST). With a remote engine, bind
 // mounts (the workspace itself) resolve on the engine's host, not on this
 // machine: the workspace path must exist there.
 //
 // State: after a successful `up`, devbox records per workspace (one small
-// JSON file under $XDG_STATE_HOME/devbox/boxes/) the container ID, the remote
+// JSON file under boxes/ in its state folder: $XDG_STATE_HOME/devbox when
+// set, else ~/.local/state/devbox, ~/Library/Application Support/devbox on
+// macOS, %LOCALAPPDATA%\devbox on Windows) the container ID, the remote
 // user and workspace folder, the user's environment as the CLI's
 // userEnvProbe would find it (probed once, merged with remoteEnv), and two
 // fingerprints of .devcontainer/: a stat stamp (names, sizes, modes,

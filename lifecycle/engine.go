@@ -44,8 +44,21 @@ type Engine interface {
 // Endpoint is where devbox looked for the engine and why.
 type Endpoint struct {
 	Host    string // for example unix:///var/run/docker.sock or tcp://127.0.0.1:2375
-	Source  string // DOCKER_HOST, `context "NAME"`, or "default socket"
+	Source  string // DOCKER_HOST, `context "NAME"`, "default socket", "default pipe", or the engine whose socket was found
 	TLSPath string // directory holding ca.pem/cert.pem/key.pem, if any
+
+	// fallback: found by devbox's own search, where the docker CLI does
+	// not look; the CLIs devbox runs are told with DOCKER_HOST.
+	fallback bool
+}
+
+// cliEnv is the environment the devcontainer and docker CLIs need to reach
+// this same engine.
+func (e Endpoint) cliEnv() []string {
+	if e.fallback {
+		return []string{"DOCKER_HOST=" + e.Host}
+	}
+	return nil
 }
 
 // String implements fmt.Stringer.
@@ -53,10 +66,17 @@ func (e Endpoint) String() string { return fmt.Sprintf("%s (%s)", e.Host, e.Sour
 
 // ResolveEndpoint finds the engine the way the docker CLI (and so the
 // devcontainer CLI, which runs it) does: DOCKER_HOST, else DOCKER_CONTEXT,
-// else the currentContext of $DOCKER_CONFIG/config.json, else the local
-// socket.
+// else the currentContext of $DOCKER_CONFIG/config.json, else the OS's
+// default: the named pipe on Windows, /var/run/docker.sock elsewhere, and on
+// macOS, when that socket is missing, Docker Desktop's, Colima's or
+// OrbStack's socket in the home folder.
 func ResolveEndpoint(getenv func(string) string) (Endpoint, error) {
-	dir := dockerConfigDir(getenv)
+	return resolveEndpoint(hostPlatform(getenv))
+}
+
+func resolveEndpoint(p platform) (Endpoint, error) {
+	getenv := p.getenv
+	dir := dockerConfigDir(p)
 	if h := getenv("DOCKER_HOST"); h != "" {
 		ep := Endpoint{Host: h, Source: "DOCKER_HOST", TLSPath: getenv("DOCKER_CERT_PATH")}
 		if ep.TLSPath == "" && getenv("DOCKER_TLS_VERIFY") != "" {
@@ -77,7 +97,7 @@ func ResolveEndpoint(getenv func(string) string) (Endpoint, error) {
 		name = cfg.CurrentContext
 	}
 	if name == "" || name == "default" {
-		return Endpoint{Host: client.DefaultDockerHost, Source: "default socket"}, nil
+		return p.defaultEndpoint(), nil
 	}
 	return contextEndpoint(dir, name)
 }
@@ -111,15 +131,11 @@ func contextEndpoint(dir, name string) (Endpoint, error) {
 	return e, nil
 }
 
-func dockerConfigDir(getenv func(string) string) string {
-	if d := getenv("DOCKER_CONFIG"); d != "" {
+func dockerConfigDir(p platform) string {
+	if d := p.getenv("DOCKER_CONFIG"); d != "" {
 		return d
 	}
-	home := getenv("HOME")
-	if home == "" {
-		home, _ = os.UserHomeDir()
-	}
-	return filepath.Join(home, ".docker")
+	return filepath.Join(p.home(), ".docker")
 }
 
 func isDir(p string) bool {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/moby/moby/client"
 	"golang.org/x/term"
@@ -88,7 +87,7 @@ func (m *Manager) exec(ctx context.Context, dir, user string, cmd func(*target) 
 		if t := m.Getenv("TERM"); t != "" {
 			p.Env = append(p.Env, "TERM="+t) // what docker exec -t leaves as xterm
 		}
-		if w, h, err := term.GetSize(int(out.Fd())); err == nil {
+		if w, h, err := terminalSize(out); err == nil {
 			p.Width, p.Height = uint(w), uint(h)
 		}
 		old, err := term.MakeRaw(int(in.Fd()))
@@ -96,10 +95,17 @@ func (m *Manager) exec(ctx context.Context, dir, user string, cmd func(*target) 
 			return -1, fmt.Errorf("exec: set the terminal to raw mode: %w", err)
 		}
 		defer term.Restore(int(in.Fd()), old)
+		restoreOut, err := prepareTerminalOutput(out)
+		if err != nil {
+			return -1, fmt.Errorf("exec: %w", err)
+		}
+		defer restoreOut()
 	}
 	stop := m.forwardSignals(runCtx, eng, t.ID, user, id, p.TTY)
 	defer stop()
-	p.Started = func(execID string) { m.startResize(runCtx, eng, execID, p.TTY, out) }
+	resizeCtx, stopResize := context.WithCancel(runCtx)
+	defer stopResize()
+	p.Started = func(execID string) { m.startResize(resizeCtx, eng, execID, p.TTY, out) }
 	return run(runCtx, eng, t.ID, p)
 }
 
@@ -121,7 +127,9 @@ func withoutUserVars(env []string) []string {
 // With a TTY, Ctrl-C reaches the container as a keystroke instead.
 func (m *Manager) forwardSignals(ctx context.Context, eng Engine, id, user, token string, tty bool) func() {
 	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	for sig := range forwardedSignals {
+		signal.Notify(ch, sig)
+	}
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -129,13 +137,12 @@ func (m *Manager) forwardSignals(ctx context.Context, eng Engine, id, user, toke
 			case <-done:
 				return
 			case sig := <-ch:
-				if tty && sig == syscall.SIGINT {
+				if tty && sig == os.Interrupt {
 					continue
 				}
-				s := sig.(syscall.Signal)
 				script := fmt.Sprintf(`for p in /proc/[0-9]*; do `+
 					`tr '\0' '\n' < "$p/environ" 2>/dev/null | grep -qx '%s=%s' && kill -%d "${p#/proc/}" 2>/dev/null; done; true`,
-					execIDVar, token, int(s))
+					execIDVar, token, forwardedSignals[sig])
 				capture(ctx, eng, id, process{User: user, Cmd: []string{"/bin/sh", "-c", script}})
 			}
 		}
@@ -143,23 +150,13 @@ func (m *Manager) forwardSignals(ctx context.Context, eng Engine, id, user, toke
 	return func() { signal.Stop(ch); close(done) }
 }
 
-// startResize keeps the exec's TTY the size of the terminal.
+// startResize keeps the exec's TTY the size of the terminal until ctx is
+// done.
 func (m *Manager) startResize(ctx context.Context, eng Engine, execID string, tty bool, out *os.File) {
 	if !tty || out == nil {
 		return
 	}
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGWINCH)
-	go func() {
-		defer signal.Stop(ch)
-		for range ch {
-			w, h, err := term.GetSize(int(out.Fd()))
-			if err != nil {
-				continue
-			}
-			if _, err := eng.ExecResize(ctx, execID, client.ExecResizeOptions{Height: uint(h), Width: uint(w)}); err != nil {
-				return
-			}
-		}
-	}()
+	watchResize(ctx, out, func(w, h int) {
+		eng.ExecResize(ctx, execID, client.ExecResizeOptions{Height: uint(h), Width: uint(w)})
+	})
 }

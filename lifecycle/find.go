@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -47,10 +48,15 @@ func FindBox(ctx context.Context, eng Engine, ws Workspace) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list containers of %s: %w", ws.Dir, err)
 	}
-	if len(res.Items) == 0 {
+	items := res.Items
+	if len(items) == 0 && (hasDriveLetter(ws.Dir) || strings.HasPrefix(ws.Dir, `\\`)) {
+		if items, err = windowsLabelled(ctx, eng, ws); err != nil {
+			return nil, err
+		}
+	}
+	if len(items) == 0 {
 		return nil, nil
 	}
-	items := res.Items
 	sort.SliceStable(items, func(i, j int) bool {
 		ri, rj := items[i].State == container.StateRunning, items[j].State == container.StateRunning
 		if ri != rj {
@@ -71,6 +77,25 @@ func FindBox(ctx context.Context, eng Engine, ws Workspace) (*Box, error) {
 		}
 	}
 	return box, nil
+}
+
+// windowsLabelled finds the containers of a Windows workspace whose labels
+// spell its paths in another way, for example with the drive letter in
+// upper case as older CLIs wrote it. The CLI itself falls back to the same
+// comparison there.
+func windowsLabelled(ctx context.Context, eng Engine, ws Workspace) ([]container.Summary, error) {
+	f := make(client.Filters).Add("label", LabelLocalFolder)
+	res, err := eng.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list containers of %s: %w", ws.Dir, err)
+	}
+	var items []container.Summary
+	for _, c := range res.Items {
+		if cliPath("windows", c.Labels[LabelLocalFolder]) == ws.Dir && cliPath("windows", c.Labels[LabelConfigFile]) == ws.ConfigFile {
+			items = append(items, c)
+		}
+	}
+	return items, nil
 }
 
 func projectContainers(ctx context.Context, eng Engine, project string) ([]container.Summary, error) {

@@ -62,7 +62,7 @@ func TestResolveEndpoint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ep, err := ResolveEndpoint(func(k string) string { return tt.env[k] })
+			ep, err := resolveEndpoint(platform{goos: "linux", getenv: func(k string) string { return tt.env[k] }, exists: fileExists})
 			if err != nil || ep.Host != tt.host || ep.Source != tt.source {
 				t.Errorf("got %+v, %v; want %s from %s", ep, err, tt.host, tt.source)
 			}

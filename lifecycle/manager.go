@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/term"
@@ -32,7 +31,7 @@ type Manager struct {
 
 	// Runner runs the devcontainer CLI and other programs.
 	Runner runner.Runner
-	// Getenv reads the environment (DOCKER_HOST, XDG_STATE_HOME, ...).
+	// Getenv reads the environment (DOCKER_HOST, XDG_STATE_HOME, LOCALAPPDATA, ...).
 	Getenv func(string) string
 	// Connect opens the engine; nil means the real engine (Connect).
 	Connect func(ctx context.Context, getenv func(string) string) (Engine, Endpoint, error)
@@ -86,16 +85,11 @@ func (m *Manager) pollInterval() time.Duration {
 	return 200 * time.Millisecond
 }
 
-// stateDir is $XDG_STATE_HOME/devbox (default ~/.local/state/devbox).
+// stateDir is $XDG_STATE_HOME/devbox, else the OS's place for it
+// (~/.local/state/devbox, ~/Library/Application Support/devbox on macOS,
+// %LOCALAPPDATA%\devbox on Windows).
 func (m *Manager) stateDir() string {
-	if d := m.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "devbox")
-	}
-	home := m.Getenv("HOME")
-	if home == "" {
-		home, _ = os.UserHomeDir()
-	}
-	return filepath.Join(home, ".local", "state", "devbox")
+	return hostPlatform(m.Getenv).stateDir()
 }
 
 // isTerminal reports whether s is a terminal.

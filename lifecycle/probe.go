@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -105,5 +106,7 @@ func remoteFolder(ws Workspace, c container.InspectResponse) string {
 			return mnt.Destination
 		}
 	}
-	return path.Join("/workspaces", path.Base(ws.Dir))
+	// As the CLI: a container path, named after the host folder (whose
+	// separators are the host's).
+	return path.Join("/workspaces", filepath.Base(ws.Dir))
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/devbox-sandbox/devbox/internal/atomicfile"
 )
 
 // boxState is what devbox remembers about a workspace's container after a
@@ -61,11 +63,7 @@ func (m *Manager) saveState(ws Workspace, st *boxState) error {
 	if err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("save state: %w", err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
+	if err := atomicfile.Write(p, data, 0o600); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	return nil

@@ -82,7 +82,7 @@ func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng, _, err := m.engine(ctx)
+	eng, ep, err := m.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 			return withWorkspace(res, ws), err
 		}
 	}
-	res, err := m.upSlow(ctx, eng, ws, opts)
+	res, err := m.upSlow(ctx, eng, ep, ws, opts)
 	return withWorkspace(res, ws), err
 }
 
@@ -152,16 +152,17 @@ func (m *Manager) configChanged(ws Workspace, st *boxState) (bool, error) {
 	return false, m.saveState(ws, st)
 }
 
-func (m *Manager) upSlow(ctx context.Context, eng Engine, ws Workspace, opts UpOptions) (*UpResult, error) {
+func (m *Manager) upSlow(ctx context.Context, eng Engine, ep Endpoint, ws Workspace, opts UpOptions) (*UpResult, error) {
 	before := map[string]bool{}
 	if box, err := FindBox(ctx, eng, ws); err == nil && box != nil {
 		for _, c := range box.All() {
 			before[c.ID] = true
 		}
 	}
-	res, err := m.runCLIUp(ctx, ws, opts)
+	res, err := m.runCLIUp(ctx, ep, ws, opts)
 	if err != nil {
-		if ctx.Err() != nil {
+		var waited *LockWaitInterruptedError
+		if ctx.Err() != nil && !errors.As(err, &waited) {
 			return nil, m.interrupted(ws, eng, before)
 		}
 		return nil, err
@@ -204,8 +205,9 @@ func (m *Manager) upSlow(ctx context.Context, eng Engine, ws Workspace, opts UpO
 }
 
 // runCLIUp runs `devcontainer up`, showing its progress, and parses the
-// JSON line it prints.
-func (m *Manager) runCLIUp(ctx context.Context, ws Workspace, opts UpOptions) (*UpResult, error) {
+// JSON line it prints. The CLI is pointed at the engine ep when it could not
+// find it itself.
+func (m *Manager) runCLIUp(ctx context.Context, ep Endpoint, ws Workspace, opts UpOptions) (*UpResult, error) {
 	logPath := filepath.Join(m.stateDir(), "logs",
 		fmt.Sprintf("up-%s-%s.log", filepath.Base(ws.Dir), m.now().UTC().Format("20060102-150405")))
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
@@ -223,12 +225,12 @@ func (m *Manager) runCLIUp(ctx context.Context, ws Workspace, opts UpOptions) (*
 	if opts.NoCache {
 		args = append(args, "--build-no-cache")
 	}
-	release, err := m.lockBuilds(m.progress())
+	release, err := m.lockBuilds(ctx, m.progress())
 	if err != nil {
 		return nil, err
 	}
 	prog := newProgress(m.progress(), logFile)
-	out, runErr := m.Runner.Run(ctx, runner.Cmd{Name: "devcontainer", Args: args, Stderr: prog})
+	out, runErr := m.Runner.Run(ctx, runner.Cmd{Name: "devcontainer", Args: args, Env: ep.cliEnv(), Stderr: prog})
 	prog.done()
 	release()
 	var res struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/tailscale/hujson"
@@ -13,8 +14,12 @@ import (
 
 // Workspace is a folder holding .devcontainer/devcontainer.json.
 type Workspace struct {
-	Dir        string // absolute
-	ConfigFile string // Dir/.devcontainer/devcontainer.json
+	// Dir is absolute, spelled as the Dev Containers CLI spells it in the
+	// devcontainer.local_folder label (see cliPath).
+	Dir string
+	// ConfigFile is Dir/.devcontainer/devcontainer.json, spelled as in the
+	// devcontainer.config_file label.
+	ConfigFile string
 }
 
 // NoConfigError says a folder has no .devcontainer/devcontainer.json.
@@ -51,7 +56,41 @@ func workspaceAt(dir string) (Workspace, error) {
 	if err != nil {
 		return Workspace{}, fmt.Errorf("resolve workspace %s: %w", dir, err)
 	}
-	return Workspace{Dir: abs, ConfigFile: filepath.Join(abs, ".devcontainer", "devcontainer.json")}, nil
+	return workspaceFor(runtime.GOOS, abs), nil
+}
+
+// workspaceFor is the workspace at the absolute, clean path abs on goos.
+func workspaceFor(goos, abs string) Workspace {
+	d := cliPath(goos, abs)
+	sep := "/"
+	if goos == "windows" {
+		sep = `\`
+	}
+	return Workspace{Dir: d, ConfigFile: strings.TrimSuffix(d, sep) + sep + ".devcontainer" + sep + "devcontainer.json"}
+}
+
+// cliPath spells the absolute, clean host path abs as the Dev Containers
+// CLI writes it into its labels on goos, so that devbox finds the CLI's
+// containers by label. On Unix that is abs itself. On Windows the CLI
+// (0.89.0, dist/spec-node/devContainersSpecCLI.js) passes the workspace
+// folder through path.win32.resolve and the config file through a file
+// URI's fsPath, and normalises both labels with path.win32.normalize and a
+// lower-case drive letter: C:\Users\me\app becomes c:\Users\me\app. UNC
+// paths (\\server\share\app) keep their form.
+func cliPath(goos, abs string) string {
+	if goos != "windows" {
+		return abs
+	}
+	p := strings.ReplaceAll(abs, "/", `\`)
+	if hasDriveLetter(p) {
+		p = strings.ToLower(p[:1]) + p[1:]
+	}
+	return p
+}
+
+// hasDriveLetter reports whether p starts with a Windows drive, as C:.
+func hasDriveLetter(p string) bool {
+	return len(p) >= 2 && p[1] == ':' && ('a' <= p[0] && p[0] <= 'z' || 'A' <= p[0] && p[0] <= 'Z')
 }
 
 // firewallFeature is the local feature the generator writes; its entrypoint
