@@ -2,9 +2,10 @@
 
 package firewall
 
-// The firewall benchmark (not a timed test: it reports, it does not fail on
-// a figure). Run it with bench/firewall.sh, or
-// DEVBOX_BENCH=1 go test -run TestBenchFirewall -v ./firewall
+// The firewall benchmarks need root and network namespaces (dbbn-* for the
+// loaders, the dbfw-* lab for a whole run), so -short skips them. Run them
+// with bench/firewall.sh, or
+// go test -run '^$' -bench '^BenchmarkFirewallLoad$' ./firewall
 
 import (
 	"fmt"
@@ -23,37 +24,38 @@ import (
 	"github.com/devbox-sandbox/devbox/internal/testnet"
 )
 
-func benchEnabled(t *testing.T) {
-	if os.Getenv("DEVBOX_BENCH") == "" {
-		t.Skip("benchmark: set DEVBOX_BENCH=1 (bench/firewall.sh does)")
-	}
-	testnet.RequireNetns(t)
-}
-
+// median returns the median of ds.
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
 }
 
-// timeIt runs f n times and returns the median time of f; undo, when
-// set, runs after each f and is not timed.
-func timeIt(t *testing.T, n int, f, undo func() error) time.Duration {
-	t.Helper()
-	var ds []time.Duration
-	for range n {
+// benchEach runs f b.N times, timing only f; undo runs after each f,
+// untimed. It reports the mean milliseconds of f under unit, and returns
+// them.
+func benchEach(b *testing.B, unit string, f, undo func() error) float64 {
+	b.Helper()
+	b.StopTimer()
+	var total time.Duration
+	for range b.N {
 		start := time.Now()
-		if err := f(); err != nil {
-			t.Fatal(err)
+		b.StartTimer()
+		err := f()
+		b.StopTimer()
+		total += time.Since(start)
+		if err != nil {
+			b.Fatal(err)
 		}
-		ds = append(ds, time.Since(start))
 		if undo != nil {
 			if err := undo(); err != nil {
-				t.Fatal(err)
+				b.Fatal(err)
 			}
 		}
 	}
-	return median(ds)
+	ms := float64(total) / float64(b.N) / float64(time.Millisecond)
+	b.ReportMetric(ms, unit)
+	return ms
 }
 
 // inNetns runs a program from a thread inside ns (no `ip netns exec`
@@ -71,24 +73,30 @@ func inNetns(ns *testnet.Netns, stdin string, argv ...string) error {
 	})
 }
 
-func TestBenchFirewall(t *testing.T) {
-	benchEnabled(t)
-	t.Run("ipset loaders", benchLoaders)
-	t.Run("rule loaders", benchRuleLoaders)
-	t.Run("whole run", benchWholeRun)
+// BenchmarkFirewallLoad measures what init-firewall spends loading the
+// allowlist and its rules, against the tools it replaces, and a whole run.
+// Each sub-benchmark reports ms per load; the ratios (x-restore, x-ours)
+// compare with the sub-benchmarks before it.
+func BenchmarkFirewallLoad(b *testing.B) {
+	testnet.RequireNetns(b)
+	b.Run("ipset", benchIpsetLoaders)
+	b.Run("rules", benchRuleLoaders)
+	b.Run("run", benchWholeRun)
 }
 
-// benchLoaders loads 10,000 IPv4 and 2,000 IPv6 prefixes three ways.
-func benchLoaders(t *testing.T) {
-	ns := testnet.NewNetns(t, "dbfw-b")
+// benchIpsetLoaders loads 10,000 IPv4 and 2,000 IPv6 prefixes: with
+// ipset restore (one process, the reference), with init-firewall's netlink
+// loader at three batch sizes, and with one ipset add per entry.
+func benchIpsetLoaders(b *testing.B) {
+	ns := testnet.NewNetns(b, "dbbn-")
 	v4, v6 := testPrefixes(10000, 2000)
-	t.Logf("entries: %d IPv4 + %d IPv6", len(v4), len(v6))
 	sets := []struct {
 		name   string
 		family string
 		af     uint8
 		ps     []netip.Prefix
 	}{{"bench-v4", "inet", unix.AF_INET, v4}, {"bench-v6", "inet6", unix.AF_INET6, v6}}
+	entries := float64(len(v4) + len(v6))
 
 	netlinkLoad := func(batch int) func() error {
 		return func() error {
@@ -121,7 +129,7 @@ func benchLoaders(t *testing.T) {
 	}
 	restore := func() error { return inNetns(ns, script.String(), "ipset", "restore") }
 	destroyAll := func() error { return inNetns(ns, "", "ipset", "destroy") }
-	loop := func() error {
+	perEntry := func() error {
 		for _, s := range sets {
 			if err := inNetns(ns, "", "ipset", "create", s.name, "hash:net", "family", s.family, "maxelem", "65536"); err != nil {
 				return err
@@ -141,29 +149,35 @@ func benchLoaders(t *testing.T) {
 		return nil
 	}
 
-	ours := timeIt(t, 9, netlinkLoad(ipsetBatch), destroyAll)
-	single := timeIt(t, 3, netlinkLoad(1), destroyAll)
-	big := timeIt(t, 5, netlinkLoad(1024), destroyAll)
-	ref := timeIt(t, 9, restore, destroyAll)
-	perEntry := timeIt(t, 1, loop, destroyAll)
-	report := fmt.Sprintf(`ipset load, 10,000 IPv4 + 2,000 IPv6 prefixes (median):
-  init-firewall netlink, %4d entries/message: %10s
-  init-firewall netlink,    1 entry/message:   %10s
-  init-firewall netlink, 1024 entries/message: %10s
-  ipset restore (one process):                 %10s
-  ipset add per entry (%d processes):       %10s
-  ratio init-firewall / ipset restore:  %.2fx (goal <= 1.5x)
-  ratio per-entry loop / init-firewall: %.0fx (goal >= 100x)`,
-		ipsetBatch, ours, single, big, ref, len(v4)+len(v6), perEntry.Round(time.Millisecond),
-		float64(ours)/float64(ref), float64(perEntry)/float64(ours))
-	fmt.Println(report)
-	t.Log(report)
+	var restoreMS, oursMS float64
+	b.Run("restore", func(b *testing.B) {
+		restoreMS = benchEach(b, "ms/load", restore, destroyAll)
+		b.ReportMetric(entries, "entries")
+	})
+	for _, batch := range []int{ipsetBatch, 1, 1024} {
+		b.Run(fmt.Sprintf("netlink-batch%d", batch), func(b *testing.B) {
+			ms := benchEach(b, "ms/load", netlinkLoad(batch), destroyAll)
+			if batch == ipsetBatch {
+				oursMS = ms // init-firewall's own batch size
+			}
+			if restoreMS > 0 {
+				b.ReportMetric(ms/restoreMS, "x-restore") // goal <= 1.5 for ipsetBatch
+			}
+		})
+	}
+	b.Run("add-per-entry", func(b *testing.B) {
+		ms := benchEach(b, "ms/load", perEntry, destroyAll)
+		if oursMS > 0 {
+			b.ReportMetric(ms/oursMS, "x-ours") // goal >= 100
+		}
+	})
 }
 
-// benchRuleLoaders compares loading devbox's IPv4 chains with go-iptables
-// (one iptables process per rule) and with one iptables-restore.
-func benchRuleLoaders(t *testing.T) {
-	ns := testnet.NewNetns(t, "dbfw-b")
+// benchRuleLoaders loads devbox's IPv4 chains into a namespace without
+// them: with one iptables-restore --noflush (atomic, what init-firewall
+// does), and with go-iptables (one iptables process per rule, not atomic).
+func benchRuleLoaders(b *testing.B) {
+	ns := testnet.NewNetns(b, "dbbn-")
 	if err := ns.Do(func() error {
 		c, err := openIpset()
 		if err != nil {
@@ -172,10 +186,11 @@ func benchRuleLoaders(t *testing.T) {
 		defer c.Close()
 		return c.create(SetV4, unix.AF_INET, 0, 0)
 	}); err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
 	host := Host{Resolvers: []netip.Addr{netip.MustParseAddr("198.51.100.53")}, Gateways: []netip.Addr{netip.MustParseAddr("198.18.0.1")}}
 	rs := host.ruleset(familyV4, &allowlist.Config{HostPorts: []int{8080}, InboundPorts: []int{2222}}, DefaultNFLogGroup)
+	rules := float64(strings.Count(rs.Restore(FirstRunHooks), "\n-"))
 	unhook := func() error {
 		return ns.Do(func() error {
 			ipt, err := iptables.New()
@@ -222,20 +237,26 @@ func benchRuleLoaders(t *testing.T) {
 			return ipt.Insert("filter", "INPUT", 1, "-j", ChainIn)
 		})
 	}
-	rules := strings.Count(rs.Restore(FirstRunHooks), "\n-")
-	a, b := timeIt(t, 9, restore, unhook), timeIt(t, 5, perRule, unhook)
-	report := fmt.Sprintf(`IPv4 rules (%d rules + 2 hooks), load into a namespace without them (median):
-  one iptables-restore --noflush:     %10s  (atomic: one transaction)
-  go-iptables, one process per rule:  %10s  (not atomic)
-  ratio: %.1fx`, rules, a, b, float64(b)/float64(a))
-	fmt.Println(report)
-	t.Log(report)
+	var restoreMS float64
+	b.Run("iptables-restore", func(b *testing.B) {
+		restoreMS = benchEach(b, "ms/load", restore, unhook)
+		b.ReportMetric(rules, "rules")
+	})
+	b.Run("go-iptables-per-rule", func(b *testing.B) {
+		ms := benchEach(b, "ms/load", perRule, unhook)
+		if restoreMS > 0 {
+			b.ReportMetric(ms/restoreMS, "x-restore")
+		}
+	})
 }
 
-// benchWholeRun applies a config with 20 domains from the local DNS server
-// and a 1,000-prefix GitHub meta from the local HTTP server.
-func benchWholeRun(t *testing.T) {
-	l := newLab(t)
+// benchWholeRun re-applies a config of 20 domains from the lab's DNS
+// server and a 1,000-prefix GitHub meta from its HTTP server: the whole
+// init-firewall process (rules, sets, verification), as a box start does.
+// It reports the process's wall time, init-firewall's own figure, the peak
+// RSS (goal < 40 MB) and the binary's size.
+func benchWholeRun(b *testing.B) {
+	l := newLab(b)
 	l.meta.metaV4Count = 1000 - 2 // plus the two ranges it always serves
 	// The meta is fetched by name, so its host must stay resolvable.
 	records := map[string][]string{"meta.test": {metaHost}}
@@ -246,46 +267,38 @@ func benchWholeRun(t *testing.T) {
 		domains = append(domains, `"`+name+`"`)
 	}
 	l.dns.SetRecords(records)
-	cfg := l.config(t, `{
+	cfg := l.config(b, `{
   "domains": [`+strings.Join(domains, ", ")+`],
   "github": {"url": "META/meta", "keys": ["api"]},
   "cacheDir": "CACHE",
   "verify": {"reachable": ["tcp://198.51.100.10:80"], "blocked": ["tcp://203.0.113.10:80"]}
 }`)
-	var first fwResult
-	var runs []time.Duration
-	var inner []time.Duration
-	var maxRSS int64
-	var steps string
-	for i := range 11 {
-		r := l.apply(t, "--config", cfg, "--json")
+	apply := func(b *testing.B) fwResult {
+		r := l.apply(b, "--config", cfg, "--json")
 		if r.code != 0 {
-			t.Fatalf("run %d: exit %d: %s%s", i, r.code, r.stdout, r.stderr)
+			b.Fatalf("init-firewall: exit %d: %s%s", r.code, r.stdout, r.stderr)
 		}
-		if i == 0 {
-			first = r
-			t.Logf("first run: %s", r.stdout)
-			continue
+		return r
+	}
+	first := apply(b) // the first run also creates the chains and sets
+	b.Run("rerun", func(b *testing.B) {
+		var inner time.Duration
+		maxRSS := first.maxRSS
+		benchEach(b, "ms/run", func() error {
+			maxRSS = max(maxRSS, apply(b).maxRSS)
+			return nil
+		}, func() error {
+			_, s := l.marker(b)
+			inner += time.Duration(s.DurationMS) * time.Millisecond
+			return nil
+		})
+		b.ReportMetric(float64(first.took)/float64(time.Millisecond), "ms/first-run")
+		b.ReportMetric(float64(inner)/float64(b.N)/float64(time.Millisecond), "ms/run-own")
+		b.ReportMetric(float64(maxRSS)/1024, "MB-peak-RSS")
+		info, err := os.Stat(l.bin)
+		if err != nil {
+			b.Fatal(err)
 		}
-		runs = append(runs, r.took)
-		_, s := l.marker(t)
-		inner = append(inner, time.Duration(s.DurationMS)*time.Millisecond)
-		steps = fmt.Sprint(s.StepsMS)
-		maxRSS = max(maxRSS, r.maxRSS)
-	}
-	maxRSS = max(maxRSS, first.maxRSS)
-	info, err := os.Stat(l.bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	report := fmt.Sprintf(`whole run, 20 domains (A+AAAA) + 1,000-prefix GitHub meta, rules + sets + verify:
-  first run (no rules yet):      %10s
-  re-run, median of 10:          %10s (process wall time; init-firewall's own figure %s)
-  steps of the last run (ms):    %s
-  peak RSS:                      %7.1f MB (goal < 40 MB)
-  binary size (static, -s -w):   %7.1f MB`,
-		first.took.Round(time.Millisecond), median(runs).Round(time.Millisecond), median(inner), steps,
-		float64(maxRSS)/1024, float64(info.Size())/(1<<20))
-	fmt.Println(report)
-	t.Log(report)
+		b.ReportMetric(float64(info.Size())/(1<<20), "MB-binary")
+	})
 }

@@ -51,7 +51,7 @@ func dedupe(ps []netip.Prefix) []netip.Prefix {
 	return out
 }
 
-func TestIpsetNetlink(t *testing.T) {
+func TestIntegrationIpsetNetlink(t *testing.T) {
 	testnet.RequireNetns(t)
 	ns := testnet.NewNetns(t, "dbfw-")
 	v4, v6 := testPrefixes(1500, 700)

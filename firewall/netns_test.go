@@ -576,7 +576,7 @@ func expect(t *testing.T, l *lab, what string, got string, took time.Duration, w
 	}
 }
 
-func TestNetnsApply(t *testing.T) {
+func TestIntegrationNetnsApply(t *testing.T) {
 	l := newLab(t)
 	l.addDockerNAT(t)
 	natBefore := natRules(t, l)
@@ -732,7 +732,7 @@ func TestNetnsApply(t *testing.T) {
 	}
 }
 
-func TestNetnsReapplyNoWindow(t *testing.T) {
+func TestIntegrationNetnsReapplyNoWindow(t *testing.T) {
 	l := newLab(t)
 	cfgA := l.config(t, fullConfig)
 	if r := l.apply(t, "--config", cfgA); r.code != 0 {
@@ -846,7 +846,7 @@ func echo(c net.Conn) error {
 	return err
 }
 
-func TestNetnsFailClosed(t *testing.T) {
+func TestIntegrationNetnsFailClosed(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		config  string
@@ -930,10 +930,10 @@ func TestNetnsFailClosed(t *testing.T) {
 	}
 }
 
-// TestNetnsNoIP6tables runs init-firewall where ip6tables is missing: IPv6
+// TestIntegrationNetnsNoIP6tables runs init-firewall where ip6tables is missing: IPv6
 // must end up off, not open. With /proc/sys writable the sysctl does it;
 // read-only (as in a container), the IPv6 addresses and routes go.
-func TestNetnsNoIP6tables(t *testing.T) {
+func TestIntegrationNetnsNoIP6tables(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		roSysctl bool
@@ -980,9 +980,9 @@ func TestNetnsNoIP6tables(t *testing.T) {
 	}
 }
 
-// TestNetnsPrivilege runs the binary as the agent's user (no capabilities)
+// TestIntegrationNetnsPrivilege runs the binary as the agent's user (no capabilities)
 // and as if started through sudo. It changes nothing in any namespace.
-func TestNetnsPrivilege(t *testing.T) {
+func TestIntegrationNetnsPrivilege(t *testing.T) {
 	testnet.RequireNetns(t)
 	bin := initFirewallBinary(t)
 	dir := t.TempDir()
@@ -1045,10 +1045,10 @@ func TestNetnsPrivilege(t *testing.T) {
 	}
 }
 
-// TestNetnsLocalNetworks is the compose case: the box's own networks are
+// TestIntegrationNetnsLocalNetworks is the compose case: the box's own networks are
 // allowed, except the gateway (the Docker host), which stays limited to
 // hostPorts.
-func TestNetnsLocalNetworks(t *testing.T) {
+func TestIntegrationNetnsLocalNetworks(t *testing.T) {
 	l := newLab(t)
 	cfg := strings.Replace(fullConfig, `"hostPorts": [8080],`, `"hostPorts": [8080], "allowLocalNetworks": true,`, 1)
 	if r := l.apply(t, "--config", l.config(t, cfg)); r.code != 0 {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -53,14 +54,29 @@ func TestStatusWaitsForTheMarker(t *testing.T) {
 		t.Skipf("no /proc/1/stat: %v", err)
 	}
 	dir := t.TempDir()
+	// The marker is written once Status has looked, found none and waits:
+	// waiting, it asks its context for Done.
+	ctx := &waitingContext{Context: context.Background(), waiting: make(chan struct{})}
 	go func() {
-		time.Sleep(100 * time.Millisecond)
+		<-ctx.waiting
 		mustWrite(t, dir, &Summary{OK: true, Pid1Start: live})
 	}()
-	s, err := Status(context.Background(), StatusOptions{Dir: dir, Wait: 5 * time.Second, Poll: 10 * time.Millisecond})
+	s, err := Status(ctx, StatusOptions{Dir: dir, Wait: 5 * time.Second, Poll: 10 * time.Millisecond})
 	if err != nil || !s.OK {
 		t.Fatalf("Status = %+v, %v", s, err)
 	}
+}
+
+// waitingContext closes waiting the first time Done is asked for.
+type waitingContext struct {
+	context.Context
+	once    sync.Once
+	waiting chan struct{}
+}
+
+func (c *waitingContext) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.waiting) })
+	return c.Context.Done()
 }
 
 func TestClearMarkers(t *testing.T) {

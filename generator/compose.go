@@ -2,13 +2,11 @@ package generator
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"path"
 	"strconv"
 	"time"
 
-	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
 )
@@ -196,23 +194,4 @@ func deleteKey(m *yaml.Node, key string) {
 			return
 		}
 	}
-}
-
-// LoadCompose loads a compose file with compose-go, as Compose v2 would,
-// resolving relative paths against dir. It is how generated files are
-// checked.
-func LoadCompose(ctx context.Context, dir, filename string, data []byte) (*types.Project, error) {
-	details := types.ConfigDetails{
-		WorkingDir:  dir,
-		ConfigFiles: []types.ConfigFile{{Filename: filename, Content: data}},
-		Environment: types.Mapping{},
-	}
-	p, err := loader.LoadWithContext(ctx, details, func(o *loader.Options) {
-		o.SetProjectName("devbox-check", true)
-		o.SkipResolveEnvironment = true
-	})
-	if err != nil {
-		return nil, fmt.Errorf("load %s with compose-go: %w", filename, err)
-	}
-	return p, nil
 }

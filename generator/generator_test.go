@@ -205,7 +205,7 @@ func TestGeneratedFilesAreValid(t *testing.T) {
 				t.Fatalf("compose.yaml written = %v with services %v", ok, c.opts.Services)
 			}
 			if ok {
-				p, err := LoadCompose(context.Background(), r.Dir, "compose.yaml", compose)
+				p, err := loadCompose(context.Background(), r.Dir, "compose.yaml", compose)
 				if err != nil {
 					t.Fatal(err)
 				}

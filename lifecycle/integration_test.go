@@ -29,19 +29,16 @@ import (
 // nothing is ever pulled.
 const testImage = "devbox-test/debian:bookworm"
 
-// needEngine skips under -short, and loudly when there is no engine.
+// needEngine skips under -short and fails when there is no engine: an
+// integration test that cannot run is a failure, never a silent skip.
 func needEngine(t *testing.T) Engine {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("integration test: skipped under -short")
+		t.Skip("integration test (real Docker Engine): skipped under -short")
 	}
 	eng, ep, err := Connect(context.Background(), os.Getenv)
 	if err != nil {
-		msg := fmt.Sprintf("!!! NO DOCKER ENGINE (%s): %v -- real-engine tests NOT RUN !!!", ep, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg) // CI always has an engine: a missing one is a failure, not a skip
-		}
-		t.Skip(msg)
+		t.Fatalf("integration test needs a Docker Engine (run with -short to skip it): %s: %v", ep, err)
 	}
 	t.Cleanup(func() { eng.Close() })
 	if _, err := eng.(*client.Client).ImageInspect(context.Background(), testImage); err != nil {
@@ -204,14 +201,17 @@ func TestIntegrationLifecycle(t *testing.T) {
 	})
 
 	t.Run("container removed while exec runs", func(t *testing.T) {
-		box, _ := FindBox(ctx, eng, ws)
-		go func() {
-			time.Sleep(500 * time.Millisecond)
-			eng.ContainerRemove(ctx, box.Dev.ID, client.ContainerRemoveOptions{Force: true})
-		}()
-		_, err := m.Exec(ctx, ExecOptions{Workspace: ws.Dir, Cmd: []string{"sleep", "30"}})
-		if err == nil || !strings.Contains(err.Error(), "removed while the command ran") {
-			t.Errorf("exec while removed: %v", err)
+		box, err := FindBox(ctx, eng, ws)
+		if err != nil || box == nil {
+			t.Fatalf("find the box: %v", err)
+		}
+		code, done := execAsync(ctx, m, ExecOptions{Workspace: ws.Dir, Cmd: []string{"sleep", "31"}})
+		waitFor(t, func() bool { return hasProcess(ctx, eng, box.Dev.ID, "sleep 31") }, done)
+		if _, err := eng.ContainerRemove(ctx, box.Dev.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
+			t.Fatalf("remove the container: %v", err)
+		}
+		if err := awaitExec(t, done, 30*time.Second); err == nil || !strings.Contains(err.Error(), "removed while the command ran") {
+			t.Errorf("exec while removed: %d, %v", *code, err)
 		}
 		if _, err := m.Up(ctx, UpOptions{Workspace: ws.Dir}); err != nil {
 			t.Fatalf("up again: %v\n%s", err, errOut)
@@ -219,15 +219,19 @@ func TestIntegrationLifecycle(t *testing.T) {
 	})
 
 	t.Run("signals are forwarded", func(t *testing.T) {
-		go func() {
-			time.Sleep(1500 * time.Millisecond)
-			syscall.Kill(os.Getpid(), syscall.SIGTERM)
-		}()
-		out.Reset()
-		code, err := m.Exec(ctx, ExecOptions{Workspace: ws.Dir,
-			Cmd: []string{"sh", "-c", `trap 'echo got TERM; exit 5' TERM; sleep 20 & wait`}})
-		if err != nil || code != 5 || !strings.Contains(out.String(), "got TERM") {
-			t.Errorf("SIGTERM to devbox exec: code %d, err %v, out %q; want 5 and the trap's output", code, err, out)
+		// The trap is set, and Exec relays signals, once "trapping" is out.
+		var stdout syncBuffer
+		m.Out = &stdout
+		defer func() { m.Out = out }()
+		code, done := execAsync(ctx, m, ExecOptions{Workspace: ws.Dir,
+			Cmd: []string{"sh", "-c", `trap 'echo got TERM; exit 5' TERM; echo trapping; sleep 20 & wait`}})
+		waitFor(t, func() bool { return strings.Contains(stdout.String(), "trapping\n") }, done)
+		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		err := awaitExec(t, done, 30*time.Second)
+		if err != nil || *code != 5 || !strings.Contains(stdout.String(), "got TERM") {
+			t.Errorf("SIGTERM to devbox exec: code %d, err %v, out %q; want 5 and the trap's output", *code, err, stdout.String())
 		}
 	})
 
@@ -281,6 +285,46 @@ func TestIntegrationLifecycle(t *testing.T) {
 			t.Errorf("status after down still lists %+v", st)
 		}
 	})
+}
+
+// execAsync runs m.Exec in the background. done gets its error; *code is
+// its exit status once done has.
+func execAsync(ctx context.Context, m *Manager, opts ExecOptions) (code *int, done <-chan error) {
+	code = new(int)
+	ch := make(chan error, 1)
+	go func() {
+		c, err := m.Exec(ctx, opts)
+		*code = c
+		ch <- err
+	}()
+	return code, ch
+}
+
+// awaitExec waits up to timeout for the error of execAsync.
+func awaitExec(t *testing.T, done <-chan error, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		t.Fatalf("exec still runs after %s", timeout)
+		return nil
+	}
+}
+
+// hasProcess says whether a process whose command line contains cmd runs
+// in container id.
+func hasProcess(ctx context.Context, eng Engine, id, cmd string) bool {
+	top, err := eng.(*client.Client).ContainerTop(ctx, id, client.ContainerTopOptions{})
+	if err != nil {
+		return false
+	}
+	for _, p := range top.Processes {
+		if strings.Contains(strings.Join(p, " "), cmd) {
+			return true
+		}
+	}
+	return false
 }
 
 func statusOf(t *testing.T, m *Manager, ws Workspace) *BoxStatus {

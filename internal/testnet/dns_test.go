@@ -127,12 +127,18 @@ func TestDNSServerBehaviors(t *testing.T) {
 	}
 	// Close must not wait for a handler sleeping in a delay.
 	s.SetDelay(time.Hour)
+	before := s.Queries()
 	go func() {
 		m := new(dns.Msg)
 		m.SetQuestion("a.test.", dns.TypeA)
 		(&dns.Client{Timeout: 200 * time.Millisecond}).Exchange(m, s.Addr()) //nolint:errcheck // never answered
 	}()
-	time.Sleep(50 * time.Millisecond)
+	// The handler counts the query, then sleeps in the delay.
+	for deadline := time.Now().Add(5 * time.Second); s.Queries() == before; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the delayed query never reached the server")
+		}
+	}
 	closed := make(chan error)
 	go func() { closed <- s.Close() }()
 	select {

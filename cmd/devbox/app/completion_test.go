@@ -43,15 +43,15 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
-// TestCompletionInBash builds devbox, loads its bash script in a real bash
+// TestIntegrationCompletionInBash builds devbox, loads its bash script in a real bash
 // and completes against the binary (urfave/cli reads os.Args for
 // completion, so this cannot run in-process).
-func TestCompletionInBash(t *testing.T) {
+func TestIntegrationCompletionInBash(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds devbox; skipped under -short")
+		t.Skip("integration test (builds devbox, runs bash): skipped under -short")
 	}
 	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("no bash")
+		t.Fatalf("integration test needs bash: %v", err)
 	}
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-o", filepath.Join(dir, "devbox"), "github.com/devbox-sandbox/devbox/cmd/devbox")
