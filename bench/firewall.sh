@@ -12,6 +12,9 @@
 #     (x-ours: its ratio to init-firewall, goal >= 100);
 #   - rules/*: devbox's chains loaded by one iptables-restore vs go-iptables
 #     per rule;
+#   - BenchmarkLargeConfigRun: a whole init-firewall run with 10,000 IPv4 and
+#     2,000 IPv6 prefixes written in firewall.jsonc, beside `ipset restore` of
+#     the same prefixes (goal: at most 1.5x);
 #   - run/rerun: a whole init-firewall run (20 domains from a local DNS
 #     server, a 1,000-prefix GitHub meta from a local HTTP server): ms per
 #     run, init-firewall's own figure, the first run, peak RSS, binary size.
