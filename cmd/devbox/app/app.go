@@ -13,11 +13,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/devbox-sandbox/devbox/internal/buildinfo"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
-
-// Version is set at build time with -ldflags "-X .../app.Version=...".
-var Version = "dev"
 
 // Streams are the standard streams a command reads and writes.
 type Streams struct {
@@ -96,6 +94,7 @@ func NewApp(env Env) *cli.App {
 		newStatusCommand(env),
 		newDoctorCommand(env),
 		newCompletionCommand(env),
+		newVersionCommand(env),
 	})
 }
 
@@ -113,7 +112,7 @@ func newApp(env Env, commands []*cli.Command) *cli.App {
 	return &cli.App{
 		Name:                 "devbox",
 		Usage:                "a sandboxed dev container for AI coding agents",
-		Version:              Version,
+		Version:              buildinfo.Current().Version, // --version; `devbox version` says more
 		EnableBashCompletion: true,
 		Reader:               env.In,
 		Writer:               env.Out,
