@@ -5,6 +5,7 @@ package firewall
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,16 +16,32 @@ import (
 	"github.com/devbox-sandbox/devbox/internal/testnet"
 )
 
+// spreadPrefixes returns n4 IPv4 /32s and n6 IPv6 /64s, no two of them
+// adjacent, so that merging cannot shrink them: every other address of
+// 198.18.0.0/15 and every other /64 of 2001:db8:1000::/48.
+func spreadPrefixes(n4, n6 int) (v4, v6 []netip.Prefix) {
+	for i := range n4 {
+		a := 2 * i
+		v4 = append(v4, netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18 + byte(a>>16&1), byte(a >> 8), byte(a)}), 32))
+	}
+	for i := range n6 {
+		a := 2 * i
+		v6 = append(v6, netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0x10, 0x00, byte(a >> 8), byte(a)}), 64))
+	}
+	return v4, v6
+}
+
 // BenchmarkLargeConfigRun times what a user with a large allowlist waits
 // for at every box start: a whole init-firewall process applying 10,000
-// IPv4 and 2,000 IPv6 prefixes written in firewall.jsonc (read, validated,
+// IPv4 and 2,000 IPv6 prefixes written in firewall.jsonc, none of which
+// merge (read, validated,
 // merged, loaded into the sets, chains restored), side by side with
 // `ipset restore` of the same prefixes, each started the same way in its own
 // network namespace. Needs root; run it with `task bench`. Nothing is sent:
 // the config names no domain, source or verify target.
 func BenchmarkLargeConfigRun(b *testing.B) {
 	l := newLab(b)
-	v4, v6 := testPrefixes(10_000, 2_000)
+	v4, v6 := spreadPrefixes(10_000, 2_000)
 	var cfg strings.Builder
 	cfg.WriteString("{\n  // 12,000 prefixes, one per line\n  \"cidrs\": [\n")
 	for _, p := range slices.Concat(v4, v6) {
@@ -61,15 +78,26 @@ func BenchmarkLargeConfigRun(b *testing.B) {
 	}
 
 	first := apply() // the first start has no rules yet; later ones swap sets
+	// The fixed part of a run: the same process with an empty allowlist.
+	empty := l.config(b, "{}")
+	var fixed []time.Duration
+	for range 5 {
+		r := l.apply(b, "--config", empty)
+		if r.code != 0 {
+			b.Fatalf("init-firewall, empty allowlist: exit %d: %s%s", r.code, r.stdout, r.stderr)
+		}
+		fixed = append(fixed, r.took)
+	}
 	var runs, restores []time.Duration
 	for b.Loop() {
 		runs = append(runs, apply())
 		restores = append(restores, restore())
 	}
-	run, rs := median(runs), median(restores)
 	_, summary := l.marker(b)
+	run, rs := median(runs), median(restores)
 	b.Logf("steps of the last run (ms): %v; init-firewall's own figure %d ms", summary.StepsMS, summary.DurationMS)
 	b.ReportMetric(float64(first.Microseconds())/1000, "first-run-ms")
+	b.ReportMetric(float64(median(fixed).Microseconds())/1000, "empty-run-ms")
 	b.ReportMetric(float64(run.Microseconds())/1000, "run-ms")
 	b.ReportMetric(float64(rs.Microseconds())/1000, "ipset-restore-ms")
 	b.ReportMetric(float64(run)/float64(rs), "run/restore")

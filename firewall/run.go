@@ -20,8 +20,6 @@ import (
 	"sync"
 	"time"
 
-	"go4.org/netipx"
-
 	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 	"github.com/devbox-sandbox/devbox/internal/filelock"
 	"github.com/devbox-sandbox/devbox/internal/runner"
@@ -381,6 +379,21 @@ func (r *run) rulesLive() bool {
 	return !r.noSet
 }
 
+// containsSorted reports whether a is in one of ps, which are sorted and do
+// not overlap (as Gather returns them): a binary search, so that a run
+// with a long allowlist builds nothing to check its connections against.
+func containsSorted(ps []netip.Prefix, a netip.Addr) bool {
+	// The first prefix that starts after a; the one before it is the only
+	// one that can hold a.
+	i, _ := slices.BinarySearchFunc(ps, a, func(p netip.Prefix, a netip.Addr) int {
+		if p.Addr().Compare(a) > 0 {
+			return 1
+		}
+		return -1
+	})
+	return i > 0 && ps[i-1].Contains(a)
+}
+
 // fetchHosts resolves the hosts of the HTTP sources, which init-firewall
 // must reach while gathering, and pins the sources' HTTP client to the
 // addresses found: a second lookup could answer others (round-robin DNS),
@@ -472,29 +485,15 @@ func (r *run) replaceSets(list *Allowlist) error {
 // forget cuts the connections the box opened to destinations that are no
 // longer allowed (connections to still-allowed ones stay up).
 func (r *run) forget(list *Allowlist) (uint, error) {
-	var b netipx.IPSetBuilder
-	for _, p := range append(slices.Clone(list.V4), list.V6...) {
-		b.AddPrefix(p)
-	}
-	if r.cfg.AllowLocalNetworks {
-		for _, p := range r.host.LocalNets {
-			b.AddPrefix(p)
-		}
-	}
-	for _, gw := range r.host.Gateways {
-		b.Remove(gw)
-	}
-	allowedSet, err := b.IPSet()
-	if err != nil {
-		return 0, fmt.Errorf("forget removed connections: %w", err)
-	}
 	gateways := map[netip.Addr]bool{}
 	for _, gw := range r.host.Gateways {
 		gateways[gw] = true
 	}
 	allowed := func(dst netip.Addr, proto uint8, port uint16) bool {
+		inList := containsSorted(list.V4, dst) || containsSorted(list.V6, dst) ||
+			r.cfg.AllowLocalNetworks && slices.ContainsFunc(r.host.LocalNets, func(p netip.Prefix) bool { return p.Contains(dst) })
 		switch {
-		case allowedSet.Contains(dst):
+		case inList && !gateways[dst]:
 			return true
 		case port == 53 && (proto == 6 || proto == 17):
 			return true // DNS: the uid is not in conntrack; keep it
