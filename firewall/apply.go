@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +33,29 @@ type applier struct {
 	mu          sync.Mutex
 	hooks       map[string]Hooks
 	inspections map[string]*inspection
+	// tools maps a program's name to its absolute path (FindTool); set
+	// only through tool, under mu.
+	tools map[string]string
+}
+
+// tool returns the absolute path of a system program (see FindTool). Only
+// that path is ever run: the PATH the box was started with may name
+// folders the agent can write.
+func (a *applier) tool(name string) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if p, ok := a.tools[name]; ok {
+		return p, nil
+	}
+	p, err := FindTool(name)
+	if err != nil {
+		return "", err
+	}
+	if a.tools == nil {
+		a.tools = map[string]string{}
+	}
+	a.tools[name] = p
+	return p, nil
 }
 
 // inspection is one family's hook inspection under way.
@@ -126,7 +148,7 @@ func (a *applier) startInspection(fam family) *inspection {
 		defer close(in.done)
 		ctx, cancel := context.WithTimeout(context.Background(), inspectTimeout)
 		defer cancel()
-		in.hooks, in.err = inspectHooks(ctx, a.run, fam)
+		in.hooks, in.err = a.inspectHooks(ctx, fam)
 	}()
 	return in
 }
@@ -174,8 +196,12 @@ func (a *applier) setHooksLocked(fam family, h Hooks) {
 // backend as the iptables-restore that loads the rules) and says how the
 // jumps into devbox's chains must change so that each is there once, as
 // rule 1 of OUTPUT and of INPUT.
-func inspectHooks(ctx context.Context, run runner.Runner, fam family) (Hooks, error) {
-	res, err := run.Run(ctx, runner.Cmd{Name: fam.save, Args: []string{"-t", "filter"}})
+func (a *applier) inspectHooks(ctx context.Context, fam family) (Hooks, error) {
+	save, err := a.tool(fam.save)
+	if err != nil {
+		return Hooks{}, fmt.Errorf("inspect %s hooks: %w", fam.name, err)
+	}
+	res, err := a.run.Run(ctx, runner.Cmd{Name: save, Args: []string{"-t", "filter"}})
 	if err != nil {
 		return Hooks{}, fmt.Errorf("inspect %s hooks: %w", fam.name, err)
 	}
@@ -229,15 +255,19 @@ func (a *applier) loadRules(ctx context.Context, fam family, r Ruleset) error {
 
 // restore runs one `iptables-restore --noflush` (or ip6tables-restore).
 func (a *applier) restore(ctx context.Context, fam family, payload string) error {
-	_, err := a.run.Run(ctx, runner.Cmd{Name: fam.restore, Args: []string{"--noflush", "--wait"}, Stdin: strings.NewReader(payload)})
+	restore, err := a.tool(fam.restore)
+	if err != nil {
+		return err
+	}
+	_, err = a.run.Run(ctx, runner.Cmd{Name: restore, Args: []string{"--noflush", "--wait"}, Stdin: strings.NewReader(payload)})
 	return err
 }
 
 // ip6Filtering reports whether ip6tables can be used here: the tool is
 // installed and the kernel has its filter table.
 func (a *applier) ip6Filtering() error {
-	if _, err := exec.LookPath(familyV6.restore); err != nil {
-		return fmt.Errorf("%s not installed", familyV6.restore)
+	if _, err := a.tool(familyV6.restore); err != nil {
+		return err
 	}
 	_, err := a.hookChange(familyV6)
 	return err

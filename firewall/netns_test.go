@@ -941,23 +941,21 @@ func TestIntegrationNetnsNoIP6tables(t *testing.T) {
 	}{{"sysctl", false, "disable_ipv6"}, {"read-only /proc/sys", true, "removed"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLab(t)
-			// A PATH with iptables but without ip6tables.
-			bin := filepath.Join(l.dir, "bin")
-			if err := os.MkdirAll(bin, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			for _, tool := range []string{"iptables", "iptables-restore", "iptables-save"} {
-				target, err := exec.LookPath(tool)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.Symlink(target, filepath.Join(bin, tool)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			cmdline := fmt.Sprintf("PATH=%s exec %s --run-dir %s --config %s", bin, l.bin, filepath.Join(l.dir, "run"), l.config(t, fullConfig))
+			// init-firewall takes its tools only from the system folders,
+			// whatever PATH says: hide ip6tables there, in a mount
+			// namespace of its own. /usr/sbin becomes a tmpfs holding only
+			// the IPv4 tools, which point at the real binary through /mnt.
+			cmdline := fmt.Sprintf(`set -e
+real=$(readlink -f /usr/sbin/iptables-restore)
+mount --bind "$(dirname "$real")" /mnt
+mount -t tmpfs -o mode=0755 tmpfs /usr/sbin
+for tool in iptables iptables-restore iptables-save; do ln -s "/mnt/$(basename "$real")" /usr/sbin/$tool; done
+exec %s --run-dir %s --config %s`, l.bin, filepath.Join(l.dir, "run"), l.config(t, fullConfig))
 			if tc.roSysctl {
 				cmdline = "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && " + cmdline
+			}
+			if _, err := os.Stat("/mnt"); err != nil {
+				t.Fatalf("the test binds the real tools at /mnt: %v", err)
 			}
 			out, err := l.client.Command(context.Background(), "unshare", "-m", "sh", "-c", cmdline).CombinedOutput()
 			t.Logf("%s", out)
@@ -977,6 +975,48 @@ func TestIntegrationNetnsNoIP6tables(t *testing.T) {
 				t.Errorf("allowed IPv4 host: %s", got)
 			}
 		})
+	}
+}
+
+// TestIntegrationNetnsPlantedTools starts init-firewall as the image's
+// entrypoint would, as root, with a PATH whose first folder holds planted
+// iptables tools (as a Dev Container feature's folder the agent can write
+// would) and an environment that would break the real tools if it reached
+// them. The planted tools never run, the environment never reaches the
+// tools, and the rules are the real ones.
+func TestIntegrationNetnsPlantedTools(t *testing.T) {
+	l := newLab(t)
+	planted := filepath.Join(l.dir, "planted")
+	ran := filepath.Join(l.dir, "planted-tool-ran")
+	if err := os.MkdirAll(planted, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range []string{"iptables", "iptables-restore", "iptables-save", "ip6tables", "ip6tables-restore", "ip6tables-save", "ipset", "ip", "modprobe"} {
+		script := fmt.Sprintf("#!/bin/sh\necho %s >> %s\nexit 0\n", tool, ran)
+		if err := os.WriteFile(filepath.Join(planted, tool), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmdline := fmt.Sprintf("PATH=%s:$PATH XTABLES_LIBDIR=/nonexistent LD_LIBRARY_PATH=/nonexistent exec %s --run-dir %s --config %s",
+		planted, l.bin, filepath.Join(l.dir, "run"), l.config(t, fullConfig))
+	out, err := l.client.Command(context.Background(), "sh", "-c", cmdline).CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("init-firewall with planted tools: %v", err)
+	}
+	if data, err := os.ReadFile(ran); err == nil {
+		t.Fatalf("planted tools ran: %s", data)
+	}
+	if name, s := l.marker(t); name != ReadyMarker || s.IPv6 != "filtered" {
+		t.Fatalf("marker %s, ipv6 %q, want ready and filtered: %+v", name, s.IPv6, s)
+	}
+	for addr, want := range map[string]string{
+		allowedV4 + ":80": probeReached, "[" + allowedV6 + "]:80": probeReached,
+		blockedV4 + ":80": probeRefused, "[" + blockedV6 + "]:80": probeRefused,
+	} {
+		if got, _ := l.probeTCP(t, addr); got != want {
+			t.Errorf("%s: %s, want %s", addr, got, want)
+		}
 	}
 }
 

@@ -88,12 +88,9 @@ func SudoInvoked() bool {
 }
 
 // Restrict returns o with everything a non-root caller could use to loosen
-// the firewall reset to the root-owned defaults, and clears the
-// environment (proxies, resolver options) but for a fixed PATH. Call it
-// when SudoInvoked.
+// the firewall reset to the root-owned defaults. Call it when SudoInvoked
+// (the environment is cleared for every run: ResetEnvironment).
 func (o Options) Restrict() Options {
-	os.Clearenv()
-	_ = os.Setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	return Options{DryRun: o.DryRun, Timeout: o.Timeout, Runner: o.Runner, Out: o.Out}
 }
 

@@ -15,10 +15,12 @@ import (
 // fakeRestore records restore payloads and fails those fail says to.
 type fakeRestore struct {
 	payloads []string
+	names    []string
 	fail     func(payload string) bool
 }
 
 func (f *fakeRestore) Run(_ context.Context, c runner.Cmd) (runner.Result, error) {
+	f.names = append(f.names, c.Name)
 	var b strings.Builder
 	if c.Stdin != nil {
 		buf := make([]byte, 1<<16)
@@ -63,6 +65,11 @@ func TestLoadFallsBackClosed(t *testing.T) {
 			err := r.load(context.Background(), nil)
 			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
 				t.Errorf("load: %v, want %q", err, tc.err)
+			}
+			for _, name := range fake.names {
+				if !strings.HasPrefix(name, "/usr/sbin/") && !strings.HasPrefix(name, "/sbin/") {
+					t.Errorf("ran %q: want the absolute path of a system program", name)
+				}
 			}
 			if len(fake.payloads) != tc.payloads || !strings.Contains(fake.payloads[len(fake.payloads)-1], tc.last) {
 				t.Fatalf("payloads %q, want %d ending with one holding %q", fake.payloads, tc.payloads, tc.last)

@@ -29,14 +29,20 @@ import (
 )
 
 func main() {
+	// Whether a non-root user started it is read before the environment,
+	// which tells it (SUDO_UID), is cleared for good.
+	sudo := firewall.SudoInvoked()
+	firewall.ResetEnvironment()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := Main(ctx, os.Args[1:], sudo, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-// Main runs init-firewall with args and returns the exit status.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// Main runs init-firewall with args and returns the exit status. sudo says
+// a non-root user started it (firewall.SudoInvoked, read before main
+// cleared the environment).
+func Main(ctx context.Context, args []string, sudo bool, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "status" {
 		return status(ctx, args[1:], stdout, stderr)
 	}
@@ -61,7 +67,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "init-firewall: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if firewall.SudoInvoked() {
+	if sudo {
 		fmt.Fprintln(stderr, "init-firewall: started by a non-root user: using "+allowlist.DefaultConfigPath+" and ignoring --config and the environment")
 		opts = opts.Restrict()
 	}

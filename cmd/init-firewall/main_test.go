@@ -26,7 +26,7 @@ func TestMainExitStatus(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := Main(context.Background(), tc.args, &stdout, &stderr)
+			code := Main(context.Background(), tc.args, false, &stdout, &stderr)
 			if code != tc.code || !strings.Contains(stderr.String(), tc.err) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tc.code, tc.err)
 			}
@@ -36,7 +36,7 @@ func TestMainExitStatus(t *testing.T) {
 
 func TestStatusJSON(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := Main(context.Background(), []string{"status", "--json", "--run-dir", t.TempDir()}, &stdout, &stderr)
+	code := Main(context.Background(), []string{"status", "--json", "--run-dir", t.TempDir()}, false, &stdout, &stderr)
 	if code != 1 || !strings.Contains(stdout.String(), `"ok":false`) || !strings.Contains(stdout.String(), "not ready") {
 		t.Errorf("exit %d, stdout %q", code, stdout.String())
 	}
