@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 
 	"github.com/moby/moby/client"
 	"golang.org/x/term"
@@ -68,7 +67,11 @@ func (m *Manager) exec(ctx context.Context, dir, user string, cmd func(*target) 
 	if user == "" {
 		user = t.State.RemoteUser
 	} else if user != t.State.RemoteUser {
-		env = withoutUserVars(env) // let the engine set HOME for the other user
+		// Another user (root, most often) gets the container's own
+		// environment and a fixed PATH: the probed one is what the remote
+		// user's login shell left, and the agent writes that shell's files
+		// (a PATH to its own folders, LD_PRELOAD, BASH_ENV).
+		env = []string{"PATH=" + OtherUserPATH}
 	}
 	var token [8]byte
 	rand.Read(token[:])
@@ -109,17 +112,9 @@ func (m *Manager) exec(ctx context.Context, dir, user string, cmd func(*target) 
 	return run(runCtx, eng, t.ID, p)
 }
 
-func withoutUserVars(env []string) []string {
-	var out []string
-	for _, kv := range env {
-		switch k, _, _ := strings.Cut(kv, "="); k {
-		case "HOME", "USER", "LOGNAME", "MAIL":
-		default:
-			out = append(out, kv)
-		}
-	}
-	return out
-}
+// OtherUserPATH is the PATH of `exec -u USER` and `shell -u USER` for a user
+// other than the remote user: system folders only.
+const OtherUserPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // forwardSignals relays the signals devbox gets to the processes of the
 // exec marked with token, by running kill in the container as the same

@@ -184,6 +184,29 @@ func TestExecRunsAsRemoteUserInWorkspace(t *testing.T) {
 	}
 }
 
+// TestExecAsOtherUserTakesNothingFromTheAgent: `exec -u root` runs with the
+// container's own environment and a fixed PATH, none of what the remote
+// user's login shell (which the agent writes) or remoteEnv set.
+func TestExecAsOtherUserTakesNothingFromTheAgent(t *testing.T) {
+	w := newWorld(t, true)
+	if code := w.run(execCmd, "exec", "-w", w.ws, "-u", "root", "--", "env"); code != 0 {
+		t.Fatalf("exit %d: %s", code, w.err.String())
+	}
+	got := w.lastExec
+	if got.User != "root" {
+		t.Errorf("user %q, want root", got.User)
+	}
+	var env []string
+	for _, kv := range got.Env {
+		if !strings.HasPrefix(kv, "DEVBOX_EXEC_ID=") {
+			env = append(env, kv)
+		}
+	}
+	if want := []string{"PATH=" + lifecycle.OtherUserPATH}; !slices.Equal(env, want) {
+		t.Errorf("env %q, want %q", env, want)
+	}
+}
+
 func TestStatus(t *testing.T) {
 	for _, json := range []bool{false, true} {
 		w := newWorld(t, true)
