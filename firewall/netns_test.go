@@ -32,6 +32,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/devbox-sandbox/devbox/firewall/allowlist"
+	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/testnet"
 )
 
@@ -360,7 +361,7 @@ func (l *lab) apply(t testing.TB, args ...string) fwResult {
 // marker reads the marker the last run left.
 func (l *lab) marker(t testing.TB) (name string, s Summary) {
 	t.Helper()
-	for _, name := range []string{ReadyMarker, FailedMarker} {
+	for _, name := range []string{contract.ReadyMarkerName, contract.FailedMarkerName} {
 		data, err := os.ReadFile(filepath.Join(l.dir, "run", name))
 		if err != nil {
 			continue
@@ -591,12 +592,12 @@ func TestIntegrationNetnsApply(t *testing.T) {
 		t.Fatalf("init-firewall exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 	t.Logf("first run: %s(%s)", r.stdout, r.took)
-	t.Logf("marker: %s", must(os.ReadFile(filepath.Join(l.dir, "run", ReadyMarker))))
+	t.Logf("marker: %s", must(os.ReadFile(filepath.Join(l.dir, "run", contract.ReadyMarkerName))))
 	if !strings.Contains(r.stdout, "firewall ready") || !strings.Contains(r.stdout, "IPv6 filtered") {
 		t.Errorf("summary line: %q", r.stdout)
 	}
 	name, s := l.marker(t)
-	if name != ReadyMarker || !s.OK || s.Pid1Start == 0 || s.Verified != 7 {
+	if name != contract.ReadyMarkerName || !s.OK || s.Pid1Start == 0 || s.Verified != 7 {
 		t.Errorf("marker %s: %+v", name, s)
 	}
 
@@ -906,10 +907,10 @@ func TestIntegrationNetnsFailClosed(t *testing.T) {
 			}
 			name, s := l.marker(t)
 			if tc.code != 0 {
-				if name != FailedMarker || s.OK || !strings.Contains(s.Error, tc.message) || !strings.Contains(r.stderr, tc.message) {
+				if name != contract.FailedMarkerName || s.OK || !strings.Contains(s.Error, tc.message) || !strings.Contains(r.stderr, tc.message) {
 					t.Errorf("marker %s %+v; stderr %q; want the failed marker naming %q", name, s, r.stderr, tc.message)
 				}
-			} else if name != ReadyMarker {
+			} else if name != contract.ReadyMarkerName {
 				t.Errorf("marker %s: %+v", name, s)
 			}
 			// Closed whatever happened: blocked hosts refused at once, the
@@ -1007,7 +1008,7 @@ func TestIntegrationNetnsPlantedTools(t *testing.T) {
 	if data, err := os.ReadFile(ran); err == nil {
 		t.Fatalf("planted tools ran: %s", data)
 	}
-	if name, s := l.marker(t); name != ReadyMarker || s.IPv6 != "filtered" {
+	if name, s := l.marker(t); name != contract.ReadyMarkerName || s.IPv6 != "filtered" {
 		t.Fatalf("marker %s, ipv6 %q, want ready and filtered: %+v", name, s.IPv6, s)
 	}
 	for addr, want := range map[string]string{

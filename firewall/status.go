@@ -14,17 +14,12 @@ import (
 	"time"
 
 	"github.com/devbox-sandbox/devbox/internal/atomicfile"
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
-// DefaultRunDir holds the status markers (design.md: written only by
-// init-firewall, root:root 0755, gone at every container start).
-const DefaultRunDir = "/run/devbox"
-
-// Names of the status markers in the run directory.
-const (
-	ReadyMarker  = "firewall.ready"
-	FailedMarker = "firewall.failed"
-)
+// DefaultRunDir holds the status markers when Options and StatusOptions
+// name no other directory (tests do): the box's contract.RunDir.
+const DefaultRunDir = contract.RunDir
 
 // Summary describes one run of init-firewall. It is the one-line summary,
 // the --json output and the content of the status markers.
@@ -61,7 +56,8 @@ type Summary struct {
 	// "rules", "conntrack", "verify"), for tuning.
 	StepsMS map[string]int64 `json:"stepsMs,omitempty"`
 	// Pid1Start is field 22 of /proc/1/stat when the marker was written:
-	// it changes at every container start, so a stale marker is recognised.
+	// it changes at every container start, so a stale marker is recognised
+	// (contract.Fresh).
 	Pid1Start uint64 `json:"pid1Start"`
 	// Time the run ended.
 	Time time.Time `json:"time"`
@@ -134,7 +130,7 @@ func parsePid1Start(stat string) (uint64, error) {
 // clearMarkers removes both markers; the first thing a run does, so that
 // nothing reads the state of an earlier run as this one's.
 func clearMarkers(dir string) error {
-	for _, name := range []string{ReadyMarker, FailedMarker} {
+	for _, name := range []string{contract.ReadyMarkerName, contract.FailedMarkerName} {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove status marker: %w", err)
 		}
@@ -148,9 +144,9 @@ func writeMarker(dir string, s *Summary) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write status marker: %w", err)
 	}
-	name := FailedMarker
+	name := contract.FailedMarkerName
 	if s.OK {
-		name = ReadyMarker
+		name = contract.ReadyMarkerName
 	}
 	data, err := json.Marshal(s)
 	if err != nil {
@@ -176,7 +172,7 @@ type StatusOptions struct {
 var ErrNotReady = errors.New("firewall not ready")
 
 // Status reads the status markers, waiting up to opts.Wait for a fresh one
-// (its pid1Start equal to the live one). It returns the summary of a ready
+// (contract.Fresh: its pid1Start equal to the live one). It returns the summary of a ready
 // firewall, or an error: the failed marker's reason, or ErrNotReady. It
 // needs no privilege.
 func Status(ctx context.Context, opts StatusOptions) (*Summary, error) {
@@ -212,16 +208,17 @@ func readMarkers(dir string) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{FailedMarker, ReadyMarker} {
+	for _, name := range []string{contract.FailedMarkerName, contract.ReadyMarkerName} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			continue
 		}
 		var s Summary
-		if err := json.Unmarshal(data, &s); err != nil || s.Pid1Start != live {
+		if err := json.Unmarshal(data, &s); err != nil ||
+			!contract.Fresh(contract.Start{Pid1Start: s.Pid1Start, Time: s.Time}, contract.Start{Pid1Start: live}) {
 			continue // torn or from an earlier container start
 		}
-		if name == FailedMarker || !s.OK {
+		if name == contract.FailedMarkerName || !s.OK {
 			return &s, fmt.Errorf("firewall failed: %s", s.Error)
 		}
 		return &s, nil

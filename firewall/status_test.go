@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
 func TestStatusMarkers(t *testing.T) {
@@ -29,7 +31,7 @@ func TestStatusMarkers(t *testing.T) {
 		{"failed", func(dir string) { mustWrite(t, dir, &Summary{Error: "gather allowlist: boom", Pid1Start: live}) }, "firewall failed: gather allowlist: boom", false},
 		{"stale ready from an earlier start", func(dir string) { mustWrite(t, dir, &Summary{OK: true, Pid1Start: live + 1}) }, "not ready", false},
 		{"torn file", func(dir string) {
-			if err := os.WriteFile(filepath.Join(dir, ReadyMarker), []byte(`{"ok":tr`), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, contract.ReadyMarkerName), []byte(`{"ok":tr`), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}, "not ready", false},

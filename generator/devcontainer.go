@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/tailscale/hujson"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
 // How devbox changes a key it owns in an existing devcontainer.json.
@@ -319,7 +321,7 @@ func (p *patch) editArray(have, want hujson.Value, path string, rule editRule) {
 // ownedFeature reports whether devbox adds the feature id: its firewall
 // feature or a language's official feature.
 func ownedFeature(id string) bool {
-	if id == "./devbox-firewall" {
+	if id == contract.FirewallFeatureRef {
 		return true
 	}
 	return slices.ContainsFunc(languages, func(l language) bool { return l.Feature == id })

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/devbox-sandbox/devbox/firewall/allowlist"
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
 // Options are the choices of `devbox init`, as the user typed them; Init
@@ -198,7 +199,7 @@ func resolve(o Options) (*spec, error) {
 	}
 	s.AptPackages = dedupe(apt)
 	s.Extensions = dedupe(s.Extensions)
-	s.Features = append([]feature{{Ref: "./devbox-firewall", Options: map[string]string{}}}, s.Features...)
+	s.Features = append([]feature{{Ref: contract.FirewallFeatureRef, Options: map[string]string{}}}, s.Features...)
 
 	if err := s.resolveServices(o); err != nil {
 		return nil, err

@@ -3,7 +3,10 @@ package generator
 import (
 	"fmt"
 	"io/fs"
+	"path"
 
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
+	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/templates"
 )
 
@@ -40,6 +43,25 @@ func (s *spec) userVolumes() []userVolume {
 	return append(out, userVolume{Name: "devbox-history", Dir: historyDir, Comment: "Shell history survives a rebuild."})
 }
 
+// box is what the templates say about the image that the host and the box
+// must agree on, taken from package contract so no template spells it out.
+type box struct {
+	FeatureID      string // the local firewall feature's id (and folder)
+	FirewallBinary string // init-firewall in the image, the feature's entrypoint
+	ConfigDir      string
+	ConfigPath     string // the allowlist in the image
+	CacheDir       string
+	RunDir         string // the status markers
+	StatusCommand  string // postStartCommand: wait for the firewall in the box
+}
+
+// theBox fills box from package contract.
+var theBox = box{
+	FeatureID: contract.FirewallFeatureID, FirewallBinary: contract.FirewallBinary,
+	ConfigDir: contract.ConfigDir, ConfigPath: contract.ConfigPath, CacheDir: contract.CacheDir, RunDir: contract.RunDir,
+	StatusCommand: contract.StatusCommand(),
+}
+
 // mount is one entry of devcontainer.json's "mounts".
 type mount struct {
 	Spec    string
@@ -48,6 +70,7 @@ type mount struct {
 
 // devcontainerData fills devcontainer.json.tmpl.
 type devcontainerData struct {
+	box
 	Name            string
 	Compose         bool
 	WorkspaceFolder string
@@ -65,6 +88,7 @@ const noGitNote = "No .git directory when devbox init ran, so .git/hooks and .gi
 
 func (s *spec) devcontainerData() devcontainerData {
 	d := devcontainerData{
+		box:  theBox,
 		Name: s.Name, Compose: len(s.Services) > 0, WorkspaceFolder: "/workspaces/" + s.Name,
 		Features: s.Features, User: s.User, GPU: s.GPU, Extensions: s.Extensions,
 	}
@@ -113,6 +137,7 @@ func (s *spec) devcontainerData() devcontainerData {
 
 // dockerfileData fills Dockerfile.tmpl.
 type dockerfileData struct {
+	box
 	BaseImage   string
 	User        string
 	AptPackages []string
@@ -122,7 +147,7 @@ type dockerfileData struct {
 }
 
 func (s *spec) dockerfileData() dockerfileData {
-	d := dockerfileData{BaseImage: s.BaseImage, User: s.User, AptPackages: s.AptPackages, HistoryDir: historyDir, Agent: s.Agent}
+	d := dockerfileData{box: theBox, BaseImage: s.BaseImage, User: s.User, AptPackages: s.AptPackages, HistoryDir: historyDir, Agent: s.Agent}
 	for _, v := range s.userVolumes() {
 		d.UserDirs = append(d.UserDirs, v.Dir)
 	}
@@ -131,7 +156,9 @@ func (s *spec) dockerfileData() dockerfileData {
 
 // firewallData fills firewall.jsonc.tmpl.
 type firewallData struct {
+	box
 	Domains, OptionalDomains, CIDRs []host
+	GitHubMetaURL                   string
 	GitHubKeys                      []string
 	AllowLocalNetworks              bool
 	VerifyReachable, VerifyBlocked  []string
@@ -143,7 +170,9 @@ const blockedProbe = "https://example.com"
 
 func (s *spec) firewallData() firewallData {
 	d := firewallData{
-		Domains: s.Domains, OptionalDomains: s.Optional, CIDRs: s.CIDRs, GitHubKeys: s.GitHubKeys,
+		box:           theBox,
+		GitHubMetaURL: allowlist.DefaultGitHubMetaURL,
+		Domains:       s.Domains, OptionalDomains: s.Optional, CIDRs: s.CIDRs, GitHubKeys: s.GitHubKeys,
 		AllowLocalNetworks: len(s.Services) > 0,
 		VerifyReachable:    s.Verify, VerifyBlocked: []string{},
 	}
@@ -205,11 +234,11 @@ func (s *spec) render() ([]File, error) {
 		}
 	}
 	for _, f := range []struct {
-		path string
+		name string
 		mode fs.FileMode
-	}{{"devbox-firewall/devcontainer-feature.json", 0o644}, {"devbox-firewall/install.sh", 0o755}} {
-		data, err := templates.Static(f.path)
-		if err := add(f.path, f.mode, data, err); err != nil {
+	}{{"devcontainer-feature.json", 0o644}, {"install.sh", 0o755}} {
+		data, err := templates.Execute(f.name+".tmpl", theBox)
+		if err := add(path.Join(contract.FirewallFeatureID, f.name), f.mode, data, err); err != nil {
 			return nil, err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 
@@ -46,9 +47,6 @@ func (r DoctorReport) Failed() bool {
 	}
 	return false
 }
-
-// CLIVersion is the Dev Containers CLI version devbox is tested with.
-const CLIVersion = "0.89.0"
 
 // Doctor checks what devbox needs: the engine, compose, the devcontainer
 // CLI, and that a container may get NET_ADMIN on a kernel with the
@@ -103,12 +101,12 @@ func (m *Manager) checkCLI(ctx context.Context) Check {
 		if errors.Is(err, exec.ErrNotFound) {
 			detail = "`devcontainer` is not on PATH"
 		}
-		return Check{Name: "cli", Detail: detail, Fix: "npm install -g @devcontainers/cli@" + CLIVersion}
+		return Check{Name: "cli", Detail: detail, Fix: contract.CLIInstall}
 	}
 	v := strings.TrimSpace(string(out.Stdout))
 	c := Check{Name: "cli", OK: true, Detail: "devcontainer " + v}
-	if v != CLIVersion {
-		c.Detail += " (devbox is tested with " + CLIVersion + ")"
+	if v != contract.CLIVersion {
+		c.Detail += " (devbox is tested with " + contract.CLIVersion + ")"
 	}
 	return c
 }

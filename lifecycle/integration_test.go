@@ -22,6 +22,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 
@@ -401,7 +402,7 @@ echo '{"ok":false,"error":"resolve api.example.test: no such host"}' > /run/devb
 	t.Run("exec waits for a late marker", func(t *testing.T) {
 		ws, _ := workspaceAt(t.TempDir())
 		startMarkerContainer(t, eng, ws, `(sleep 1; mkdir -p /run/devbox; echo '{"ok":true}' > /run/devbox/firewall.ready) &`)
-		code, err := m.Exec(ctx, ExecOptions{Workspace: ws.Dir, Cmd: []string{"test", "-e", ReadyMarker}})
+		code, err := m.Exec(ctx, ExecOptions{Workspace: ws.Dir, Cmd: []string{"test", "-e", contract.ReadyMarker}})
 		if err != nil || code != 0 {
 			t.Fatalf("exec ran before the marker, or failed: %d, %v", code, err)
 		}

@@ -8,12 +8,14 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 
 // DefaultFirewallTimeout is how long exec, shell, up and start wait for the
-// firewall's ready marker before refusing.
-const DefaultFirewallTimeout = 120 * time.Second
+// firewall's ready marker before refusing: as long as the box's own wait
+// (contract.FirewallTimeout).
+const DefaultFirewallTimeout = contract.FirewallTimeout
 
 // Manager runs lifecycle operations. Its fields are the outside world; the
 // zero values of the optional ones pick the real thing.

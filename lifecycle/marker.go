@@ -10,17 +10,9 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
-)
 
-// Marker files init-firewall writes inside the container (design.md).
-const (
-	ReadyMarker  = "/run/devbox/firewall.ready"
-	FailedMarker = "/run/devbox/firewall.failed"
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
-
-// markerSlack is how much older than StartedAt a marker may look and still
-// count for the current start.
-const markerSlack = 20 * time.Millisecond
 
 // FirewallState is what the markers say about the current container start.
 type FirewallState int
@@ -51,23 +43,22 @@ func (e *FirewallError) Error() string {
 }
 
 // firewallState checks the markers with HEAD requests (no process runs in
-// the container). A marker counts only if written since startedAt.
+// the container). A marker counts only if written since startedAt, by
+// contract.Fresh: the host knows no PID 1 start, only times.
 func firewallState(ctx context.Context, eng Engine, id string, startedAt time.Time) (FirewallState, string, error) {
-	// File times come from the kernel's coarse clock, which may lag the
-	// engine's StartedAt by a tick; markers of an earlier start are older by
-	// far more (and init-firewall deletes them first thing).
-	since := startedAt.Add(-markerSlack)
-	fresh := func(t time.Time) bool { return !t.IsZero() && !t.Before(since) }
+	fresh := func(t time.Time) bool {
+		return contract.Fresh(contract.Start{Time: t}, contract.Start{Time: startedAt})
+	}
 	// init-firewall writes one marker per start, so a fresh ready marker
 	// settles it with a single request.
-	ready, err := markerTime(ctx, eng, id, ReadyMarker)
+	ready, err := markerTime(ctx, eng, id, contract.ReadyMarker)
 	if err != nil {
 		return FirewallPending, "", err
 	}
 	if fresh(ready) {
 		return FirewallReady, "", nil
 	}
-	failed, err := markerTime(ctx, eng, id, FailedMarker)
+	failed, err := markerTime(ctx, eng, id, contract.FailedMarker)
 	if err != nil {
 		return FirewallPending, "", err
 	}
@@ -106,7 +97,7 @@ func markerTime(ctx context.Context, eng Engine, id, path string) (time.Time, er
 
 // failureReason reads the "error" of the failed marker.
 func failureReason(ctx context.Context, eng Engine, id string) string {
-	res, err := eng.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: FailedMarker})
+	res, err := eng.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: contract.FailedMarker})
 	if err != nil {
 		return "the firewall failed to apply (reason unreadable: " + err.Error() + ")"
 	}
@@ -149,7 +140,7 @@ func (m *Manager) waitFirewall(ctx context.Context, eng Engine, id string) error
 		}
 		if !time.Now().Before(deadline) {
 			return &FirewallError{Container: id, Reason: fmt.Sprintf(
-				"the firewall never reported: no %s written since the container started (waited %s)", ReadyMarker, m.firewallTimeout())}
+				"the firewall never reported: no %s written since the container started (waited %s)", contract.ReadyMarker, m.firewallTimeout())}
 		}
 		select {
 		case <-ctx.Done():

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
 // metadata is what devbox needs from the devcontainer.metadata label: the
@@ -60,7 +62,7 @@ func parseMetadata(label string) (metadata, error) {
 		for k, v := range e.RemoteEnv {
 			md.RemoteEnv[k] = v
 		}
-		if strings.HasSuffix(strings.TrimSuffix(e.ID, "/"), "devbox-firewall") || e.Entrypoint == "/usr/local/sbin/init-firewall" {
+		if strings.HasSuffix(strings.TrimSuffix(e.ID, "/"), contract.FirewallFeatureID) || e.Entrypoint == contract.FirewallBinary {
 			md.HasFirewall = true
 		}
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
 // NoBoxError says a workspace has no container, or no running one.
@@ -117,7 +119,7 @@ func (m *Manager) checkFirewall(ctx context.Context, eng Engine, t *target) erro
 	md, _ := parseMetadata(t.Inspect.Config.Labels[LabelMetadata])
 	if md.Known && !md.HasFirewall {
 		return &FirewallError{Container: t.ID, Reason: "its configuration does not install the devbox firewall " +
-			"(no \"./devbox-firewall\" feature); regenerate it with `devbox init`"}
+			"(no \"" + contract.FirewallFeatureRef + "\" feature); regenerate it with `devbox init`"}
 	}
 	fmt.Fprintf(m.progress(), "devbox: waiting for the firewall of %s (up to %s)...\n", shortID(t.ID), m.firewallTimeout())
 	return m.waitFirewall(ctx, eng, t.ID)

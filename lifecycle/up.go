@@ -15,6 +15,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 
@@ -47,7 +48,7 @@ type CLIMissingError struct{ Err error }
 
 // Error implements error.
 func (e *CLIMissingError) Error() string {
-	return "the Dev Containers CLI (`devcontainer`) is not on PATH: install it with `npm install -g @devcontainers/cli@0.89.0`"
+	return "the Dev Containers CLI (`devcontainer`) is not on PATH: install it with `" + contract.CLIInstall + "`"
 }
 
 // Unwrap returns the underlying error.

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/tailscale/hujson"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
 // Workspace is a folder holding .devcontainer/devcontainer.json.
@@ -93,17 +95,13 @@ func hasDriveLetter(p string) bool {
 	return len(p) >= 2 && p[1] == ':' && ('a' <= p[0] && p[0] <= 'z' || 'A' <= p[0] && p[0] <= 'Z')
 }
 
-// firewallFeature is the local feature the generator writes; its entrypoint
-// applies the firewall at every container start.
-const firewallFeature = "./devbox-firewall"
-
 // NoFirewallError says a configuration does not install devbox's firewall.
 type NoFirewallError struct{ ConfigFile string }
 
 // Error implements error.
 func (e *NoFirewallError) Error() string {
 	return fmt.Sprintf("%s does not install the devbox firewall (no %q feature), and devbox runs no box without it:\n"+
-		"  regenerate the configuration with `devbox init`, or add \"features\": {%q: {}}", e.ConfigFile, firewallFeature, firewallFeature)
+		"  regenerate the configuration with `devbox init`, or add \"features\": {%q: {}}", e.ConfigFile, contract.FirewallFeatureRef, contract.FirewallFeatureRef)
 }
 
 // openFirewalledWorkspace opens the workspace at dir for a build, refusing
@@ -133,7 +131,7 @@ func checkFirewallFeature(ws Workspace) error {
 		return fmt.Errorf("parse %s: %w", ws.ConfigFile, err)
 	}
 	for id := range cfg.Features {
-		if strings.TrimSuffix(id, "/") == firewallFeature {
+		if strings.TrimSuffix(id, "/") == contract.FirewallFeatureRef {
 			return nil
 		}
 	}

@@ -18,7 +18,8 @@ import (
 var files embed.FS
 
 // FS returns the embedded files, rooted at the folder that mirrors
-// .devcontainer/ (so "devbox-firewall/install.sh" names the feature script).
+// .devcontainer/. The firewall feature's files are templates in feature/
+// (the generator names their folder after the feature's id).
 func FS() fs.FS {
 	sub, err := fs.Sub(files, "files")
 	if err != nil {
@@ -38,11 +39,11 @@ var parsed = sync.OnceValues(func() (*template.Template, error) {
 	return template.New("devbox").
 		Funcs(template.FuncMap{"json": toJSON, "comment": comment, "comma": comma}).
 		Option("missingkey=error").
-		ParseFS(FS(), "*.tmpl")
+		ParseFS(FS(), "*.tmpl", "feature/*.tmpl")
 })
 
-// Execute fills the template called name (for example "Dockerfile.tmpl")
-// with data.
+// Execute fills the template called name (for example "Dockerfile.tmpl",
+// or "install.sh.tmpl" for feature/install.sh.tmpl) with data.
 func Execute(name string, data any) ([]byte, error) {
 	t, err := parsed()
 	if err != nil {

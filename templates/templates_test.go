@@ -14,10 +14,14 @@ func TestTemplatesParse(t *testing.T) {
 	if err != nil || len(names) < 3 {
 		t.Fatalf("templates %v: %v", names, err)
 	}
+	names, err = fs.Glob(FS(), "feature/*.tmpl")
+	if err != nil || len(names) != 2 {
+		t.Fatalf("templates %v: %v", names, err)
+	}
 }
 
 func TestStatic(t *testing.T) {
-	for _, name := range []string{"devbox-firewall/devcontainer-feature.json", "devbox-firewall/install.sh", "postgres-init.sql", "mongodb-init.js"} {
+	for _, name := range []string{"postgres-init.sql", "mongodb-init.js"} {
 		if data, err := Static(name); err != nil || len(data) == 0 {
 			t.Errorf("%s: %v", name, err)
 		}

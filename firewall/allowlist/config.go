@@ -15,14 +15,17 @@ import (
 	"unicode/utf8"
 
 	"github.com/tailscale/hujson"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
-// Paths and URLs used when firewall.jsonc does not name them. They are part of
-// the contract in design.md between the generator, the image and init-firewall.
+// Paths and URLs used when firewall.jsonc does not name them. The paths are
+// the image's, from package contract (the generator, the image and
+// init-firewall agree on them there).
 const (
-	DefaultConfigPath     = "/etc/devbox/firewall.jsonc"
-	DefaultTokenFile      = "/etc/devbox/github-token"
-	DefaultCacheDir       = "/var/lib/devbox"
+	DefaultConfigPath     = contract.ConfigPath
+	DefaultTokenFile      = contract.TokenFile
+	DefaultCacheDir       = contract.CacheDir
 	DefaultResolvConf     = "/etc/resolv.conf"
 	DefaultGitHubMetaURL  = "https://api.github.com/meta"
 	DefaultAWSIPRangesURL = "https://ip-ranges.amazonaws.com/ip-ranges.json"

@@ -16,6 +16,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/urfave/cli/v2"
 
+	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 	"github.com/devbox-sandbox/devbox/lifecycle"
 )
@@ -54,12 +55,12 @@ func TestUp(t *testing.T) {
 			}
 		}},
 		{name: "up-firewall-failed", firewall: true, setup: func(w *world) {
-			delete(w.markers, lifecycle.ReadyMarker)
-			w.markers[lifecycle.FailedMarker] = started.Add(2 * time.Second)
+			delete(w.markers, contract.ReadyMarker)
+			w.markers[contract.FailedMarker] = started.Add(2 * time.Second)
 			w.failReason = "resolve api.anthropic.com: no such host"
 		}},
 		{name: "up-firewall-never-reported", firewall: true, setup: func(w *world) {
-			w.markers[lifecycle.ReadyMarker] = started.Add(-time.Hour) // from an earlier start
+			w.markers[contract.ReadyMarker] = started.Add(-time.Hour) // from an earlier start
 		}},
 	}
 	for _, tt := range tests {
@@ -143,8 +144,8 @@ func TestExec(t *testing.T) {
 		{name: "exec-stopped", setup: func(w *world) { w.running = false }, args: []string{"--", "true"}},
 		{name: "exec-no-box", setup: func(w *world) { w.boxes = nil }, args: []string{"--", "true"}},
 		{name: "exec-firewall-failed", setup: func(w *world) {
-			delete(w.markers, lifecycle.ReadyMarker)
-			w.markers[lifecycle.FailedMarker] = started.Add(time.Second)
+			delete(w.markers, contract.ReadyMarker)
+			w.markers[contract.FailedMarker] = started.Add(time.Second)
 			w.failReason = "verify: https://example.com was reachable" // parsed only, never dialed
 		}, args: []string{"--", "true"}},
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/devbox-sandbox/devbox/generator"
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
 // newInitCommand is `devbox init`: flags into generator.Options, one call
@@ -15,7 +16,7 @@ func newInitCommand(env Env) *cli.Command {
 	return &cli.Command{
 		Name:  "init",
 		Usage: "write .devcontainer/ for a sandboxed AI coding agent",
-		Description: "Writes devcontainer.json, Dockerfile, firewall.jsonc (the egress allowlist), the devbox-firewall\n" +
+		Description: "Writes devcontainer.json, Dockerfile, firewall.jsonc (the egress allowlist), the " + contract.FirewallFeatureID + "\n" +
 			"feature, the init-firewall binaries and, with --services, compose.yaml. Existing files are kept\n" +
 			"unless --force; with --force an existing devcontainer.json is edited, keeping your changes.",
 		Flags: []cli.Flag{

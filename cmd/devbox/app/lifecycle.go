@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
@@ -39,7 +40,7 @@ func firewallTimeoutFlag() cli.Flag {
 	return &cli.DurationFlag{
 		Name:        "firewall-timeout",
 		Usage:       "how long to wait for the firewall to report before refusing",
-		DefaultText: "$DEVBOX_FIREWALL_TIMEOUT, else 120s",
+		DefaultText: "$DEVBOX_FIREWALL_TIMEOUT, else " + contract.FirewallWait(),
 	}
 }
 

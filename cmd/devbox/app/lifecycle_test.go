@@ -19,6 +19,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/urfave/cli/v2"
 
+	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 	"github.com/devbox-sandbox/devbox/lifecycle"
 	"github.com/devbox-sandbox/devbox/lifecycle/lifecycletest"
@@ -64,7 +65,7 @@ type world struct {
 func newWorld(t *testing.T, firewall bool) *world {
 	t.Helper()
 	w := &world{t: t, ws: t.TempDir(), state: t.TempDir(), running: true, runner: &fakeRunner{},
-		markers: map[string]time.Time{lifecycle.ReadyMarker: started.Add(time.Second)}}
+		markers: map[string]time.Time{contract.ReadyMarker: started.Add(time.Second)}}
 	feature := ""
 	if firewall {
 		feature = `"features": {"./devbox-firewall": {}},`
@@ -124,7 +125,7 @@ func (w *world) fakeEngine() *lifecycletest.Engine {
 			switch o.SourcePath {
 			case "/etc/passwd":
 				return client.CopyFromContainerResult{Content: lifecycletest.Tar("passwd", "root:x:0:0::/root:/bin/bash\ndev:x:1000:1000::/home/dev:/bin/bash\n")}, nil
-			case lifecycle.FailedMarker:
+			case contract.FailedMarker:
 				return client.CopyFromContainerResult{Content: lifecycletest.Tar("firewall.failed", `{"ok":false,"error":"`+w.failReason+`"}`)}, nil
 			}
 			return client.CopyFromContainerResult{}, cerrdefs.ErrNotFound

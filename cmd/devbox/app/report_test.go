@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
@@ -31,8 +32,8 @@ func TestErrorPrintedOnce(t *testing.T) {
 		{name: "mistyped flag", cmd: upCmd, args: []string{"up", "-w", "$WS", "--bogus"}, code: 2,
 			want: "devbox: up: flag provided but not defined: -bogus"},
 		{name: "firewall refusal on up", cmd: upCmd, args: []string{"up", "-w", "$WS"}, code: 3, setup: func(w *world) {
-			delete(w.markers, lifecycle.ReadyMarker)
-			w.markers[lifecycle.FailedMarker] = started.Add(2 * time.Second)
+			delete(w.markers, contract.ReadyMarker)
+			w.markers[contract.FailedMarker] = started.Add(2 * time.Second)
 			w.failReason = "resolve api.anthropic.com: no such host"
 		}, want: "devbox: refusing to run in container c0ffee123456"},
 		{name: "exec setup failure", cmd: execCmd, args: []string{"exec", "-w", "$WS", "--", "true"}, code: 125,

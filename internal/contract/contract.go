@@ -1,0 +1,86 @@
+package contract
+
+import (
+	"strconv"
+	"time"
+)
+
+// The local Dev Container feature the generator writes next to
+// devcontainer.json. Its entrypoint applies the firewall as root at every
+// container start, and devbox refuses a configuration without it.
+const (
+	// FirewallFeatureID is the feature's id, and the name of its folder
+	// in .devcontainer/.
+	FirewallFeatureID = "devbox-firewall"
+	// FirewallFeatureRef is how devcontainer.json's "features" names it
+	// (a local feature is a path relative to devcontainer.json).
+	FirewallFeatureRef = "./" + FirewallFeatureID
+)
+
+// Paths inside the image. The Dockerfile creates them root-owned, the
+// feature's install.sh checks them, init-firewall reads and writes them,
+// and the host looks at the run directory's markers from outside.
+const (
+	// FirewallBinary is where the image installs init-firewall; it is the
+	// feature's entrypoint.
+	FirewallBinary = "/usr/local/sbin/init-firewall"
+	// ConfigDir holds the allowlist and the optional GitHub token
+	// (root:root 0755).
+	ConfigDir = "/etc/devbox"
+	// ConfigPath is the allowlist (root:root 0644), a copy of
+	// .devcontainer/firewall.jsonc made at build time.
+	ConfigPath = ConfigDir + "/firewall.jsonc"
+	// TokenFile is the only place a GitHub token is read from.
+	TokenFile = ConfigDir + "/github-token"
+	// CacheDir keeps the last good answers of the GitHub and AWS sources
+	// (root:root 0700).
+	CacheDir = "/var/lib/devbox"
+	// RunDir holds the status markers; only init-firewall writes it
+	// (root:root 0755).
+	RunDir = "/run/devbox"
+)
+
+// Status markers: init-firewall removes both first thing at every run and
+// writes one of them, atomically, when it is done. The host reads only their
+// modification time and the failed marker's "error".
+const (
+	// ReadyMarkerName is the marker of a firewall applied and verified,
+	// in RunDir.
+	ReadyMarkerName = "firewall.ready"
+	// FailedMarkerName is the marker of a failed run (the box stays
+	// closed), in RunDir.
+	FailedMarkerName = "firewall.failed"
+	// ReadyMarker is the ready marker's path in the box.
+	ReadyMarker = RunDir + "/" + ReadyMarkerName
+	// FailedMarker is the failed marker's path in the box.
+	FailedMarker = RunDir + "/" + FailedMarkerName
+)
+
+// FirewallTimeout is how long anything waits for the firewall of a
+// container start to report before refusing the box: the host before exec,
+// shell, up and start, and the generated postStartCommand inside the box.
+const FirewallTimeout = 120 * time.Second
+
+// FirewallWait spells FirewallTimeout in whole seconds ("120s"), as the
+// generated postStartCommand and the help text give it.
+func FirewallWait() string {
+	return strconv.FormatInt(int64(FirewallTimeout/time.Second), 10) + "s"
+}
+
+// StatusCommand is the command the generated devcontainer.json runs as its
+// postStartCommand: init-firewall waits in the box for the firewall of the
+// current start, so no tool starts before it is applied.
+func StatusCommand() string {
+	return FirewallBinary + " status --wait " + FirewallWait()
+}
+
+// The Dev Containers CLI devbox drives and is tested with. .ci/setup (shell)
+// and the README spell the version too; a test keeps them in step.
+const (
+	// CLIPackage is the CLI's npm package.
+	CLIPackage = "@devcontainers/cli"
+	// CLIVersion is the version devbox is tested with.
+	CLIVersion = "0.89.0"
+	// CLIInstall is the command that installs that version.
+	CLIInstall = "npm install -g " + CLIPackage + "@" + CLIVersion
+)
