@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // requireBaseImage returns the local base image of a Debian suite, making
@@ -155,6 +157,81 @@ func TestIntegrationDockerBuild(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIntegrationDockerBuildSudoBase builds a generated Dockerfile on a base
+// that ships sudo the way vendor images do (mcr.microsoft.com/devcontainers/base
+// has the sudo package and a uid-1000 user with a NOPASSWD line; this one's
+// user is in group sudo too, doas lets it in as well, and root has an empty
+// password, as Alpine's images once had), and checks that the user is left
+// with no route to root: no sudo, doas or their configuration, no admin
+// group, no setuid binary beyond the plain Debian base's, and a locked root
+// password for su.
+func TestIntegrationDockerBuildSudoBase(t *testing.T) {
+	requireDocker(t)
+	if firewallBuildErr != nil {
+		t.Fatalf("cmd/init-firewall does not build, so the image would hold no real firewall: %v", firewallBuildErr)
+	}
+	plain := requireBaseImage(t, "bookworm")
+	start := time.Now()
+	base := derivedBase(t, "RUN apt-get update"+
+		" && apt-get install -y --no-install-recommends sudo opendoas"+
+		" && useradd --create-home --uid 1000 --user-group --groups sudo --shell /bin/bash vscode"+
+		" && echo 'vscode ALL=(root) NOPASSWD:ALL' > /etc/sudoers.d/vscode && chmod 0440 /etc/sudoers.d/vscode"+
+		" && echo 'permit nopass vscode' > /etc/doas.conf"+
+		" && passwd --delete root"+
+		" && rm -rf /var/lib/apt/lists/*")
+	t.Logf("sudo base built in %s", time.Since(start).Round(time.Second))
+	// The base must grant root each way, or the checks below prove nothing.
+	grant := `sudo -n id -u && doas -n id -u && su -c "id -u" root </dev/null`
+	if out := run(t, "", "docker", "run", "--rm", "--network", "none", "--user", "vscode", base, "sh", "-c", grant); out != "0\n0\n0\n" {
+		t.Fatalf("the sudo base does not give its user root: %s printed %q", grant, out)
+	}
+
+	ws := newWorkspace(t, "build-sudo-base", true)
+	r, err := Init(Options{
+		Workspace: ws, Agent: "none", Languages: []string{"node@system"},
+		BaseImage: base, FirewallBinary: firewallBin,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := "devbox-generator-test:sudo-base"
+	start = time.Now()
+	run(t, r.Dir, "docker", "build", "-q", "-t", image, ".")
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", image).Run() })
+	t.Logf("devbox image built in %s", time.Since(start).Round(time.Second))
+
+	asRoot := strings.Join([]string{
+		`! dpkg -s sudo && ! dpkg -s opendoas`,
+		`! grep -rs NOPASSWD /etc`,
+		`case "$(getent shadow root | cut -d: -f2)" in '!'*|'*'*) ;; *) exit 1;; esac`, // locked
+	}, " && ")
+	run(t, "", "docker", "run", "--rm", "--network", "none", image, "sh", "-exc", asRoot)
+
+	asUser := strings.Join([]string{
+		`test "$(id -un)" = ` + DefaultUser + ` && test "$(id -u)" = 1000`, // vscode, renamed
+		`test "$(id -nG)" = ` + DefaultUser,                                // and out of group sudo
+		`! command -v sudo && ! command -v sudoedit && ! command -v doas`,
+		`! ls -d /etc/sudoers* /etc/doas.conf 2>/dev/null`,
+		`! su -c true root </dev/null`,
+	}, " && ")
+	run(t, "", "docker", "run", "--rm", "--network", "none", "--user", DefaultUser, image, "sh", "-exc", asUser)
+
+	if got, want := setuidFiles(t, image), setuidFiles(t, plain); !slices.Equal(got, want) {
+		t.Errorf("setuid and setgid files in the image:\n%s\nwant those of the plain base %s:\n%s",
+			strings.Join(got, "\n"), plain, strings.Join(want, "\n"))
+	}
+}
+
+// setuidFiles lists the setuid and setgid files of an image's root
+// filesystem, sorted.
+func setuidFiles(t *testing.T, image string) []string {
+	t.Helper()
+	out := run(t, "", "docker", "run", "--rm", "--network", "none", image, "find", "/", "-xdev", "-type", "f", "-perm", "/6000")
+	files := strings.Fields(out)
+	slices.Sort(files)
+	return files
 }
 
 // derivedBase builds a base image from the test base plus one Dockerfile
