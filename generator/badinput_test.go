@@ -50,6 +50,21 @@ func TestBadInput(t *testing.T) {
 		{name: "service image malformed", opts: Options{Services: []string{"postgres"}, ServiceImages: []string{"postgres"}}, want: []string{"NAME=IMAGE"}},
 		{name: "firewall binary missing", opts: Options{FirewallBinary: "/nonexistent/init-firewall"}, want: []string{"--firewall-binary", "/nonexistent/init-firewall"}},
 		{
+			name: "git hooks a symlink", want: []string{".git/hooks: is a symlink", "Docker would mount whatever it points to"},
+			setup: func(t *testing.T, ws string) {
+				hooks := filepath.Join(ws, ".git", "hooks")
+				if err := os.MkdirAll(filepath.Dir(hooks), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.RemoveAll(hooks); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink("/etc", hooks); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+		{
 			name: "firewall binary not an executable", want: []string{"not usable as init-firewall", "not a Linux executable"},
 			setup: func(t *testing.T, ws string) {
 				writeFile(t, filepath.Join(ws, "fw"), "#!/bin/sh\n")

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/devbox-sandbox/devbox/internal/hostcheck"
 )
 
 // DirName is the folder devbox writes in the workspace.
@@ -74,6 +76,9 @@ func Generate(o Options) (*Result, error) {
 		return nil, fmt.Errorf("workspace %s: %w", s.Workspace, err)
 	case !info.IsDir():
 		return nil, inputErrorf("workspace %s is not a folder (-w names an existing folder)", s.Workspace)
+	}
+	if err := hostcheck.CheckMountSources(s.Workspace); err != nil {
+		return nil, inputErrorf("%v", err)
 	}
 	s.HasGit = isDir(filepath.Join(s.Workspace, ".git"))
 	s.HasGitHooks = s.HasGit && isDir(filepath.Join(s.Workspace, ".git", "hooks"))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/devbox-sandbox/devbox/internal/hostcheck"
+
 	"github.com/moby/moby/client"
 )
 
@@ -50,6 +52,10 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*StartResult, e
 		return nil, err
 	}
 	defer eng.Close()
+	// Docker resolves bind-mount sources again at every start.
+	if err := hostcheck.CheckMountSources(box.Workspace); err != nil {
+		return nil, err
+	}
 	for _, c := range append(box.Services, box.Dev) {
 		if _, err := eng.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
 			return nil, fmt.Errorf("start container %s: %w", containerName(c), err)

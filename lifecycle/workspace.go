@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/devbox-sandbox/devbox/internal/hostcheck"
+
 	"github.com/tailscale/hujson"
 
 	"github.com/devbox-sandbox/devbox/internal/contract"
@@ -111,7 +113,20 @@ func openFirewalledWorkspace(dir string) (Workspace, error) {
 	if err != nil {
 		return ws, err
 	}
+	if err := checkPlanted(ws); err != nil {
+		return ws, err
+	}
 	return ws, checkFirewallFeature(ws)
+}
+
+// checkPlanted refuses what the box could have planted in the workspace for
+// the host to act on when a box is made or started: a symlink where devbox
+// mounts a path, and COMPOSE_* settings in the workspace's .env.
+func checkPlanted(ws Workspace) error {
+	if err := hostcheck.CheckMountSources(ws.Dir); err != nil {
+		return err
+	}
+	return hostcheck.CheckDotEnv(ws.Dir)
 }
 
 // checkFirewallFeature refuses a configuration without the firewall feature.

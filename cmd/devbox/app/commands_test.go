@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -296,4 +297,57 @@ func TestResetYes(t *testing.T) {
 		t.Errorf("removed images %q", removedImages)
 	}
 	w.golden("reset-yes", code)
+}
+
+// TestPlantedWorkspaceRefused: what the box can write in the workspace and
+// the host would act on when a box is made or started is refused, naming
+// the file, before anything runs.
+func TestPlantedWorkspaceRefused(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		plant func(t *testing.T, ws string)
+		cmd   func(Env, *lifecycle.Manager) *cli.Command
+		args  []string
+		want  string
+	}{
+		{"up with COMPOSE_PROJECT_NAME in .env", func(t *testing.T, ws string) {
+			writeFile(t, filepath.Join(ws, ".env"), "API=1\nCOMPOSE_PROJECT_NAME=another-box\n")
+		}, upCmd, []string{"up"}, ".env:2: COMPOSE_PROJECT_NAME: a COMPOSE_* setting"},
+		{"up with .git/config a symlink", func(t *testing.T, ws string) {
+			plantSymlink(t, "/etc/shadow", filepath.Join(ws, ".git", "config"))
+		}, upCmd, []string{"up"}, `.git/config: is a symlink (to "/etc/shadow")`},
+		{"start with .git/hooks a symlink", func(t *testing.T, ws string) {
+			plantSymlink(t, "/root/.ssh", filepath.Join(ws, ".git", "hooks"))
+		}, startCmd, []string{"start"}, `.git/hooks: is a symlink (to "/root/.ssh")`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, true)
+			started := false
+			w.eng.ContainerStartFunc = func(context.Context, string, client.ContainerStartOptions) (client.ContainerStartResult, error) {
+				started = true
+				return client.ContainerStartResult{}, nil
+			}
+			tt.plant(t, w.ws)
+			code := w.run(tt.cmd, append(tt.args, "-w", w.ws)...)
+			if code != 1 || !strings.Contains(w.err.String(), tt.want) {
+				t.Fatalf("exit %d, stderr %q; want 1 and %q", code, w.err.String(), tt.want)
+			}
+			if len(w.runner.calls) > 0 || started {
+				t.Errorf("ran %v (container started: %v) before refusing", w.runner.calls, started)
+			}
+		})
+	}
+}
+
+func plantSymlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
 }

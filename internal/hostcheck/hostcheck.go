@@ -1,0 +1,93 @@
+// Package hostcheck refuses host files that the agent can plant from inside
+// the box and that the host would act on the next time a box is made or
+// started: a symlink where devbox bind-mounts a path read-only (Docker
+// follows it on the host, so the box would get whatever it points to), and
+// COMPOSE_* settings in the workspace's .env (they choose the compose
+// project, and with it another box's volumes and networks).
+//
+// It reads only; it runs nothing and changes nothing.
+package hostcheck
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// MountSources are the workspace paths devbox bind-mounts into the box
+// read-only, relative to the workspace, with the folder holding them.
+var MountSources = []string{".devcontainer", ".git", ".git/hooks", ".git/config"}
+
+// PlantedError names a host path the box could have planted, and why it is
+// refused.
+type PlantedError struct {
+	Path string // the file at fault
+	Line int    // its line, when the fault is in one; 0 otherwise
+	Why  string
+}
+
+// Error implements error.
+func (e *PlantedError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Why)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Why)
+}
+
+// CheckMountSources refuses a symlink at any of MountSources in workspace.
+// A missing path is fine: devbox init left its mount out, or will say so.
+func CheckMountSources(workspace string) error {
+	for _, rel := range MountSources {
+		p := filepath.Join(workspace, filepath.FromSlash(rel))
+		fi, err := os.Lstat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return fmt.Errorf("check %s: %w", p, err)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			return &PlantedError{Path: p, Why: fmt.Sprintf("is a symlink (to %q): devbox mounts this path into the box, and Docker would mount whatever it points to on this machine. "+
+				"Check how it got there (the box can write the workspace), then replace it with the real folder or file", target)}
+		}
+	}
+	return nil
+}
+
+// CheckDotEnv refuses COMPOSE_* settings in workspace/.env, naming the line.
+// The Dev Containers CLI reads the compose project's name from there, and the
+// agent can write it.
+func CheckDotEnv(workspace string) error {
+	p := filepath.Join(workspace, ".env")
+	fi, err := os.Lstat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check %s: %w", p, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return &PlantedError{Path: p, Why: "is a symlink: the Dev Containers CLI reads compose settings from it; replace it with a plain file"}
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", p, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		line = strings.TrimSpace(strings.TrimPrefix(line, "export "))
+		key, _, ok := strings.Cut(line, "=")
+		key = strings.TrimSpace(key)
+		if ok && strings.HasPrefix(strings.ToUpper(key), "COMPOSE_") {
+			return &PlantedError{Path: p, Line: n, Why: fmt.Sprintf("%s: a COMPOSE_* setting in the workspace's .env chooses the box's compose project (and with it the volumes and networks of another box); "+
+				"the box can write this file. Remove the line; devbox names the project itself", key)}
+		}
+	}
+	return sc.Err()
+}
