@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 
 	"github.com/devbox-sandbox/devbox/internal/atomicfile"
 )
@@ -76,31 +75,13 @@ func writeAll(dir string, files []File, remove []string) (err error) {
 			}
 		}
 	}
-	// The temporary files are written and synced side by side: the
-	// filesystem commits the syncs together, one wait instead of one per
-	// file.
-	names := make([]string, len(files))
-	errs := make([]error, len(files))
-	var wg sync.WaitGroup
-	for i, f := range files {
-		wg.Go(func() {
-			target := filepath.Join(dir, filepath.FromSlash(f.Path))
-			names[i], errs[i] = writeTemp(filepath.Dir(target), f)
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("write %s: %w", target, errs[i])
-			}
-		})
-	}
-	wg.Wait()
-	for i, f := range files {
-		if names[i] != "" {
-			temps[filepath.Join(dir, filepath.FromSlash(f.Path))] = names[i]
-		}
-	}
-	for _, err := range errs {
+	for _, f := range files {
+		target := filepath.Join(dir, filepath.FromSlash(f.Path))
+		name, err := writeTemp(filepath.Dir(target), f)
 		if err != nil {
-			return err
+			return fmt.Errorf("write %s: %w", target, err)
 		}
+		temps[target] = name
 	}
 	for _, f := range files {
 		target := filepath.Join(dir, filepath.FromSlash(f.Path))
@@ -129,7 +110,7 @@ func writeAll(dir string, files []File, remove []string) (err error) {
 }
 
 // writeTemp writes f's content to a new temporary file in dir with f's
-// mode, synced to disk.
+// mode, not synced: init's files can be made again.
 func writeTemp(dir string, f File) (string, error) {
-	return atomicfile.WriteTemp(dir, ".devbox-*.tmp", f.Data, f.Mode)
+	return atomicfile.WriteTempUnsynced(dir, ".devbox-*.tmp", f.Data, f.Mode)
 }

@@ -33,6 +33,18 @@ func Write(path string, data []byte, perm fs.FileMode) error {
 // name for the caller to rename into place. It leaves nothing behind when
 // it fails.
 func WriteTemp(dir, pattern string, data []byte, perm fs.FileMode) (name string, err error) {
+	return writeTemp(dir, pattern, data, perm, true)
+}
+
+// WriteTempUnsynced is WriteTemp without the sync, for files that can be
+// made again (devbox init's output, whose syncs doubled its time): readers
+// still see the old file or the whole new one once it is renamed, but a
+// crash of the machine right after may leave the new one empty.
+func WriteTempUnsynced(dir, pattern string, data []byte, perm fs.FileMode) (name string, err error) {
+	return writeTemp(dir, pattern, data, perm, false)
+}
+
+func writeTemp(dir, pattern string, data []byte, perm fs.FileMode, sync bool) (name string, err error) {
 	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return "", err
@@ -49,8 +61,10 @@ func WriteTemp(dir, pattern string, data []byte, perm fs.FileMode) (name string,
 	if err := f.Chmod(perm); err != nil {
 		return "", err
 	}
-	if err := f.Sync(); err != nil {
-		return "", err
+	if sync {
+		if err := f.Sync(); err != nil {
+			return "", err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return "", err
