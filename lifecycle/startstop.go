@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/devbox-sandbox/devbox/internal/hostcheck"
-
 	"github.com/moby/moby/client"
+
+	"github.com/devbox-sandbox/devbox/internal/hostcheck"
 )
 
 // StopOptions names the workspace whose box `devbox stop` stops.

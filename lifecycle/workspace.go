@@ -9,11 +9,10 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/devbox-sandbox/devbox/internal/hostcheck"
-
 	"github.com/tailscale/hujson"
 
 	"github.com/devbox-sandbox/devbox/internal/contract"
+	"github.com/devbox-sandbox/devbox/internal/hostcheck"
 )
 
 // Workspace is a folder holding .devcontainer/devcontainer.json.
