@@ -191,6 +191,25 @@ func TestIntegrationLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("exec as another user takes nothing from the agent's shell", func(t *testing.T) {
+		out.Reset()
+		code, err := m.Exec(ctx, ExecOptions{Workspace: ws.Dir, User: "root", Cmd: []string{"sh", "-c", "id -un; env | sort"}})
+		if err != nil || code != 0 {
+			t.Fatalf("devbox exec -u root: %d, %v", code, err)
+		}
+		got := out.String()
+		for _, want := range []string{"root\n", "FROM_CONTAINER=c1", "HOME=/root", "PATH=" + OtherUserPATH + "\n"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("exec -u root lacks %q:\n%s", want, got)
+			}
+		}
+		for _, gone := range []string{"FROM_BASHRC", "FROM_REMOTE", "/opt/remote/bin"} {
+			if strings.Contains(got, gone) {
+				t.Errorf("exec -u root got %q from the remote user:\n%s", gone, got)
+			}
+		}
+	})
+
 	t.Run("exit status and stdin", func(t *testing.T) {
 		m.In = strings.NewReader("from stdin\n")
 		out.Reset()
