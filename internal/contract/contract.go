@@ -84,3 +84,31 @@ const (
 	// CLIInstall is the command that installs that version.
 	CLIInstall = "npm install -g " + CLIPackage + "@" + CLIVersion
 )
+
+// The compose layout of every box: the gateway owns the network namespace
+// and enforces the allowlist; dev, the agent's container, joins it with
+// `network_mode: service:gateway` and holds no network capability.
+const (
+	// GatewayService is the compose service of the gateway container.
+	GatewayService = "gateway"
+	// DevService is the compose service the agent works in.
+	DevService = "dev"
+	// GatewayArg is init-firewall's subcommand that runs as the gateway's
+	// main process: deny-all first, then apply and verify, then stay up.
+	GatewayArg = "gateway"
+	// GatewayMark is the socket mark of the gateway's own traffic (its
+	// lookups and fetches). A socket mark needs CAP_NET_ADMIN, or
+	// CAP_NET_RAW since Linux 5.17; dev has neither, so dev cannot forge it.
+	GatewayMark = 0x6462780a
+	// UnprivilegedPortStart is the value the gateway keeps for
+	// net.ipv4.ip_unprivileged_port_start (Docker sets 0): dev shares the
+	// gateway's loopback, and must not bind its low ports as a non-root user.
+	UnprivilegedPortStart = 1024
+)
+
+// GatewayHealthcheck is the gateway's healthcheck: it passes once the
+// firewall of the current start is applied and verified (it reads the
+// markers; it probes nothing).
+func GatewayHealthcheck() []string {
+	return []string{"CMD", FirewallBinary, "status"}
+}
