@@ -68,10 +68,10 @@ type inspection struct {
 // inspectTimeout bounds one iptables-save.
 const inspectTimeout = 10 * time.Second
 
-// ensureSet creates fam's live set, empty, when it does not exist yet, so
+// ensureSet creates fam's set name, empty, when it does not exist yet, so
 // rules can refer to it before anything was gathered.
-func (a *applier) ensureSet(fam family) error {
-	ok, err := a.ipset.exists(fam.set)
+func (a *applier) ensureSet(fam family, name string) error {
+	ok, err := a.ipset.exists(name)
 	if err != nil || ok {
 		return err
 	}
@@ -79,7 +79,7 @@ func (a *applier) ensureSet(fam family) error {
 	if err != nil {
 		return err
 	}
-	return a.ipset.create(fam.set, fam.afINET, rev, 0)
+	return a.ipset.create(name, fam.afINET, rev, 0)
 }
 
 func (a *applier) revision(fam family) (uint8, error) {

@@ -21,8 +21,9 @@ type Host struct {
 	Resolvers []netip.Addr
 	// Gateways are the next hops of the box's routes.
 	Gateways []netip.Addr
-	// LocalNets are the subnets of the box's interfaces other than lo
-	// (IPv6 link-local ones left out).
+	// LocalNets are the subnets of the box's interfaces other than lo and
+	// the ones that carry a default route (IPv6 link-local ones left out):
+	// a compose project's internal network, not the egress one.
 	LocalNets []netip.Prefix
 	// Addrs are the box's own addresses (lo's left out).
 	Addrs []netip.Addr
@@ -58,6 +59,24 @@ func (h *Host) readInterfaces() error {
 	if err != nil {
 		return fmt.Errorf("list network interfaces: %w", err)
 	}
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("list routes: %w", err)
+	}
+	egress := map[int]bool{} // links with a default route
+	for _, r := range routes {
+		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
+			h.Gateways = append(h.Gateways, gw.Unmap())
+		}
+		for _, nh := range r.MultiPath {
+			if gw, ok := netip.AddrFromSlice(nh.Gw); ok {
+				h.Gateways = append(h.Gateways, gw.Unmap())
+			}
+		}
+		if r.Dst == nil || r.Dst.IP.IsUnspecified() && isZeroMask(r.Dst.Mask) {
+			egress[r.LinkIndex] = true
+		}
+	}
 	for _, l := range links {
 		if l.Attrs().Flags&net.FlagLoopback != 0 {
 			continue
@@ -74,22 +93,8 @@ func (h *Host) readInterfaces() error {
 			ip = ip.Unmap()
 			bits, _ := a.Mask.Size()
 			h.Addrs = append(h.Addrs, ip)
-			if !ip.IsLinkLocalUnicast() {
+			if !ip.IsLinkLocalUnicast() && !egress[l.Attrs().Index] {
 				h.LocalNets = append(h.LocalNets, netip.PrefixFrom(ip, bits).Masked())
-			}
-		}
-	}
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_ALL)
-	if err != nil {
-		return fmt.Errorf("list routes: %w", err)
-	}
-	for _, r := range routes {
-		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
-			h.Gateways = append(h.Gateways, gw.Unmap())
-		}
-		for _, nh := range r.MultiPath {
-			if gw, ok := netip.AddrFromSlice(nh.Gw); ok {
-				h.Gateways = append(h.Gateways, gw.Unmap())
 			}
 		}
 	}
@@ -98,9 +103,19 @@ func (h *Host) readInterfaces() error {
 	return nil
 }
 
+func isZeroMask(m net.IPMask) bool {
+	ones, _ := m.Size()
+	return ones == 0
+}
+
+// bridgeHost is the address Docker's IPAM gives the host on a bridge
+// network by default, the subnet's first: the host is there on internal
+// networks too, with no route naming it.
+func bridgeHost(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
+
 // ruleset builds fam's rules from the host facts and the config.
 func (h Host) ruleset(fam family, cfg *allowlist.Config, nflogGroup int) Ruleset {
-	r := Ruleset{fam: fam, HostPorts: cfg.HostPorts, InboundPorts: cfg.InboundPorts, NFLogGroup: nflogGroup}
+	r := Ruleset{fam: fam, HostPorts: cfg.HostPorts, InboundPorts: cfg.InboundPorts, ServicePorts: cfg.ServicePorts, NFLogGroup: nflogGroup}
 	for _, a := range h.Resolvers {
 		if fam.is(a) {
 			r.Resolvers = append(r.Resolvers, a)
@@ -111,11 +126,15 @@ func (h Host) ruleset(fam family, cfg *allowlist.Config, nflogGroup int) Ruleset
 			r.Gateways = append(r.Gateways, a)
 		}
 	}
-	if cfg.AllowLocalNetworks {
-		for _, p := range h.LocalNets {
-			if fam.is(p.Addr()) {
-				r.LocalNets = append(r.LocalNets, p)
-			}
+	for _, p := range h.LocalNets {
+		if !fam.is(p.Addr()) {
+			continue
+		}
+		// The host's address on each local network is refused like the
+		// route gateways, whether or not the networks are allowed.
+		r.Gateways = append(r.Gateways, bridgeHost(p))
+		if cfg.AllowLocalNetworks {
+			r.LocalNets = append(r.LocalNets, p)
 		}
 	}
 	return r

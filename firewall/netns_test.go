@@ -319,7 +319,7 @@ const fullConfig = `{
   "cacheDir": "CACHE",
   "verify": {
     "reachable": ["tcp://198.51.100.10:80", "http://[2001:db8:100::10]/", "udp://198.51.100.53:53"],
-    // DNS elsewhere is root's only: verify must check as a user, not as root.
+    // DNS elsewhere is refused to everyone but the gateway's marked sockets.
     "blocked": ["tcp://203.0.113.10:80", "tcp://[2001:db8:200::10]:80", "udp://203.0.113.53:53", "http://blocked.test/"]
   }
 }`
@@ -615,7 +615,7 @@ func TestIntegrationNetnsApply(t *testing.T) {
 		{"blocked v4", blockedV4 + ":80", probeRefused},
 		{"blocked v6", "[" + blockedV6 + "]:80", probeRefused},
 		{"AWS range of another region", "203.0.113.10:80", probeRefused},
-		{"meta server (only for root while gathering)", metaHost + ":8081", probeRefused},
+		{"meta server (only for marked sockets while gathering)", metaHost + ":8081", probeRefused},
 	} {
 		got, took := l.probeTCP(t, c.addr)
 		expect(t, l, "tcp "+c.what, got, took, c.want)
@@ -639,6 +639,12 @@ func TestIntegrationNetnsApply(t *testing.T) {
 	}
 	if got := l.probeAs(t, "tcp", blockedV4+":80"); got != probeRefused {
 		t.Errorf("uid 1000 to a blocked host: %s, want probeRefused", got)
+	}
+	// Nor may root: only the gateway's marked sockets get an exception.
+	var rootDNS string
+	_ = l.client.Do(func() error { rootDNS = probeHelper("dns", otherResolverV4+":53"); return nil })
+	if rootDNS != probeRefused {
+		t.Errorf("root DNS to another resolver: %s, want probeRefused", rootDNS)
 	}
 
 	// Inbound: only the published port.
@@ -1086,18 +1092,37 @@ func TestIntegrationNetnsPrivilege(t *testing.T) {
 	}
 }
 
-// TestIntegrationNetnsLocalNetworks is the compose case: the box's own networks are
-// allowed, except the gateway (the Docker host), which stays limited to
-// hostPorts.
+// TestIntegrationNetnsLocalNetworks is the gateway's case: a second
+// interface without a default route (a compose project's internal network)
+// holds the services. With servicePorts, only their ports are allowed; the
+// Docker host's address there (the subnet's first) and the egress
+// network's peers are refused.
 func TestIntegrationNetnsLocalNetworks(t *testing.T) {
 	l := newLab(t)
-	cfg := strings.Replace(fullConfig, `"hostPorts": [8080],`, `"hostPorts": [8080], "allowLocalNetworks": true,`, 1)
+	svc := testnet.NewNetns(t, "dbfw-p")
+	const internalHost, service = "198.18.1.1", "198.18.1.3"
+	testnet.Link(t, l.client, "eth1", []string{"198.18.1.2/24"}, svc, "eth0", []string{internalHost + "/24", service + "/24"})
+	err := svc.Do(func() error {
+		for _, port := range []string{":80", ":5432"} {
+			if err := serveTCP(t, "tcp4", port, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(fullConfig, `"hostPorts": [8080],`, `"hostPorts": [8080], "allowLocalNetworks": true, "servicePorts": [5432],`, 1)
 	if r := l.apply(t, "--config", l.config(t, cfg)); r.code != 0 {
 		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
 	for _, c := range []struct{ what, addr, want string }{
-		{"peer v4", peerV4 + ":80", probeReached},
-		{"peer v6", "[" + peerV6 + "]:80", probeReached},
+		{"service on its port", service + ":5432", probeReached},
+		{"service on another port", service + ":80", probeRefused},
+		{"Docker host on the internal network, service port", internalHost + ":5432", probeRefused},
+		{"peer on the egress network", peerV4 + ":80", probeRefused},
+		{"peer v6 on the egress network", "[" + peerV6 + "]:80", probeRefused},
 		{"gateway on a host port", gatewayV4 + ":8080", probeReached},
 		{"gateway on another port", gatewayV4 + ":80", probeRefused},
 		{"gateway v6 on another port", "[" + gatewayV6 + "]:80", probeRefused},
@@ -1105,6 +1130,135 @@ func TestIntegrationNetnsLocalNetworks(t *testing.T) {
 	} {
 		got, took := l.probeTCP(t, c.addr)
 		expect(t, l, c.what, got, took, c.want)
+	}
+}
+
+// TestIntegrationNetnsGateway runs `init-firewall gateway` the way the
+// gateway container does, behind a stand-in for Docker's embedded resolver:
+// it listens on 127.0.0.11 and forwards from inside the namespace, as root,
+// to its upstreams in turn, as dockerd does. The gateway must learn exactly
+// those upstreams, so that names resolve through 127.0.0.11 while root's
+// own (unmarked) DNS to any other server is refused; and it must stay up
+// until it is stopped.
+func TestIntegrationNetnsGateway(t *testing.T) {
+	l := newLab(t)
+	const deadUpstream = "198.51.100.54" // an upstream that never answers
+	l.server.MustRun(t, "ip", "addr", "add", deadUpstream+"/32", "dev", "lo")
+	l.client.WriteResolvConf(t, "127.0.0.11")
+	stopForwarder := startForwarder(t, l.client, "127.0.0.11:53", deadUpstream+":53", resolverV4+":53")
+	defer stopForwarder()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	run := filepath.Join(l.dir, "run")
+	cmd := l.client.Command(ctx, l.bin, contract.GatewayArg, "--run-dir", run, "--timeout", "8s", "--config", l.config(t, fullConfig))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(run, contract.ReadyMarkerName)); err == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("gateway exited before it was ready: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway not ready after 30s:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling the marker
+	}
+	_, s := l.marker(t)
+	slices.Sort(s.DNSUpstreams)
+	if want := []string{resolverV4, deadUpstream}; !slices.Equal(s.DNSUpstreams, want) {
+		t.Errorf("learned upstreams %v, want %v\n%s", s.DNSUpstreams, want, out.String())
+	}
+	if out := l.client.MustRun(t, "iptables", "-S", ChainOut); strings.Contains(out, "--string") {
+		t.Errorf("the learning rule outlived the learning:\n%s", out)
+	}
+	for _, c := range []struct{ what, policy string }{{"iptables", "-P OUTPUT DROP"}, {"ip6tables", "-P OUTPUT DROP"}} {
+		if out := l.client.MustRun(t, c.what, "-S", "OUTPUT"); !strings.Contains(out, c.policy) {
+			t.Errorf("%s OUTPUT policy: %s, want %s", c.what, out, c.policy)
+		}
+	}
+	if got := l.probeAs(t, "dns", "127.0.0.11:53"); got != probeReached {
+		t.Errorf("uid 1000 DNS through the embedded resolver: %s", got)
+	}
+	var rootDNS string
+	_ = l.client.Do(func() error { rootDNS = probeHelper("dns", otherResolverV4+":53"); return nil })
+	if rootDNS != probeRefused {
+		t.Errorf("root DNS to a resolver that is no upstream: %s, want %s", rootDNS, probeRefused)
+	}
+	if got := l.probeAs(t, "dns", resolverV4+":53"); got != probeReached {
+		t.Errorf("uid 1000 DNS to the learned upstream: %s (it may, as through 127.0.0.11)", got)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("gateway exited while ready: %v\n%s", err, out.String())
+	default:
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-exited; err != nil {
+		t.Errorf("gateway stopped with %v, want status 0\n%s", err, out.String())
+	}
+}
+
+// startForwarder stands in for Docker's embedded resolver in ns: it answers
+// UDP queries on listen by asking each upstream in turn (from sockets made
+// inside ns, owned by root, unmarked) until one answers.
+func startForwarder(t testing.TB, ns *testnet.Netns, listen string, upstreams ...string) (stop func()) {
+	t.Helper()
+	var pc net.PacketConn
+	var ups []net.Conn
+	err := ns.Do(func() error {
+		var err error
+		if pc, err = net.ListenPacket("udp", listen); err != nil {
+			return err
+		}
+		for _, u := range upstreams {
+			c, err := net.Dial("udp", u)
+			if err != nil {
+				return err
+			}
+			ups = append(ups, c)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("forwarder: %v", err)
+	}
+	go func() {
+		buf, reply := make([]byte, 1500), make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			for _, u := range ups {
+				if _, err := u.Write(buf[:n]); err != nil {
+					continue
+				}
+				_ = u.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+				m, err := u.Read(reply)
+				if err != nil {
+					continue
+				}
+				_, _ = pc.WriteTo(reply[:m], from)
+				break
+			}
+		}
+	}()
+	return func() {
+		pc.Close()
+		for _, u := range ups {
+			u.Close()
+		}
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
 // Names of devbox's own chains and sets. Nothing else in the filter table is
@@ -18,6 +20,11 @@ const (
 	ChainRejectIn  = "DEVBOX-REJECT-IN"
 	SetV4          = "devbox-allow-v4"
 	SetV6          = "devbox-allow-v6"
+	// SetDNSV4 and SetDNSV6 hold the upstream resolvers Docker's embedded
+	// resolver forwards to from inside the box's network namespace, as
+	// learned at the gateway's start (LearnLabel).
+	SetDNSV4 = "devbox-dns-v4"
+	SetDNSV6 = "devbox-dns-v6"
 	// DefaultNFLogGroup is the NFLOG group rejected packets are copied to.
 	DefaultNFLogGroup = 100
 	// NFLogPrefixOut and NFLogPrefixIn prefix the NFLOG messages of
@@ -34,13 +41,14 @@ type family struct {
 	restore    string // iptables-restore or ip6tables-restore
 	save       string // iptables-save or ip6tables-save
 	set        string
+	dnsSet     string
 	rejectWith string
 	afINET     uint8
 }
 
 var (
-	familyV4 = family{"v4", "inet", "iptables", "iptables-restore", "iptables-save", SetV4, "icmp-admin-prohibited", 2}
-	familyV6 = family{"v6", "inet6", "ip6tables", "ip6tables-restore", "ip6tables-save", SetV6, "icmp6-adm-prohibited", 10}
+	familyV4 = family{"v4", "inet", "iptables", "iptables-restore", "iptables-save", SetV4, SetDNSV4, "icmp-admin-prohibited", 2}
+	familyV6 = family{"v6", "inet6", "ip6tables", "ip6tables-restore", "ip6tables-save", SetV6, SetDNSV6, "icmp6-adm-prohibited", 10}
 )
 
 // is reports whether a belongs to the family.
@@ -57,16 +65,25 @@ type Ruleset struct {
 	// Gateways are the next hops of the box's routes (the Docker host):
 	// reachable only on HostPorts.
 	Gateways []netip.Addr
-	// LocalNets are the subnets of the box's interfaces, allowed when the
+	// LocalNets are the subnets of the box's interfaces without a default
+	// route (a compose project's internal network), allowed when the
 	// config says allowLocalNetworks (empty otherwise).
-	LocalNets    []netip.Prefix
+	LocalNets []netip.Prefix
+	// ServicePorts, when set, limit LocalNets to these TCP ports.
+	ServicePorts []int
 	HostPorts    []int
 	InboundPorts []int
 	NFLogGroup   int
 	// Fetch are the HTTP sources init-firewall itself must reach while it
-	// gathers the allowlist: allowed only for root's sockets, only on their
-	// port, and only until the final rules replace these.
+	// gathers the allowlist: allowed only for sockets carrying
+	// contract.GatewayMark, only on their port, and only until the final
+	// rules replace these.
 	Fetch []netip.AddrPort
+	// LearnLabel, when set, adds the family's DNS set the destination of
+	// every DNS query over UDP that carries it: init-firewall sends one
+	// query with this random label to Docker's embedded resolver, and
+	// the destinations the resolver forwards it to are its upstreams.
+	LearnLabel string
 	// NoSet leaves out the allowlist set (it could not be created): the
 	// box is closed but for loopback, replies and DNS.
 	NoSet bool
@@ -164,17 +181,13 @@ func (r Ruleset) outRules() []string {
 			rules = append(rules, fmt.Sprintf("-d %s -p %s --dport 53 -j ACCEPT", hostPrefix(a), proto))
 		}
 	}
+	rules = append(rules, r.dnsSetRules()...)
 	if r.Minimal {
 		rules = append(rules, r.ndRules()...)
 		return append(rules, r.setRules()...)
 	}
-	// Docker's embedded resolver (127.0.0.11) forwards queries from inside
-	// the box as root; the agent's user never gets DNS beyond resolv.conf.
-	for _, proto := range []string{"udp", "tcp"} {
-		rules = append(rules, fmt.Sprintf("-p %s --dport 53 -m owner --uid-owner 0 -j ACCEPT", proto))
-	}
 	for _, f := range r.Fetch {
-		rules = append(rules, fmt.Sprintf("-d %s -p tcp --dport %d -m owner --uid-owner 0 -j ACCEPT", hostPrefix(f.Addr()), f.Port()))
+		rules = append(rules, fmt.Sprintf("-d %s -p tcp --dport %d -m mark --mark %#x -j ACCEPT", hostPrefix(f.Addr()), f.Port(), contract.GatewayMark))
 	}
 	rules = append(rules, r.ndRules()...)
 	for _, gw := range sortedAddrs(r.Gateways) {
@@ -185,9 +198,36 @@ func (r Ruleset) outRules() []string {
 		rules = append(rules, fmt.Sprintf("-d %s -j %s", hostPrefix(gw), ChainRejectOut))
 	}
 	for _, n := range sortedPrefixes(r.LocalNets) {
-		rules = append(rules, fmt.Sprintf("-d %s -j ACCEPT", n))
+		if len(r.ServicePorts) == 0 {
+			rules = append(rules, fmt.Sprintf("-d %s -j ACCEPT", n))
+		}
+		for _, p := range sortedInts(r.ServicePorts) {
+			rules = append(rules, fmt.Sprintf("-d %s -p tcp --dport %d -j ACCEPT", n, p))
+		}
 	}
 	return append(rules, r.setRules()...)
+}
+
+// dnsSetRules allow DNS to the learned upstreams of Docker's embedded
+// resolver, for every user: the resolver forwards the box's queries from
+// inside its network namespace as root, with nothing that sets its packets
+// apart, so whoever may ask 127.0.0.11 may as well ask its upstreams. While
+// learning, the query carrying LearnLabel adds its destination first.
+func (r Ruleset) dnsSetRules() []string {
+	if r.NoSet {
+		return nil
+	}
+	var rules []string
+	if r.LearnLabel != "" && !r.Minimal {
+		// The probe itself goes no further: the resolver then tries its
+		// next upstream, so every one of them is learned.
+		learn := fmt.Sprintf("-p udp --dport 53 -m string --algo bm --string %s", r.LearnLabel)
+		rules = append(rules, learn+" -j SET --add-set "+r.fam.dnsSet+" dst", learn+" -j "+ChainRejectOut)
+	}
+	for _, proto := range []string{"udp", "tcp"} {
+		rules = append(rules, fmt.Sprintf("-p %s --dport 53 -m set --match-set %s dst -j ACCEPT", proto, r.fam.dnsSet))
+	}
+	return rules
 }
 
 // setRules end DEVBOX-OUT: the allowlist, then reject the rest.

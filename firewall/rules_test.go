@@ -54,14 +54,20 @@ func TestRestorePayload(t *testing.T) {
 		fam   family
 		hooks Hooks
 		fetch []netip.AddrPort
+		learn string
+		ports []int
 	}{
-		{"v4-first-run", familyV4, FirstRunHooks, []netip.AddrPort{netip.MustParseAddrPort("203.0.113.5:443")}},
-		{"v6-first-run", familyV6, FirstRunHooks, nil},
-		{"v4-rerun-misplaced-hook", familyV4, Hooks{InsertOut: true, DeleteOut: 2}, nil},
+		{"v4-first-run", familyV4, FirstRunHooks, []netip.AddrPort{netip.MustParseAddrPort("203.0.113.5:443")}, "", nil},
+		{"v6-first-run", familyV6, FirstRunHooks, nil, "", nil},
+		{"v4-rerun-misplaced-hook", familyV4, Hooks{InsertOut: true, DeleteOut: 2}, nil, "", nil},
+		{"v4-gateway-learning", familyV4, FirstRunHooks, nil, "dbx0123", []int{6379, 5432}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rs := host.ruleset(tc.fam, cfg, DefaultNFLogGroup)
+			c := *cfg
+			c.ServicePorts = tc.ports
+			rs := host.ruleset(tc.fam, &c, DefaultNFLogGroup)
 			rs.Fetch = tc.fetch
+			rs.LearnLabel = tc.learn
 			golden(t, "restore-"+tc.name+".txt", rs.Restore(tc.hooks))
 		})
 	}

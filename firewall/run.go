@@ -46,6 +46,9 @@ type Options struct {
 	NFLogGroup int
 	// Gather overrides the gathering options (tests point DNS elsewhere).
 	Gather GatherOptions
+	// LearnDNS learns the upstreams of Docker's embedded resolver before
+	// anything is looked up (the gateway, at its start: DNSUpstreams).
+	LearnDNS bool
 	// Runner runs iptables-restore.
 	Runner runner.Runner
 	// Out receives the dry-run output.
@@ -91,7 +94,7 @@ func SudoInvoked() bool {
 // the firewall reset to the root-owned defaults. Call it when SudoInvoked
 // (the environment is cleared for every run: ResetEnvironment).
 func (o Options) Restrict() Options {
-	return Options{DryRun: o.DryRun, Timeout: o.Timeout, Runner: o.Runner, Out: o.Out}
+	return Options{DryRun: o.DryRun, Timeout: o.Timeout, Runner: o.Runner, Out: o.Out, LearnDNS: o.LearnDNS}
 }
 
 // Run applies the allowlist of the config to the current network namespace
@@ -176,6 +179,8 @@ type run struct {
 	summary *Summary
 	// noSet is set when the allowlist sets could not be made.
 	noSet bool
+	// learnLabel is the label of the DNS probe while learning.
+	learnLabel string
 }
 
 func apply(ctx context.Context, opts Options, s *Summary) error {
@@ -225,6 +230,11 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 	}
 	if len(early) > 0 {
 		return errors.Join(early...)
+	}
+	if opts.LearnDNS {
+		if err := r.learnUpstreams(ctx); err != nil {
+			return err
+		}
 	}
 	if fetch := r.fetchHosts(ctx); len(fetch) > 0 {
 		if err := r.load(ctx, fetch); err != nil {
@@ -299,9 +309,11 @@ func (r *run) chooseFamilies(s *Summary) error {
 			r.noSet = true
 			break
 		}
-		if err := r.a.ensureSet(f); err != nil {
-			r.noSet = true
-			errs = append(errs, fmt.Errorf("apply firewall: %w", err))
+		for _, name := range []string{f.set, f.dnsSet} {
+			if err := r.a.ensureSet(f, name); err != nil {
+				r.noSet = true
+				errs = append(errs, fmt.Errorf("apply firewall: %w", err))
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -333,6 +345,7 @@ func (r *run) load(ctx context.Context, fetch []netip.AddrPort) error {
 		wg.Go(func() {
 			rs := r.host.ruleset(f, r.cfg, r.opts.NFLogGroup)
 			rs.NoSet = r.noSet
+			rs.LearnLabel = r.learnLabel
 			for _, ap := range fetch {
 				if f.is(ap.Addr()) {
 					rs.Fetch = append(rs.Fetch, ap)
@@ -435,7 +448,7 @@ func (r *run) fetchHosts(ctx context.Context) []netip.AddrPort {
 // pinnedClient is an HTTP client for the sources that connects to a pinned
 // host only at the addresses given, and uses no proxy.
 func pinnedClient(pins map[string][]netip.Addr) *http.Client {
-	d := &net.Dialer{Timeout: 5 * time.Second}
+	d := markedDialer()
 	dial := func(ctx context.Context, network, hostport string) (net.Conn, error) {
 		host, port, err := net.SplitHostPort(hostport)
 		addrs, pinned := pins[host]
@@ -486,9 +499,13 @@ func (r *run) forget(list *Allowlist) (uint, error) {
 	for _, gw := range r.host.Gateways {
 		gateways[gw] = true
 	}
+	for _, p := range r.host.LocalNets {
+		gateways[bridgeHost(p)] = true
+	}
 	allowed := func(dst netip.Addr, proto uint8, port uint16) bool {
-		inList := containsSorted(list.V4, dst) || containsSorted(list.V6, dst) ||
-			r.cfg.AllowLocalNetworks && slices.ContainsFunc(r.host.LocalNets, func(p netip.Prefix) bool { return p.Contains(dst) })
+		local := r.cfg.AllowLocalNetworks && slices.ContainsFunc(r.host.LocalNets, func(p netip.Prefix) bool { return p.Contains(dst) }) &&
+			(len(r.cfg.ServicePorts) == 0 || proto == 6 && slices.Contains(r.cfg.ServicePorts, int(port)))
+		inList := containsSorted(list.V4, dst) || containsSorted(list.V6, dst) || local
 		switch {
 		case inList && !gateways[dst]:
 			return true

@@ -48,6 +48,9 @@ type Summary struct {
 	// ConntrackFlushed counts the connections to removed destinations that
 	// were cut.
 	ConntrackFlushed uint `json:"conntrackFlushed,omitempty"`
+	// DNSUpstreams are the upstreams of Docker's embedded resolver the
+	// gateway learned at its start (DNS to them is allowed).
+	DNSUpstreams []string `json:"dnsUpstreams,omitempty"`
 	// Verified counts the verify targets that behaved as configured.
 	Verified int `json:"verified"`
 	// DurationMS is the wall time of the run.

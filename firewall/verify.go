@@ -107,9 +107,9 @@ func checkReachable(ctx context.Context, t allowlist.Target) error {
 	return nil
 }
 
-// agentUID owns the sockets of the checks. The rules treat every user but
-// root alike (root alone may send DNS anywhere and reach the sources while
-// gathering), so the checks see what the agent would see.
+// agentUID owns the sockets of the checks, which carry no mark: the rules
+// treat every user alike and except only the gateway's marked sockets
+// (contract.GatewayMark), so the checks see what the agent would see.
 const agentUID = 65534
 
 // asAgent calls dial on an OS thread whose filesystem uid is agentUID:

@@ -5,7 +5,13 @@
 // no arguments at every container start), and reports its status.
 //
 //	init-firewall [--config PATH] [--dry-run] [--json] [--timeout D]
+//	init-firewall gateway [--config PATH] [--timeout D]
 //	init-firewall status [--wait D] [--json]
+//
+// `gateway` is the gateway container's main process: it closes the network
+// namespace first, applies and verifies the allowlist, and then stays up
+// until it is stopped (status 0). When the firewall fails it exits with 1:
+// the gateway stops, and dev, which joins its namespace, has no network.
 //
 // Exit status: 0 applied and verified (status: ready), 1 failed, closed
 // (status: failed or not ready in time), 2 usage error. All logic lives in
@@ -25,6 +31,7 @@ import (
 
 	"github.com/devbox-sandbox/devbox/firewall"
 	"github.com/devbox-sandbox/devbox/firewall/allowlist"
+	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 
@@ -46,6 +53,10 @@ func Main(ctx context.Context, args []string, sudo bool, stdout, stderr io.Write
 	if len(args) > 0 && args[0] == "status" {
 		return status(ctx, args[1:], stdout, stderr)
 	}
+	gateway := len(args) > 0 && args[0] == contract.GatewayArg
+	if gateway {
+		args = args[1:]
+	}
 	fs := flag.NewFlagSet("init-firewall", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opts firewall.Options
@@ -57,7 +68,7 @@ func Main(ctx context.Context, args []string, sudo bool, stdout, stderr io.Write
 	fs.StringVar(&opts.RunDir, "run-dir", firewall.DefaultRunDir, "directory of the status markers (tests)")
 	fs.IntVar(&opts.NFLogGroup, "nflog-group", firewall.DefaultNFLogGroup, "NFLOG group that receives rejected packets")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: init-firewall [--config PATH] [--dry-run] [--json] [--timeout D]\n       init-firewall status [--wait D] [--json]")
+		fmt.Fprintln(stderr, "usage: init-firewall [--config PATH] [--dry-run] [--json] [--timeout D]\n       init-firewall gateway [--config PATH] [--timeout D]\n       init-firewall status [--wait D] [--json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -76,8 +87,23 @@ func Main(ctx context.Context, args []string, sudo bool, stdout, stderr io.Write
 	if asJSON {
 		opts.Out = stderr // stdout carries the JSON summary alone
 	}
+	if gateway && !opts.DryRun {
+		return serve(ctx, opts, asJSON, stdout, stderr)
+	}
 	s, err := firewall.Run(ctx, opts)
 	return report(s, err, asJSON, stdout, stderr)
+}
+
+// serve runs the gateway: apply, report, then stay up until ctx ends (the
+// container is stopped). A firewall that failed ends the process.
+func serve(ctx context.Context, opts firewall.Options, asJSON bool, stdout, stderr io.Writer) int {
+	s, err := firewall.Gateway(ctx, opts)
+	if code := report(s, err, asJSON, stdout, stderr); code != 0 {
+		return code
+	}
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "init-firewall: gateway stopping")
+	return 0
 }
 
 func status(ctx context.Context, args []string, stdout, stderr io.Writer) int {

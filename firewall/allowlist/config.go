@@ -51,6 +51,10 @@ type Config struct {
 	// AllowLocalNetworks allows the subnets of the box's own interfaces
 	// (a compose project's networks) except the gateway.
 	AllowLocalNetworks bool `json:"allowLocalNetworks"`
+	// ServicePorts, when set, limit allowLocalNetworks to these TCP ports
+	// (the services' ports): the box reaches its services and nothing
+	// else on their networks.
+	ServicePorts []int `json:"servicePorts"`
 	// Verify lists targets checked after the rules are applied.
 	Verify VerifyConfig `json:"verify"`
 	// CacheDir holds the last good answers of the GitHub and AWS sources
@@ -352,7 +356,7 @@ func (c *Config) Validate() error {
 	for _, ports := range []struct {
 		name string
 		list []int
-	}{{"hostPorts", c.HostPorts}, {"inboundPorts", c.InboundPorts}} {
+	}{{"hostPorts", c.HostPorts}, {"inboundPorts", c.InboundPorts}, {"servicePorts", c.ServicePorts}} {
 		for i, p := range ports.list {
 			if p < 1 || p > 65535 {
 				return c.entryError(fmt.Sprintf("%s[%d]", ports.name, i), strconv.Itoa(p), errors.New("port must be 1-65535"))

@@ -1,0 +1,188 @@
+//go:build linux
+
+package firewall
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
+	"github.com/devbox-sandbox/devbox/internal/runner"
+)
+
+// dockerDNS is the address of Docker's embedded resolver, which every
+// container on a user-defined network (every compose project) has as its
+// only nameserver.
+var dockerDNS = netip.MustParseAddr("127.0.0.11")
+
+// markedDialer dials from sockets that carry contract.GatewayMark: the
+// rules let them reach the sources while gathering, and nothing in dev can
+// set that mark.
+func markedDialer() *net.Dialer {
+	return &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_MARK, contract.GatewayMark)
+		}); err != nil {
+			return err
+		}
+		if serr != nil {
+			return fmt.Errorf("mark socket: %w", serr)
+		}
+		return nil
+	}}
+}
+
+// learnUpstreams learns where Docker's embedded resolver forwards, when
+// the box uses it. The resolver sends the box's queries on from inside
+// this network namespace as root (on Docker 20.10, and on later engines
+// whenever the host's resolver is not on loopback), with nothing that sets
+// them apart from root's own packets. So init-firewall sends one query
+// whose name holds a random label (which nothing else in the namespace can
+// know), and a rule adds the destination of every query carrying it to the
+// DNS set, and refuses it: the resolver then tries its next upstream, so
+// all are learned. When the resolver forwards from the host instead
+// (Docker 25 and later, with a resolver on the host's loopback), nothing
+// is learned and nothing needs to be.
+func (r *run) learnUpstreams(ctx context.Context) error {
+	if !slices.Contains(r.host.Resolvers, dockerDNS) || r.noSet {
+		return nil
+	}
+	label, err := probeLabel()
+	if err != nil {
+		return fmt.Errorf("learn DNS upstreams: %w", err)
+	}
+	r.learnLabel = label
+	if err := r.load(ctx, nil); err != nil {
+		return err
+	}
+	probeDNS(ctx, netip.AddrPortFrom(dockerDNS, 53), label)
+	r.learnLabel = ""
+	if err := r.load(ctx, nil); err != nil {
+		return err
+	}
+	for _, f := range r.fams {
+		learned, err := r.a.ipset.list(f.dnsSet)
+		if err != nil {
+			return fmt.Errorf("learn DNS upstreams: %w", err)
+		}
+		for _, p := range learned {
+			r.summary.DNSUpstreams = append(r.summary.DNSUpstreams, p.Addr().String())
+		}
+	}
+	return nil
+}
+
+// probeLabel is a DNS label no one can guess.
+func probeLabel() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "dbx" + hex.EncodeToString(b), nil
+}
+
+// probeName is the name of the learning query: under .invalid (RFC 6761),
+// so no resolver that receives it asks further.
+func probeName(label string) string { return label + ".devbox-probe.invalid." }
+
+// probeDNS asks server for the probe name once and waits for any answer
+// (the resolver answers SERVFAIL once every upstream refused it).
+func probeDNS(ctx context.Context, server netip.AddrPort, label string) {
+	q := new(dns.Msg)
+	q.SetQuestion(probeName(label), dns.TypeA)
+	c := &dns.Client{Net: "udp", Timeout: 3 * time.Second}
+	_, _, _ = c.ExchangeContext(ctx, q, server.String())
+}
+
+// denyAllPayload sets the built-in chains' policies to DROP; devbox's
+// chains, hooked first, decide before any policy applies.
+const denyAllPayload = "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\nCOMMIT\n"
+
+// DenyAll drops everything in and out of the current network namespace, in
+// both families, before anything else is read: the gateway does this first,
+// as a new namespace starts with no rules at all. IPv6 that cannot be
+// closed this way is turned off.
+func DenyAll(ctx context.Context, run runner.Runner) error {
+	a := &applier{run: run}
+	err := a.restore(ctx, familyV4, denyAllPayload)
+	if err != nil {
+		return fmt.Errorf("deny all (IPv4): %w", err)
+	}
+	if _, statErr := os.Stat("/proc/net/if_inet6"); statErr != nil {
+		return nil
+	}
+	if err := a.restore(ctx, familyV6, denyAllPayload); err != nil {
+		if _, derr := disableIPv6(); derr != nil {
+			return fmt.Errorf("deny all (IPv6): %w; turning IPv6 off failed too: %w", err, derr)
+		}
+	}
+	return nil
+}
+
+// unprivilegedPortStart is the sysctl the gateway checks.
+const unprivilegedPortStart = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+
+// CheckPortStart makes sure no non-root process of the namespace (the agent
+// in dev shares it) may bind a port below contract.UnprivilegedPortStart:
+// Docker sets the sysctl to 0 in every container. compose.yaml sets it
+// back; this sets it when it can, and fails when it is still lower.
+func CheckPortStart() error {
+	return checkPortStart(unprivilegedPortStart)
+}
+
+func checkPortStart(path string) error {
+	want := contract.UnprivilegedPortStart
+	read := func() (int, error) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return 0, err
+		}
+		return strconv.Atoi(strings.TrimSpace(string(data)))
+	}
+	v, err := read()
+	if err != nil {
+		return fmt.Errorf("read net.ipv4.ip_unprivileged_port_start: %w", err)
+	}
+	if v >= want {
+		return nil
+	}
+	werr := os.WriteFile(path, []byte(strconv.Itoa(want)), 0o644)
+	if v, err = read(); err == nil && v >= want {
+		return nil
+	}
+	return errors.Join(fmt.Errorf("net.ipv4.ip_unprivileged_port_start is %d: the agent could bind ports below %d that the gateway shares; set it with `sysctls` on the gateway service", v, want), werr)
+}
+
+// Gateway is the gateway container's main process up to staying up: deny
+// everything, check the shared namespace's settings, then apply and verify
+// the allowlist (Run, learning Docker's DNS upstreams). The markers say how
+// it went, as for Run.
+func Gateway(ctx context.Context, opts Options) (*Summary, error) {
+	opts = opts.withDefaults()
+	if err := DenyAll(ctx, opts.Runner); err != nil {
+		s := &Summary{Config: opts.ConfigPath, Error: err.Error(), Time: time.Now().UTC()}
+		s.Pid1Start, _ = Pid1Start()
+		return s, errors.Join(err, writeMarker(opts.RunDir, s))
+	}
+	if err := CheckPortStart(); err != nil {
+		s := &Summary{Config: opts.ConfigPath, Error: err.Error(), Time: time.Now().UTC()}
+		s.Pid1Start, _ = Pid1Start()
+		return s, errors.Join(err, writeMarker(opts.RunDir, s))
+	}
+	opts.LearnDNS = true
+	return Run(ctx, opts)
+}
