@@ -61,6 +61,12 @@ func (r *run) learnUpstreams(ctx context.Context) error {
 	if !slices.Contains(r.host.Resolvers, dockerDNS) || r.noSet {
 		return nil
 	}
+	// Learned at the namespace's first run; a re-run keeps what it finds.
+	for _, f := range r.fams {
+		if known, err := r.a.ipset.list(f.dnsSet); err != nil || len(known) > 0 {
+			return r.reportUpstreams(err)
+		}
+	}
 	label, err := probeLabel()
 	if err != nil {
 		return fmt.Errorf("learn DNS upstreams: %w", err)
@@ -73,6 +79,14 @@ func (r *run) learnUpstreams(ctx context.Context) error {
 	r.learnLabel = ""
 	if err := r.load(ctx, nil); err != nil {
 		return err
+	}
+	return r.reportUpstreams(nil)
+}
+
+// reportUpstreams puts the learned upstreams into the summary.
+func (r *run) reportUpstreams(err error) error {
+	if err != nil {
+		return fmt.Errorf("learn DNS upstreams: %w", err)
 	}
 	for _, f := range r.fams {
 		learned, err := r.a.ipset.list(f.dnsSet)
@@ -169,8 +183,7 @@ func checkPortStart(path string) error {
 
 // Gateway is the gateway container's main process up to staying up: deny
 // everything, check the shared namespace's settings, then apply and verify
-// the allowlist (Run, learning Docker's DNS upstreams). The markers say how
-// it went, as for Run.
+// the allowlist (Run). The markers say how it went, as for Run.
 func Gateway(ctx context.Context, opts Options) (*Summary, error) {
 	opts = opts.withDefaults()
 	if err := DenyAll(ctx, opts.Runner); err != nil {
@@ -183,6 +196,5 @@ func Gateway(ctx context.Context, opts Options) (*Summary, error) {
 		s.Pid1Start, _ = Pid1Start()
 		return s, errors.Join(err, writeMarker(opts.RunDir, s))
 	}
-	opts.LearnDNS = true
 	return Run(ctx, opts)
 }

@@ -46,9 +46,6 @@ type Options struct {
 	NFLogGroup int
 	// Gather overrides the gathering options (tests point DNS elsewhere).
 	Gather GatherOptions
-	// LearnDNS learns the upstreams of Docker's embedded resolver before
-	// anything is looked up (the gateway, at its start: DNSUpstreams).
-	LearnDNS bool
 	// Runner runs iptables-restore.
 	Runner runner.Runner
 	// Out receives the dry-run output.
@@ -94,7 +91,7 @@ func SudoInvoked() bool {
 // the firewall reset to the root-owned defaults. Call it when SudoInvoked
 // (the environment is cleared for every run: ResetEnvironment).
 func (o Options) Restrict() Options {
-	return Options{DryRun: o.DryRun, Timeout: o.Timeout, Runner: o.Runner, Out: o.Out, LearnDNS: o.LearnDNS}
+	return Options{DryRun: o.DryRun, Timeout: o.Timeout, Runner: o.Runner, Out: o.Out}
 }
 
 // Run applies the allowlist of the config to the current network namespace
@@ -231,10 +228,8 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 	if len(early) > 0 {
 		return errors.Join(early...)
 	}
-	if opts.LearnDNS {
-		if err := r.learnUpstreams(ctx); err != nil {
-			return err
-		}
+	if err := r.learnUpstreams(ctx); err != nil {
+		return err
 	}
 	if fetch := r.fetchHosts(ctx); len(fetch) > 0 {
 		if err := r.load(ctx, fetch); err != nil {
