@@ -97,6 +97,7 @@ func (l language) versionList() string {
 type service struct {
 	Name        string
 	Image       string            // default image; --service-image overrides it
+	Port        int               // the TCP port dev connects to
 	Environment map[string]string // of the service itself
 	DevEnv      map[string]string // set in the dev container: how to connect, as a non-superuser
 	DataDir     string            // kept on a named volume
@@ -109,7 +110,7 @@ type service struct {
 // services are the accepted --services names.
 var services = []service{
 	{
-		Name: "postgres", Image: "postgres:16",
+		Name: "postgres", Port: 5432, Image: "postgres:16",
 		Environment: map[string]string{"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "postgres", "POSTGRES_DB": "app"},
 		DevEnv:      map[string]string{"DATABASE_URL": "postgres://app:app@postgres:5432/app"},
 		DataDir:     "/var/lib/postgresql/data",
@@ -118,14 +119,14 @@ var services = []service{
 		Clients: []string{"postgresql-client"},
 	},
 	{
-		Name: "redis", Image: "redis:7",
+		Name: "redis", Port: 6379, Image: "redis:7",
 		DevEnv:      map[string]string{"REDIS_URL": "redis://redis:6379/0"},
 		DataDir:     "/data",
 		Healthcheck: []string{"CMD-SHELL", "redis-cli ping | grep -q PONG"},
 		Clients:     []string{"redis-tools"},
 	},
 	{
-		Name: "mysql", Image: "mysql:8.4",
+		Name: "mysql", Port: 3306, Image: "mysql:8.4",
 		Environment: map[string]string{"MYSQL_ROOT_PASSWORD": "root", "MYSQL_DATABASE": "app", "MYSQL_USER": "app", "MYSQL_PASSWORD": "app"},
 		DevEnv:      map[string]string{"MYSQL_URL": "mysql://app:app@mysql:3306/app"},
 		DataDir:     "/var/lib/mysql",
@@ -133,7 +134,7 @@ var services = []service{
 		Clients:     []string{"default-mysql-client"},
 	},
 	{
-		Name: "mongodb", Image: "mongo:7",
+		Name: "mongodb", Port: 27017, Image: "mongo:7",
 		Environment: map[string]string{"MONGO_INITDB_ROOT_USERNAME": "root", "MONGO_INITDB_ROOT_PASSWORD": "root", "MONGO_INITDB_DATABASE": "app"},
 		DevEnv:      map[string]string{"MONGODB_URL": "mongodb://app:app@mongodb:27017/app"},
 		DataDir:     "/data/db",

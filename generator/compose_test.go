@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
 // checkComposeProject checks the properties the sandbox relies on, as
@@ -19,17 +21,21 @@ func checkComposeProject(t *testing.T, p *types.Project) {
 	if !ok {
 		t.Fatal("no dev service")
 	}
-	if !slices.Contains(dev.CapAdd, "NET_ADMIN") || !slices.Contains(dev.SecurityOpt, "no-new-privileges") {
+	gw, gateway := p.Services[contract.GatewayService]
+	switch {
+	case gateway:
+		checkGateway(t, p, dev, gw)
+	case !slices.Contains(dev.CapAdd, "NET_ADMIN") || !slices.Contains(dev.SecurityOpt, "no-new-privileges"):
 		t.Errorf("dev: cap_add %v, security_opt %v", dev.CapAdd, dev.SecurityOpt)
 	}
-	if _, ok := dev.Networks["default"]; !ok {
+	if _, ok := dev.Networks["default"]; !ok && !gateway {
 		t.Error("dev is not on the default network: it would have no egress")
 	}
-	if net, ok := p.Networks[internalNetwork]; !ok || !net.Internal {
+	if net, ok := p.Networks[internalNetwork]; len(p.Services) > 2 && (!ok || !net.Internal) {
 		t.Errorf("network %q missing or not internal: %+v", internalNetwork, net)
 	}
 	for name, svc := range p.Services {
-		if name == "dev" {
+		if name == "dev" || name == contract.GatewayService {
 			continue
 		}
 		if len(svc.Networks) != 1 || svc.Networks[internalNetwork] == nil && !hasKey(svc.Networks, internalNetwork) {
@@ -62,6 +68,45 @@ func checkComposeProject(t *testing.T, p *types.Project) {
 	}
 	if readOnly == 0 {
 		t.Error("dev mounts nothing read-only (.devcontainer must be)")
+	}
+}
+
+// checkGateway checks the gateway layout: dev holds no network capability
+// and lives in the gateway's namespace, which it waits for; the gateway
+// alone holds NET_ADMIN, keeps low ports for root, and reports health.
+func checkGateway(t *testing.T, p *types.Project, dev, gw types.ServiceConfig) {
+	t.Helper()
+	if dev.NetworkMode != "service:"+contract.GatewayService || len(dev.Networks) != 0 {
+		t.Errorf("dev: network_mode %q, networks %v; want only the gateway's namespace", dev.NetworkMode, keys(dev.Networks))
+	}
+	if len(dev.CapAdd) != 0 || !slices.Contains(dev.SecurityOpt, "no-new-privileges") {
+		t.Errorf("dev: cap_add %v, security_opt %v", dev.CapAdd, dev.SecurityOpt)
+	}
+	for _, c := range []string{"NET_ADMIN", "NET_RAW", "MKNOD"} {
+		if !slices.Contains(dev.CapDrop, c) {
+			t.Errorf("dev: cap_drop %v lacks %s", dev.CapDrop, c)
+		}
+	}
+	if dep, ok := dev.DependsOn[contract.GatewayService]; !ok || dep.Condition != types.ServiceConditionHealthy {
+		t.Errorf("dev does not wait for the gateway to be healthy: %+v", dev.DependsOn)
+	}
+	if dev.Restart != "" && dev.Restart != "no" {
+		t.Errorf("dev: restart %q, want none", dev.Restart)
+	}
+	if !slices.Contains(gw.CapAdd, "NET_ADMIN") || !slices.Contains(gw.SecurityOpt, "no-new-privileges") {
+		t.Errorf("gateway: cap_add %v, security_opt %v", gw.CapAdd, gw.SecurityOpt)
+	}
+	if gw.Sysctls["net.ipv4.ip_unprivileged_port_start"] != "1024" {
+		t.Errorf("gateway: sysctls %v, want net.ipv4.ip_unprivileged_port_start 1024", gw.Sysctls)
+	}
+	if gw.HealthCheck == nil || !slices.Equal(gw.HealthCheck.Test, contract.GatewayHealthcheck()) {
+		t.Errorf("gateway: healthcheck %+v, want %v", gw.HealthCheck, contract.GatewayHealthcheck())
+	}
+	if _, ok := gw.Networks["default"]; !ok {
+		t.Error("gateway is not on the default network: the box would have no egress")
+	}
+	if _, ok := p.Networks[internalNetwork]; ok && !hasKey(gw.Networks, internalNetwork) {
+		t.Error("gateway is not on the internal network: dev could not reach the services")
 	}
 }
 

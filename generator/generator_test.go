@@ -27,6 +27,10 @@ var combinations = []combination{
 		Agent: "claude", Languages: []string{"node@22,python@3.12"}, Services: []string{"postgres,redis"},
 		Allow: []string{"example.org", "203.0.113.0/24"},
 	}},
+	{name: "claude-gateway", git: true, opts: Options{Gateway: true, Sysctls: []string{"net.ipv4.tcp_keepalive_time=600"}}},
+	{name: "claude-gateway-services", git: true, opts: Options{
+		Gateway: true, Languages: []string{"node@22"}, Services: []string{"postgres,redis"},
+	}},
 	{name: "codex-system-langs", git: true, opts: Options{
 		Agent: "codex", Languages: []string{"node@system", "python@system", "go@system"},
 	}},
@@ -201,7 +205,7 @@ func TestGeneratedFilesAreValid(t *testing.T) {
 			}
 
 			compose, ok := files["compose.yaml"]
-			if ok != (len(c.opts.Services) > 0) {
+			if ok != (len(c.opts.Services) > 0 || c.opts.Gateway) {
 				t.Fatalf("compose.yaml written = %v with services %v", ok, c.opts.Services)
 			}
 			if ok {

@@ -45,6 +45,10 @@ type Options struct {
 	Ulimits []string
 	// GPU asks for the host's GPUs.
 	GPU bool
+	// Gateway generates the gateway layout: a compose project whose
+	// gateway service owns the network and enforces the allowlist, with
+	// dev joined to it and holding no network capability.
+	Gateway bool
 	// CPUs and Memory limit the dev container ("2", "1.5"; "4g", "512m").
 	CPUs   string
 	Memory string
@@ -96,6 +100,7 @@ type spec struct {
 	HasGit       bool
 	HostArch     string
 	FirewallBin  string
+	Gateway      bool
 }
 
 // feature is a Dev Container feature and its options.
@@ -197,9 +202,15 @@ func resolve(o Options) (*spec, error) {
 		s.Extensions = append(s.Extensions, l.Extensions...)
 		presetNames = append(presetNames, l.Preset)
 	}
+	if o.Gateway { // the firewall lives in the gateway's image
+		apt = slices.DeleteFunc(apt, func(p string) bool { return p == "iptables" })
+	}
 	s.AptPackages = dedupe(apt)
 	s.Extensions = dedupe(s.Extensions)
-	s.Features = append([]feature{{Ref: contract.FirewallFeatureRef, Options: map[string]string{}}}, s.Features...)
+	s.Gateway = o.Gateway
+	if !s.Gateway {
+		s.Features = append([]feature{{Ref: contract.FirewallFeatureRef, Options: map[string]string{}}}, s.Features...)
+	}
 
 	if err := s.resolveServices(o); err != nil {
 		return nil, err

@@ -53,14 +53,18 @@ type box struct {
 	CacheDir       string
 	RunDir         string // the status markers
 	StatusCommand  string // postStartCommand: wait for the firewall in the box
+	GatewayArg     string // init-firewall's subcommand in the gateway
 }
 
 // theBox fills box from package contract.
 var theBox = box{
 	FeatureID: contract.FirewallFeatureID, FirewallBinary: contract.FirewallBinary,
 	ConfigDir: contract.ConfigDir, ConfigPath: contract.ConfigPath, CacheDir: contract.CacheDir, RunDir: contract.RunDir,
-	StatusCommand: contract.StatusCommand(),
+	StatusCommand: contract.StatusCommand(), GatewayArg: contract.GatewayArg,
 }
+
+// gatewayDockerfile is the gateway image's Dockerfile in .devcontainer/.
+const gatewayDockerfile = "gateway.Dockerfile"
 
 // mount is one entry of devcontainer.json's "mounts".
 type mount struct {
@@ -73,6 +77,7 @@ type devcontainerData struct {
 	box
 	Name            string
 	Compose         bool
+	Gateway         bool
 	WorkspaceFolder string
 	Features        []feature
 	User            string
@@ -89,7 +94,7 @@ const noGitNote = "No .git directory when devbox init ran, so .git/hooks and .gi
 func (s *spec) devcontainerData() devcontainerData {
 	d := devcontainerData{
 		box:  theBox,
-		Name: s.Name, Compose: len(s.Services) > 0, WorkspaceFolder: "/workspaces/" + s.Name,
+		Name: s.Name, Compose: s.compose(), Gateway: s.Gateway, WorkspaceFolder: "/workspaces/" + s.Name,
 		Features: s.Features, User: s.User, GPU: s.GPU, Extensions: s.Extensions,
 	}
 	if d.Extensions == nil {
@@ -135,9 +140,14 @@ func (s *spec) devcontainerData() devcontainerData {
 	return d
 }
 
-// dockerfileData fills Dockerfile.tmpl.
+// compose reports whether the box is a compose project: it has services,
+// or the gateway.
+func (s *spec) compose() bool { return len(s.Services) > 0 || s.Gateway }
+
+// dockerfileData fills Dockerfile.tmpl and gateway.Dockerfile.tmpl.
 type dockerfileData struct {
 	box
+	Gateway     bool
 	BaseImage   string
 	User        string
 	AptPackages []string
@@ -147,7 +157,7 @@ type dockerfileData struct {
 }
 
 func (s *spec) dockerfileData() dockerfileData {
-	d := dockerfileData{box: theBox, BaseImage: s.BaseImage, User: s.User, AptPackages: s.AptPackages, HistoryDir: historyDir, Agent: s.Agent}
+	d := dockerfileData{box: theBox, Gateway: s.Gateway, BaseImage: s.BaseImage, User: s.User, AptPackages: s.AptPackages, HistoryDir: historyDir, Agent: s.Agent}
 	for _, v := range s.userVolumes() {
 		d.UserDirs = append(d.UserDirs, v.Dir)
 	}
@@ -161,6 +171,8 @@ type firewallData struct {
 	GitHubMetaURL                   string
 	GitHubKeys                      []string
 	AllowLocalNetworks              bool
+	Gateway                         bool
+	ServicePorts                    []int
 	VerifyReachable, VerifyBlocked  []string
 }
 
@@ -174,7 +186,13 @@ func (s *spec) firewallData() firewallData {
 		GitHubMetaURL: allowlist.DefaultGitHubMetaURL,
 		Domains:       s.Domains, OptionalDomains: s.Optional, CIDRs: s.CIDRs, GitHubKeys: s.GitHubKeys,
 		AllowLocalNetworks: len(s.Services) > 0,
+		Gateway:            s.Gateway,
 		VerifyReachable:    s.Verify, VerifyBlocked: []string{},
+	}
+	if s.Gateway {
+		for _, svc := range s.Services {
+			d.ServicePorts = append(d.ServicePorts, svc.Port)
+		}
 	}
 	if d.VerifyReachable == nil {
 		d.VerifyReachable = []string{}
@@ -219,7 +237,13 @@ func (s *spec) render() ([]File, error) {
 	if err := add("firewall.jsonc", 0o644, fw, err); err != nil {
 		return nil, err
 	}
-	if len(s.Services) > 0 {
+	if s.Gateway {
+		gf, err := templates.Execute("gateway.Dockerfile.tmpl", s.dockerfileData())
+		if err := add(gatewayDockerfile, 0o644, gf, err); err != nil {
+			return nil, err
+		}
+	}
+	if s.compose() {
 		cf, err := composeFile(s)
 		if err := add("compose.yaml", 0o644, cf, err); err != nil {
 			return nil, err
@@ -232,6 +256,9 @@ func (s *spec) render() ([]File, error) {
 				}
 			}
 		}
+	}
+	if s.Gateway {
+		return files, nil // no feature: the gateway runs init-firewall
 	}
 	for _, f := range []struct {
 		name string
