@@ -16,6 +16,7 @@ import (
 	"github.com/tailscale/hujson"
 
 	"github.com/devbox-sandbox/devbox/integration/internal/inet"
+	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 
@@ -231,8 +232,18 @@ func localize(dir string) error {
 		if err != nil {
 			return fmt.Errorf("localize %s: %w", dc, err)
 		}
+		compose, err := os.ReadFile(filepath.Join(dir, ".devcontainer", "compose.yaml"))
+		if err != nil {
+			return fmt.Errorf("localize %s: %w", dir, err)
+		}
+		// The gateway owns the network namespace, and with it the DNS
+		// settings; dev may not set any.
+		dnsService := contract.DevService
+		if strings.Contains(string(compose), "\n  "+contract.GatewayService+":\n") {
+			dnsService = contract.GatewayService
+		}
 		override := filepath.Join(dir, ".devcontainer", composeOverride)
-		if err := os.WriteFile(override, composeOverrideYAML(), 0o644); err != nil {
+		if err := os.WriteFile(override, composeOverrideYAML(dnsService), 0o644); err != nil {
 			return fmt.Errorf("localize %s: %w", dir, err)
 		}
 		return patchHuJSON(dc, []map[string]any{{"op": "add", "path": "/dockerComposeFile", "value": append(files, composeOverride)}})
@@ -258,12 +269,12 @@ var composeV6Subnets atomic.Int32
 // project's default (egress) network IPv6 from the test range, as a user
 // with IPv6 would have it, so the IPv6 rules are tested on compose boxes
 // too.
-func composeOverrideYAML() []byte {
+func composeOverrideYAML(service string) []byte {
 	n := composeV6Subnets.Add(1)
 	return fmt.Appendf(nil, `# Added by devbox's integration tests: the stand-in internet's DNS server
 # and IPv6 on the egress network.
 services:
-  dev:
+  %s:
     dns:
       - %s
 networks:
@@ -272,7 +283,7 @@ networks:
     ipam:
       config:
         - subnet: 2001:db8:100:a%03x::/64
-`, inet.Resolver.V4, n)
+`, service, inet.Resolver.V4, n)
 }
 
 // composeFiles returns devcontainer.json's dockerComposeFile as a list.
