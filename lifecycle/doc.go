@@ -8,6 +8,20 @@
 // firewall's ready marker (/run/devbox/firewall.ready) before anything runs in
 // a box.
 //
+// The gateway layout: a box is a compose project whose gateway container
+// (com.docker.compose.service=gateway) owns the network namespace and runs
+// the firewall as its main process; the dev container joins that namespace.
+// The markers are then read in the gateway, against the gateway's own
+// start. A gateway that is not running leaves the box without a firewall
+// and dev without a network: exec refuses, with the last lines of its log.
+// A `docker restart` of the gateway leaves dev in the old namespace with
+// a closed loopback only; dev started before the gateway's current start is
+// "stranded": exec and status report it, up and start restart dev. start
+// starts the services, then the gateway, waits for its firewall, then dev
+// (docker start ignores compose's depends_on); stop goes the other way. A
+// box without a gateway (made before the layout) keeps its firewall, and
+// its markers, in dev.
+//
 // `up` builds on the `devcontainer` CLI (run through internal/runner) so that
 // devbox, the CLI and VS Code agree on which container belongs to a
 // workspace. Everything else talks to the engine through the narrow Engine

@@ -8,6 +8,8 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
 // Labels the Dev Containers CLI (and VS Code) put on a workspace's
@@ -25,16 +27,86 @@ const (
 type Box struct {
 	Workspace string
 	Dev       container.Summary
-	Project   string              // compose project, "" for a single container
-	Services  []container.Summary // the project's other containers
+	Project   string // compose project, "" for a single container
+	// Gateway is the project's gateway container (compose service
+	// contract.GatewayService): it owns the box's network and runs its
+	// firewall. nil for a box made before the gateway layout, whose
+	// firewall runs in Dev.
+	Gateway  *container.Summary
+	Services []container.Summary // the project's other containers
 }
 
 // Running reports whether the dev container runs.
 func (b *Box) Running() bool { return b.Dev.State == container.StateRunning }
 
-// All returns the dev container and the project's other containers.
+// All returns the dev container, the gateway and the project's other
+// containers, in the order they are stopped: dev uses the others.
 func (b *Box) All() []container.Summary {
-	return append([]container.Summary{b.Dev}, b.Services...)
+	all := []container.Summary{b.Dev}
+	if b.Gateway != nil {
+		all = append(all, *b.Gateway)
+	}
+	return append(all, b.Services...)
+}
+
+// addProject sorts the containers of the box's compose project (dev among
+// them) into the gateway and the other services.
+func (b *Box) addProject(items []container.Summary) {
+	var gateways []container.Summary
+	for _, c := range items {
+		switch {
+		case c.ID == b.Dev.ID:
+		case c.Labels[LabelComposeService] == contract.GatewayService:
+			gateways = append(gateways, c)
+		default:
+			b.Services = append(b.Services, c)
+		}
+	}
+	if g := pick(gateways); g != nil {
+		b.Gateway = g
+		for _, c := range gateways {
+			if c.ID != g.ID {
+				b.Services = append(b.Services, c)
+			}
+		}
+	}
+}
+
+// pick returns the container that stands for several of one role (a
+// leftover from an interrupted rebuild): the running one, else the newest;
+// nil when there is none.
+func pick(items []container.Summary) *container.Summary {
+	if len(items) == 0 {
+		return nil
+	}
+	sort.SliceStable(items, func(i, j int) bool { return preferred(items[i], items[j]) })
+	return &items[0]
+}
+
+// findGateway returns the gateway container of compose project, or nil
+// when the project has none (a box made before the gateway layout).
+func findGateway(ctx context.Context, eng Engine, project string) (*container.Summary, error) {
+	if project == "" {
+		return nil, nil
+	}
+	f := make(client.Filters).
+		Add("label", LabelComposeProject+"="+project).
+		Add("label", LabelComposeService+"="+contract.GatewayService)
+	res, err := eng.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("find the gateway of compose project %s: %w", project, err)
+	}
+	return pick(res.Items), nil
+}
+
+// preferred reports whether a is preferred over b among containers of the
+// same role: the running one, else the newest.
+func preferred(a, b container.Summary) bool {
+	ra, rb := a.State == container.StateRunning, b.State == container.StateRunning
+	if ra != rb {
+		return ra
+	}
+	return a.Created > b.Created
 }
 
 // FindBox returns the workspace's box, or nil when it has no container.
@@ -57,24 +129,14 @@ func FindBox(ctx context.Context, eng Engine, ws Workspace) (*Box, error) {
 	if len(items) == 0 {
 		return nil, nil
 	}
-	sort.SliceStable(items, func(i, j int) bool {
-		ri, rj := items[i].State == container.StateRunning, items[j].State == container.StateRunning
-		if ri != rj {
-			return ri
-		}
-		return items[i].Created > items[j].Created
-	})
-	box := &Box{Workspace: ws.Dir, Dev: items[0], Project: items[0].Labels[LabelComposeProject]}
+	dev := pick(items)
+	box := &Box{Workspace: ws.Dir, Dev: *dev, Project: dev.Labels[LabelComposeProject]}
 	if box.Project != "" {
 		others, err := projectContainers(ctx, eng, box.Project)
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range others {
-			if c.ID != box.Dev.ID {
-				box.Services = append(box.Services, c)
-			}
-		}
+		box.addProject(others)
 	}
 	return box, nil
 }
@@ -137,11 +199,7 @@ func listBoxes(ctx context.Context, eng Engine) ([]*Box, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range others {
-			if c.ID != b.Dev.ID {
-				b.Services = append(b.Services, c)
-			}
-		}
+		b.addProject(others)
 	}
 	sort.Slice(boxes, func(i, j int) bool { return boxes[i].Workspace < boxes[j].Workspace })
 	return boxes, nil

@@ -393,7 +393,7 @@ func TestIntegrationMarker(t *testing.T) {
 		ws, _ := workspaceAt(t.TempDir())
 		id := startMarkerContainer(t, eng, ws, `mkdir -p /run/devbox
 if [ ! -e /started-once ]; then touch /started-once; sleep 0.3; echo '{"ok":true}' > /run/devbox/firewall.ready; fi`)
-		if err := m.waitFirewall(ctx, eng, id); err != nil {
+		if _, err := m.waitFirewall(ctx, eng, id); err != nil {
 			t.Fatalf("first start: %v", err)
 		}
 		if _, err := eng.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: ptr(0)}); err != nil {
@@ -402,7 +402,7 @@ if [ ! -e /started-once ]; then touch /started-once; sleep 0.3; echo '{"ok":true
 		if _, err := eng.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		err := m.waitFirewall(ctx, eng, id)
+		_, err := m.waitFirewall(ctx, eng, id)
 		if err == nil || !strings.Contains(err.Error(), "never reported") {
 			t.Fatalf("after restart the old marker counted: %v", err)
 		}
@@ -412,7 +412,7 @@ if [ ! -e /started-once ]; then touch /started-once; sleep 0.3; echo '{"ok":true
 		ws, _ := workspaceAt(t.TempDir())
 		id := startMarkerContainer(t, eng, ws, `mkdir -p /run/devbox
 echo '{"ok":false,"error":"resolve api.example.test: no such host"}' > /run/devbox/firewall.failed`)
-		err := m.waitFirewall(ctx, eng, id)
+		_, err := m.waitFirewall(ctx, eng, id)
 		if err == nil || !strings.Contains(err.Error(), "resolve api.example.test: no such host") {
 			t.Fatalf("failed marker: %v", err)
 		}

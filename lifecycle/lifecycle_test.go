@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/lifecycle/lifecycletest"
 )
 
@@ -168,5 +171,136 @@ func TestProgressTerminalShowsTheCurrentStep(t *testing.T) {
 		"\r\033[KStep 2/3 : RUN apt-get update | Get:1 http://deb.debian.…\r\033[K"
 	if out.String() != want {
 		t.Errorf("terminal view:\n%q\nwant\n%q", out.String(), want)
+	}
+}
+
+// TestFindBoxGateway: the gateway is the project's container labelled with
+// the gateway service (the running one of several), kept apart from the
+// other services; a project without one has no gateway.
+func TestFindBoxGateway(t *testing.T) {
+	ws, _ := workspaceAt("/home/me/app")
+	labels := func(service string) map[string]string {
+		l := map[string]string{LabelComposeProject: "app", LabelComposeService: service}
+		if service == contract.DevService {
+			l[LabelLocalFolder], l[LabelConfigFile] = ws.Dir, ws.ConfigFile
+		}
+		return l
+	}
+	tests := []struct {
+		name         string
+		items        []container.Summary
+		gateway      string
+		services     []string
+		stoppedFirst []string // All's order
+	}{
+		{"gateway and a service", []container.Summary{
+			{ID: "db", Labels: labels("db"), State: container.StateRunning},
+			{ID: "gw", Labels: labels(contract.GatewayService), State: container.StateRunning},
+			{ID: "dev", Labels: labels(contract.DevService), State: container.StateRunning},
+		}, "gw", []string{"db"}, []string{"dev", "gw", "db"}},
+		{"a leftover gateway", []container.Summary{
+			{ID: "gw-new", Labels: labels(contract.GatewayService), State: container.StateExited, Created: 2},
+			{ID: "gw", Labels: labels(contract.GatewayService), State: container.StateRunning, Created: 1},
+			{ID: "dev", Labels: labels(contract.DevService), State: container.StateRunning},
+		}, "gw", []string{"gw-new"}, []string{"dev", "gw", "gw-new"}},
+		{"no gateway (made before the layout)", []container.Summary{
+			{ID: "db", Labels: labels("db"), State: container.StateRunning},
+			{ID: "dev", Labels: labels(contract.DevService), State: container.StateRunning},
+		}, "", []string{"db"}, []string{"dev", "db"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eng := &lifecycletest.Engine{ContainerListFunc: func(_ context.Context, o client.ContainerListOptions) (client.ContainerListResult, error) {
+				var items []container.Summary
+				for _, c := range tt.items {
+					if lifecycletest.MatchesLabels(c.Labels, o.Filters) {
+						items = append(items, c)
+					}
+				}
+				return client.ContainerListResult{Items: items}, nil
+			}}
+			box, err := FindBox(context.Background(), eng, ws)
+			if err != nil || box == nil {
+				t.Fatalf("FindBox: %v, %v", box, err)
+			}
+			gw := ""
+			if box.Gateway != nil {
+				gw = box.Gateway.ID
+			}
+			ids := func(cs []container.Summary) (out []string) {
+				for _, c := range cs {
+					out = append(out, c.ID)
+				}
+				return out
+			}
+			if box.Dev.ID != "dev" || gw != tt.gateway || !reflect.DeepEqual(ids(box.Services), tt.services) ||
+				!reflect.DeepEqual(ids(box.All()), tt.stoppedFirst) {
+				t.Errorf("dev %s, gateway %q, services %q, all %q; want dev, %q, %q, %q",
+					box.Dev.ID, gw, ids(box.Services), ids(box.All()), tt.gateway, tt.services, tt.stoppedFirst)
+			}
+			g, err := findGateway(context.Background(), eng, "app")
+			if err != nil || (g == nil) != (tt.gateway == "") || g != nil && g.ID != tt.gateway {
+				t.Errorf("findGateway = %v, %v; want %q", g, err, tt.gateway)
+			}
+		})
+	}
+}
+
+// TestGatewayDown: a gateway that is not running is FAILED when its last
+// start left a failed marker or it exited with an error status, stopped
+// when it was stopped; the last lines of its log come with it, made safe
+// for a terminal, with or without a TTY.
+func TestGatewayDown(t *testing.T) {
+	start := time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		exit   int
+		failed time.Time // the failed marker's mtime; zero: none
+		tty    bool
+		state  FirewallState
+		reason string
+	}{
+		{"failed marker", 1, start.Add(time.Second), false, FirewallFailed,
+			"the gateway exited with status 1: the firewall failed to apply: resolve example.org: no such host"},
+		{"failed marker of an earlier start", 1, start.Add(-time.Hour), false, FirewallFailed,
+			"the gateway exited with status 1: its firewall failed"},
+		{"stopped", 0, time.Time{}, true, FirewallStopped,
+			"the gateway is not running (it exited with status 0), so the box has no network"},
+		{"killed", 137, time.Time{}, false, FirewallStopped,
+			"the gateway is not running (it exited with status 137), so the box has no network"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eng := &lifecycletest.Engine{
+				ContainerStatPathFunc: func(_ context.Context, _ string, o client.ContainerStatPathOptions) (client.ContainerStatPathResult, error) {
+					if o.Path != contract.FailedMarker || tt.failed.IsZero() {
+						return client.ContainerStatPathResult{}, cerrdefs.ErrNotFound
+					}
+					return client.ContainerStatPathResult{Stat: container.PathStat{Mtime: tt.failed}}, nil
+				},
+				CopyFromContainerFunc: func(context.Context, string, client.CopyFromContainerOptions) (client.CopyFromContainerResult, error) {
+					return client.CopyFromContainerResult{Content: lifecycletest.Tar("firewall.failed", `{"error":"resolve example.org: no such host"}`)}, nil
+				},
+				ContainerLogsFunc: func(_ context.Context, _ string, o client.ContainerLogsOptions) (client.ContainerLogsResult, error) {
+					if o.Tail != "10" {
+						t.Errorf("log tail %q", o.Tail)
+					}
+					if tt.tty {
+						return io.NopCloser(strings.NewReader("one\r\ntwo \x1b]0;title\x07\r\n")), nil
+					}
+					return lifecycletest.Logs("one\n", "two \x1b]0;title\x07\n"), nil
+				},
+			}
+			c := container.InspectResponse{ID: "gw",
+				State:  &container.State{Status: container.StateExited, ExitCode: tt.exit, StartedAt: start.Format(time.RFC3339Nano)},
+				Config: &container.Config{Tty: tt.tty}}
+			state, reason, log := gatewayDown(context.Background(), eng, c)
+			if state != tt.state || reason != tt.reason {
+				t.Errorf("got %s, %q; want %s, %q", state, reason, tt.state, tt.reason)
+			}
+			if want := []string{"one", "two ?]0;title?"}; !reflect.DeepEqual(log, want) {
+				t.Errorf("log %q, want %q", log, want)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -22,24 +23,51 @@ const (
 	FirewallPending FirewallState = iota // no fresh marker yet
 	FirewallReady                        // rules applied and verified
 	FirewallFailed                       // applying or verifying failed
+	FirewallStopped                      // the gateway was stopped: the box has no network
 )
 
 // String implements fmt.Stringer.
 func (s FirewallState) String() string {
-	return [...]string{"pending", "applied", "FAILED"}[s]
+	return [...]string{"pending", "applied", "FAILED", "stopped"}[s]
 }
 
 // FirewallError refuses to run anything in a box whose firewall is not
 // known to be in place.
 type FirewallError struct {
+	// Container is where the firewall runs: the gateway, or the dev
+	// container of a box without one.
 	Container string
-	Reason    string
+	// Dev is the dev container refused, when the firewall runs in its
+	// gateway (Container).
+	Dev    string
+	Reason string
+	// Log is the last lines of the log of a gateway that exited, when
+	// they could be read.
+	Log []string
+	// Fix says what to do; "" means fix the allowlist and rebuild.
+	Fix string
 }
 
 // Error implements error.
 func (e *FirewallError) Error() string {
-	return fmt.Sprintf("refusing to run in container %s: %s\n  see `docker logs %s`; fix the allowlist (.devcontainer/firewall.jsonc), then `devbox up --rebuild`",
-		shortID(e.Container), e.Reason, shortID(e.Container))
+	var b strings.Builder
+	where := shortID(e.Container)
+	if e.Dev != "" {
+		where = fmt.Sprintf("%s (gateway %s)", shortID(e.Dev), shortID(e.Container))
+	}
+	fmt.Fprintf(&b, "refusing to run in container %s: %s", where, e.Reason)
+	if len(e.Log) > 0 {
+		b.WriteString("\n  last lines of its log:")
+		for _, l := range e.Log {
+			b.WriteString("\n    " + l)
+		}
+	}
+	fix := e.Fix
+	if fix == "" {
+		fix = "fix the allowlist (.devcontainer/firewall.jsonc), then `devbox up --rebuild`"
+	}
+	fmt.Fprintf(&b, "\n  see `docker logs %s`; %s", shortID(e.Container), fix)
+	return b.String()
 }
 
 // firewallState checks the markers with HEAD requests (no process runs in
@@ -116,35 +144,50 @@ func failureReason(ctx context.Context, eng Engine, id string) string {
 	return "the firewall failed to apply: " + m.Error
 }
 
+// awaitFirewall returns nil once the firewall of container id (started at
+// startedAt, as last seen) is applied for its current start, announcing a
+// wait when it has not reported yet. It returns the start it settled,
+// which is later than startedAt when the container restarted meanwhile.
+func (m *Manager) awaitFirewall(ctx context.Context, eng Engine, id string, startedAt time.Time) (time.Time, error) {
+	if settled, err := firewallSettled(ctx, eng, id, startedAt); settled || err != nil {
+		return startedAt, err
+	}
+	fmt.Fprintf(m.progress(), "devbox: waiting for the firewall of %s (up to %s)...\n", shortID(id), m.firewallTimeout())
+	return m.waitFirewall(ctx, eng, id)
+}
+
 // waitFirewall waits until the firewall of container id reports for its
-// current start, and returns a FirewallError when it failed or never
-// reported within the timeout.
-func (m *Manager) waitFirewall(ctx context.Context, eng Engine, id string) error {
+// current start, and returns a FirewallError when it failed, its container
+// stopped, or it never reported within the timeout. It returns the start
+// it waited for.
+func (m *Manager) waitFirewall(ctx context.Context, eng Engine, id string) (time.Time, error) {
 	deadline := time.Now().Add(m.firewallTimeout())
-	var startedAt time.Time
 	for {
 		insp, err := eng.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 		if err != nil {
-			return fmt.Errorf("wait for the firewall of %s: %w", shortID(id), err)
+			return time.Time{}, fmt.Errorf("wait for the firewall of %s: %w", shortID(id), err)
 		}
 		st := insp.Container.State
 		if st == nil || !st.Running {
-			return &FirewallError{Container: id, Reason: "the container stopped before its firewall reported"}
+			if isGateway(insp.Container) {
+				return time.Time{}, gatewayDownError(ctx, eng, insp.Container)
+			}
+			return time.Time{}, &FirewallError{Container: id, Reason: "the container stopped before its firewall reported"}
 		}
-		startedAt, err = time.Parse(time.RFC3339Nano, st.StartedAt)
+		startedAt, err := time.Parse(time.RFC3339Nano, st.StartedAt)
 		if err != nil {
-			return fmt.Errorf("wait for the firewall of %s: start time %q: %w", shortID(id), st.StartedAt, err)
+			return time.Time{}, fmt.Errorf("wait for the firewall of %s: start time %q: %w", shortID(id), st.StartedAt, err)
 		}
 		if settled, err := firewallSettled(ctx, eng, id, startedAt); settled || err != nil {
-			return err
+			return startedAt, err
 		}
 		if !time.Now().Before(deadline) {
-			return &FirewallError{Container: id, Reason: fmt.Sprintf(
+			return time.Time{}, &FirewallError{Container: id, Reason: fmt.Sprintf(
 				"the firewall never reported: no %s written since the container started (waited %s)", contract.ReadyMarker, m.firewallTimeout())}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for the firewall of %s: %w", shortID(id), ctx.Err())
+			return time.Time{}, fmt.Errorf("wait for the firewall of %s: %w", shortID(id), ctx.Err())
 		case <-time.After(m.pollInterval()):
 		}
 	}

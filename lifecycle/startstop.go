@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/devbox-sandbox/devbox/internal/hostcheck"
@@ -17,16 +18,23 @@ type StartOptions struct{ Workspace string }
 
 // StopResult is what `devbox stop` stopped.
 type StopResult struct {
-	Stopped []Resource // the dev container first, then the project's others
+	Stopped []Resource // the dev container first, then the gateway, then the project's others
 }
 
 // StartResult is what `devbox start` started.
 type StartResult struct {
 	Container Resource // the dev container, whose firewall is applied
+	// Gateway is the gateway whose firewall the dev container is behind;
+	// nil for a box without one.
+	Gateway *Resource
+	// DevRestarted: the dev container was running without a network (its
+	// gateway had restarted) and was restarted into the gateway's network.
+	DevRestarted bool
 }
 
-// Stop stops the workspace's box (its whole compose project) and keeps it.
-// On an error the result says what was stopped before it.
+// Stop stops the workspace's box (its whole compose project) and keeps it:
+// the dev container first, then the gateway and the other services. On an
+// error the result says what was stopped before it.
 func (m *Manager) Stop(ctx context.Context, opts StopOptions) (*StopResult, error) {
 	eng, box, err := m.openExistingBox(ctx, opts.Workspace)
 	if err != nil {
@@ -43,9 +51,12 @@ func (m *Manager) Stop(ctx context.Context, opts StopOptions) (*StopResult, erro
 	return res, nil
 }
 
-// Start starts the workspace's stopped box (services first) and returns
-// once its firewall is back: the firewall feature's entrypoint re-applies
-// the rules at every start, and nothing is run before its ready marker.
+// Start starts the workspace's stopped box and returns once its firewall
+// is back: the services first, then the gateway, whose firewall must be
+// applied before the dev container starts (docker start ignores compose's
+// depends_on), then the dev container. A box without a gateway re-applies
+// its firewall in the dev container at every start. A dev container left
+// without a network by a gateway restart is restarted.
 func (m *Manager) Start(ctx context.Context, opts StartOptions) (*StartResult, error) {
 	eng, box, err := m.openExistingBox(ctx, opts.Workspace)
 	if err != nil {
@@ -56,10 +67,21 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*StartResult, e
 	if err := hostcheck.CheckMountSources(box.Workspace); err != nil {
 		return nil, err
 	}
-	for _, c := range append(box.Services, box.Dev) {
-		if _, err := eng.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
-			return nil, fmt.Errorf("start container %s: %w", containerName(c), err)
+	for _, c := range box.Services {
+		if err := startContainer(ctx, eng, c); err != nil {
+			return nil, err
 		}
+	}
+	res := &StartResult{Container: containerResource(box.Dev)}
+	if box.Gateway != nil {
+		gw := containerResource(*box.Gateway)
+		res.Gateway = &gw
+		if err := m.startGateway(ctx, eng, *box.Gateway); err != nil {
+			return nil, inDev(err, box.Dev.ID)
+		}
+	}
+	if err := startContainer(ctx, eng, box.Dev); err != nil {
+		return nil, err
 	}
 	insp, err := eng.ContainerInspect(ctx, box.Dev.ID, client.ContainerInspectOptions{})
 	if err != nil {
@@ -69,10 +91,35 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*StartResult, e
 	if err != nil {
 		return nil, err
 	}
-	if err := m.checkFirewall(ctx, eng, t); err != nil {
+	if _, res.DevRestarted, err = m.checkFirewallOrRejoin(ctx, eng, t); err != nil {
 		return nil, err
 	}
-	return &StartResult{Container: containerResource(box.Dev)}, nil
+	return res, nil
+}
+
+// startGateway starts the gateway c (a running one is left as it is) and
+// waits until its firewall is applied.
+func (m *Manager) startGateway(ctx context.Context, eng Engine, c container.Summary) error {
+	if err := startContainer(ctx, eng, c); err != nil {
+		return err
+	}
+	gw, err := inspectGateway(ctx, eng, c.ID)
+	if err != nil {
+		return err
+	}
+	if !gw.Running {
+		return gatewayDownError(ctx, eng, gw.Inspect)
+	}
+	_, err = m.awaitFirewall(ctx, eng, c.ID, gw.StartedAt)
+	return err
+}
+
+// startContainer starts c; starting a running container does nothing.
+func startContainer(ctx context.Context, eng Engine, c container.Summary) error {
+	if _, err := eng.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
+		return fmt.Errorf("start container %s: %w", containerName(c), err)
+	}
+	return nil
 }
 
 // openBox finds the box of the workspace at dir (nil when it has none) on a

@@ -23,8 +23,28 @@ type BoxStatus struct {
 	Services  []string `json:"services,omitempty"` // SERVICE:STATE of the project's other containers
 	StartedAt string   `json:"startedAt,omitempty"`
 	Uptime    string   `json:"uptime,omitempty"`
-	Firewall  string   `json:"firewall"` // applied, FAILED, pending, none (not installed), "-" when stopped
-	Volumes   []string `json:"volumes"`
+	Firewall  string   `json:"firewall"` // applied, FAILED, pending, stopped (the gateway), none (not installed), "-" when dev is stopped
+	// FirewallReason says why the firewall is FAILED or stopped.
+	FirewallReason string `json:"firewallReason,omitempty"`
+	// Gateway is the box's gateway, which runs its firewall; nil for a
+	// box made before the gateway layout.
+	Gateway *GatewayStatus `json:"gateway,omitempty"`
+	// DevStranded: the dev container started before its gateway's
+	// current start, so it runs in the gateway's old network namespace
+	// with a closed loopback only, until it restarts (`devbox start`).
+	DevStranded bool     `json:"devStranded,omitempty"`
+	Volumes     []string `json:"volumes"`
+}
+
+// GatewayStatus is a box's gateway container.
+type GatewayStatus struct {
+	Container string `json:"container"` // the short ID
+	Name      string `json:"name"`
+	State     string `json:"state"`
+	StartedAt string `json:"startedAt,omitempty"`
+	// Log is the last lines of the log of a gateway that is not running
+	// while the dev container is.
+	Log []string `json:"log,omitempty"`
 }
 
 // Status lists every devbox environment on the engine, running or stopped.
@@ -70,6 +90,9 @@ func (m *Manager) boxStatus(ctx context.Context, eng Engine, b *Box) (BoxStatus,
 		s.Volumes = append(s.Volumes, v)
 	}
 	sort.Strings(s.Volumes)
+	if b.Gateway != nil {
+		s.Gateway = &GatewayStatus{Container: shortID(b.Gateway.ID), Name: trimSlash(firstName(*b.Gateway)), State: string(b.Gateway.State)}
+	}
 	if b.Dev.State != container.StateRunning {
 		return s, nil
 	}
@@ -83,15 +106,43 @@ func (m *Manager) boxStatus(ctx context.Context, eng Engine, b *Box) (BoxStatus,
 	}
 	s.StartedAt = started.UTC().Format(time.RFC3339)
 	s.Uptime = roundDuration(m.now().Sub(started))
-	state, _, err := firewallState(ctx, eng, b.Dev.ID, started)
+	if b.Gateway != nil {
+		return s, gatewayStatus(ctx, eng, &s, b.Gateway.ID, started)
+	}
+	state, reason, err := firewallState(ctx, eng, b.Dev.ID, started)
 	if err != nil {
 		return s, err
 	}
-	s.Firewall = state.String()
+	s.Firewall, s.FirewallReason = state.String(), reason
 	if md, _ := parseMetadata(insp.Container.Config.Labels[LabelMetadata]); state == FirewallPending && md.Known && !md.HasFirewall {
 		s.Firewall = "none" // not a devbox configuration: exec and shell refuse it
 	}
 	return s, nil
+}
+
+// gatewayStatus fills in the firewall of s from its gateway id, and
+// whether its running dev container, started at devStarted, is stranded.
+func gatewayStatus(ctx context.Context, eng Engine, s *BoxStatus, id string, devStarted time.Time) error {
+	gw, err := inspectGateway(ctx, eng, id)
+	if err != nil {
+		return err
+	}
+	if gw.Inspect.State != nil {
+		s.Gateway.State = string(gw.Inspect.State.Status)
+	}
+	if !gw.Running {
+		state, reason, log := gatewayDown(ctx, eng, gw.Inspect)
+		s.Firewall, s.FirewallReason, s.Gateway.Log = state.String(), reason, log
+		return nil
+	}
+	s.Gateway.StartedAt = gw.StartedAt.UTC().Format(time.RFC3339)
+	state, reason, err := firewallState(ctx, eng, id, gw.StartedAt)
+	if err != nil {
+		return err
+	}
+	s.Firewall, s.FirewallReason = state.String(), reason
+	s.DevStranded = stranded(devStarted, gw.StartedAt)
+	return nil
 }
 
 func firstName(c container.Summary) string {

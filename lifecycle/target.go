@@ -110,9 +110,34 @@ func (m *Manager) learn(ctx context.Context, eng Engine, ws Workspace, c contain
 	return st, nil
 }
 
-// checkFirewall returns nil when the firewall of t is applied for its
-// current start, waiting for it when it has not reported yet.
+// checkFirewall returns nil when the firewall of t's box is applied for its
+// current start, waiting for it when it has not reported yet. The firewall
+// runs in the box's gateway when it has one (a StrandedError says t runs
+// in an earlier network namespace of it), else in t itself.
 func (m *Manager) checkFirewall(ctx context.Context, eng Engine, t *target) error {
+	gw, err := devGateway(ctx, eng, t.Inspect)
+	if err != nil {
+		return err
+	}
+	if gw == nil {
+		return m.checkOwnFirewall(ctx, eng, t)
+	}
+	if !gw.Running {
+		return inDev(gatewayDownError(ctx, eng, gw.Inspect), t.ID)
+	}
+	started, err := m.awaitFirewall(ctx, eng, gw.Inspect.ID, gw.StartedAt)
+	if err != nil {
+		return inDev(err, t.ID)
+	}
+	if stranded(t.StartedAt, started) {
+		return &StrandedError{Container: t.ID, Gateway: gw.Inspect.ID, Workspace: t.Inspect.Config.Labels[LabelLocalFolder]}
+	}
+	return nil
+}
+
+// checkOwnFirewall is checkFirewall for a box without a gateway: the
+// firewall feature runs in the dev container t.
+func (m *Manager) checkOwnFirewall(ctx context.Context, eng Engine, t *target) error {
 	if settled, err := firewallSettled(ctx, eng, t.ID, t.StartedAt); settled || err != nil {
 		return err
 	}
@@ -122,5 +147,6 @@ func (m *Manager) checkFirewall(ctx context.Context, eng Engine, t *target) erro
 			"(no \"" + contract.FirewallFeatureRef + "\" feature); regenerate it with `devbox init`"}
 	}
 	fmt.Fprintf(m.progress(), "devbox: waiting for the firewall of %s (up to %s)...\n", shortID(t.ID), m.firewallTimeout())
-	return m.waitFirewall(ctx, eng, t.ID)
+	_, err := m.waitFirewall(ctx, eng, t.ID)
+	return err
 }

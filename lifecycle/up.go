@@ -41,6 +41,9 @@ type UpResult struct {
 	// made from (and it was not rebuilt): it still runs the old
 	// configuration until `up --rebuild`.
 	ConfigChanged bool `json:"configChanged"`
+	// DevRestarted: the dev container had no network since its gateway
+	// restarted, and was restarted into the gateway's network.
+	DevRestarted bool `json:"devRestarted,omitempty"`
 }
 
 // CLIMissingError says the devcontainer CLI is not installed.
@@ -126,12 +129,14 @@ func (m *Manager) upFast(ctx context.Context, eng Engine, ws Workspace) (*UpResu
 	if err != nil {
 		return nil, err
 	}
-	if err := m.checkFirewall(ctx, eng, t); err != nil {
+	_, restarted, err := m.checkFirewallOrRejoin(ctx, eng, t)
+	if err != nil {
 		return nil, err
 	}
 	return &UpResult{
 		ContainerID: st.ContainerID, RemoteUser: st.RemoteUser, RemoteWorkspaceFolder: st.RemoteWorkspaceFolder,
 		ComposeProject: insp.Container.Config.Labels[LabelComposeProject], Reused: true, ConfigChanged: changed,
+		DevRestarted: restarted,
 	}, nil
 }
 
@@ -176,7 +181,8 @@ func (m *Manager) upSlow(ctx context.Context, eng Engine, ep Endpoint, ws Worksp
 	if err != nil {
 		return nil, err
 	}
-	if err := m.checkFirewall(ctx, eng, t); err != nil {
+	// The CLI keeps a running dev container as it is, stranded or not.
+	if _, res.DevRestarted, err = m.checkFirewallOrRejoin(ctx, eng, t); err != nil {
 		return nil, err
 	}
 	// The CLI reuses an existing (stopped) container as it is: it was made

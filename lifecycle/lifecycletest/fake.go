@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 
 	"github.com/moby/moby/client"
 )
@@ -25,6 +26,7 @@ type Engine struct {
 	ContainerCreateFunc   func(context.Context, client.ContainerCreateOptions) (client.ContainerCreateResult, error)
 	ContainerStartFunc    func(context.Context, string, client.ContainerStartOptions) (client.ContainerStartResult, error)
 	ContainerStopFunc     func(context.Context, string, client.ContainerStopOptions) (client.ContainerStopResult, error)
+	ContainerRestartFunc  func(context.Context, string, client.ContainerRestartOptions) (client.ContainerRestartResult, error)
 	ContainerRemoveFunc   func(context.Context, string, client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
 	ContainerWaitFunc     func(context.Context, string, client.ContainerWaitOptions) client.ContainerWaitResult
 	ContainerLogsFunc     func(context.Context, string, client.ContainerLogsOptions) (client.ContainerLogsResult, error)
@@ -97,6 +99,14 @@ func (e *Engine) ContainerStop(ctx context.Context, id string, o client.Containe
 		return client.ContainerStopResult{}, unexpected("ContainerStop")
 	}
 	return e.ContainerStopFunc(ctx, id, o)
+}
+
+// ContainerRestart implements lifecycle.Engine.
+func (e *Engine) ContainerRestart(ctx context.Context, id string, o client.ContainerRestartOptions) (client.ContainerRestartResult, error) {
+	if e.ContainerRestartFunc == nil {
+		return client.ContainerRestartResult{}, unexpected("ContainerRestart")
+	}
+	return e.ContainerRestartFunc(ctx, id, o)
 }
 
 // ContainerRemove implements lifecycle.Engine.
@@ -245,5 +255,27 @@ func Tar(name, content string) io.ReadCloser {
 	tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content))})
 	tw.Write([]byte(content))
 	tw.Close()
+	return io.NopCloser(&buf)
+}
+
+// MatchesLabels reports whether labels pass the "label" terms of f the way
+// the engine applies them: every value, KEY or KEY=VALUE, must match.
+func MatchesLabels(labels map[string]string, f client.Filters) bool {
+	for v := range f["label"] {
+		key, want, hasValue := strings.Cut(v, "=")
+		got, ok := labels[key]
+		if !ok || hasValue && got != want {
+			return false
+		}
+	}
+	return true
+}
+
+// Logs returns a container log with stdout and stderr multiplexed, as
+// ContainerLogs sends it for a container without a TTY.
+func Logs(stdout, stderr string) io.ReadCloser {
+	var buf bytes.Buffer
+	frame(&buf, 1, stdout)
+	frame(&buf, 2, stderr)
 	return io.NopCloser(&buf)
 }

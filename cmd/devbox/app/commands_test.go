@@ -223,13 +223,18 @@ func TestStatus(t *testing.T) {
 			res.Items[1].State = container.StateExited
 			return res, err
 		}
-		args, name := []string{"status"}, "status"
-		if json {
-			args, name = []string{"ls", "--json"}, "status-json"
-		}
-		code := w.run(statusCmd, args...)
-		w.golden(name, code)
+		w.statusGolden("status", json)
 	}
+}
+
+// statusGolden runs `status`, or `ls --json` into NAME-json.golden.
+func (w *world) statusGolden(name string, asJSON bool) {
+	w.t.Helper()
+	args := []string{"status"}
+	if asJSON {
+		args, name = []string{"ls", "--json"}, name+"-json"
+	}
+	w.golden(name, w.run(statusCmd, args...))
 }
 
 func TestDownTwice(t *testing.T) {

@@ -60,12 +60,61 @@ type world struct {
 	unreachable bool
 	nonce       string
 	lastExec    client.ExecCreateOptions
+	// Per container (by ID): a start other than started, whether it runs
+	// whatever running says, and the exit status of one that does not.
+	startedAt map[string]time.Time
+	up        map[string]bool
+	exited    map[string]int
+	clock     time.Time // the start of the last container started
+	// markerHosts, when set, are the only containers that have the markers.
+	markerHosts map[string]bool
+	gatewayLog  string
+	// calls records starts, stops and restarts: "start ID", ...
+	calls []string
+}
+
+const gatewayID = "9a7e0a1234567890a7e0a1234567890a7e0a1234567890a7e0a1234567890a7e"
+
+// withGateway makes the box a compose project with a gateway, which
+// started before dev and holds the markers.
+func (w *world) withGateway() {
+	const project = "ws_devcontainer"
+	w.boxes[0].Labels[lifecycle.LabelComposeProject] = project
+	w.boxes[0].Labels[lifecycle.LabelComposeService] = contract.DevService
+	w.boxes = append(w.boxes, container.Summary{ID: gatewayID, Names: []string{"/ws_devcontainer-gateway-1"},
+		Image: "ws_devcontainer-gateway", State: container.StateRunning,
+		Labels: map[string]string{lifecycle.LabelComposeProject: project, lifecycle.LabelComposeService: contract.GatewayService}})
+	w.startedAt[gatewayID] = started.Add(-2 * time.Second)
+	w.markerHosts = map[string]bool{gatewayID: true}
+}
+
+func (w *world) isRunning(id string) bool {
+	if up, ok := w.up[id]; ok {
+		return up
+	}
+	return w.running
+}
+
+// nextStart is the start time of a container started now: a minute after
+// the last one, the first an hour after started (later than any start a
+// test sets).
+func (w *world) nextStart() time.Time {
+	w.clock = w.clock.Add(time.Minute)
+	return w.clock
+}
+
+func (w *world) startOf(id string) time.Time {
+	if t, ok := w.startedAt[id]; ok {
+		return t
+	}
+	return started
 }
 
 func newWorld(t *testing.T, firewall bool) *world {
 	t.Helper()
 	w := &world{t: t, ws: t.TempDir(), state: t.TempDir(), running: true, runner: &fakeRunner{},
-		markers: map[string]time.Time{contract.ReadyMarker: started.Add(time.Second)}}
+		markers:   map[string]time.Time{contract.ReadyMarker: started.Add(time.Second)},
+		startedAt: map[string]time.Time{}, up: map[string]bool{}, exited: map[string]int{}, clock: started.Add(time.Hour)}
 	feature := ""
 	if firewall {
 		feature = `"features": {"./devbox-firewall": {}},`
@@ -93,7 +142,10 @@ func (w *world) fakeEngine() *lifecycletest.Engine {
 		ContainerListFunc: func(_ context.Context, o client.ContainerListOptions) (client.ContainerListResult, error) {
 			items := []container.Summary{}
 			for _, c := range w.boxes {
-				c.State = map[bool]container.ContainerState{true: container.StateRunning, false: container.StateExited}[w.running]
+				if !lifecycletest.MatchesLabels(c.Labels, o.Filters) {
+					continue
+				}
+				c.State = map[bool]container.ContainerState{true: container.StateRunning, false: container.StateExited}[w.isRunning(c.ID)]
 				items = append(items, c)
 			}
 			return client.ContainerListResult{Items: items}, nil
@@ -106,8 +158,12 @@ func (w *world) fakeEngine() *lifecycletest.Engine {
 					for k, v := range c.Labels {
 						labels[k] = v
 					}
+					state := &container.State{Status: container.StateRunning, Running: true, StartedAt: w.startOf(id).Format(time.RFC3339Nano)}
+					if !w.isRunning(id) {
+						state.Status, state.Running, state.ExitCode = container.StateExited, false, w.exited[id]
+					}
 					return client.ContainerInspectResult{Container: container.InspectResponse{
-						ID: id, State: &container.State{Running: w.running, StartedAt: started.Format(time.RFC3339Nano)},
+						ID: id, State: state,
 						Config: &container.Config{Labels: labels, Env: []string{"PATH=/usr/bin:/bin"}},
 						Mounts: []container.MountPoint{{Type: mount.TypeBind, Source: w.ws, Destination: "/workspaces/ws"}},
 					}}, nil
@@ -115,17 +171,17 @@ func (w *world) fakeEngine() *lifecycletest.Engine {
 			}
 			return client.ContainerInspectResult{}, cerrdefs.ErrNotFound.WithMessage("No such container: " + id)
 		},
-		ContainerStatPathFunc: func(_ context.Context, _ string, o client.ContainerStatPathOptions) (client.ContainerStatPathResult, error) {
-			if t, ok := w.markers[o.Path]; ok {
+		ContainerStatPathFunc: func(_ context.Context, id string, o client.ContainerStatPathOptions) (client.ContainerStatPathResult, error) {
+			if t, ok := w.markers[o.Path]; ok && (w.markerHosts == nil || w.markerHosts[id]) {
 				return client.ContainerStatPathResult{Stat: container.PathStat{Name: filepath.Base(o.Path), Mtime: t}}, nil
 			}
 			return client.ContainerStatPathResult{}, cerrdefs.ErrNotFound.WithMessage("no such file")
 		},
-		CopyFromContainerFunc: func(_ context.Context, _ string, o client.CopyFromContainerOptions) (client.CopyFromContainerResult, error) {
-			switch o.SourcePath {
-			case "/etc/passwd":
+		CopyFromContainerFunc: func(_ context.Context, id string, o client.CopyFromContainerOptions) (client.CopyFromContainerResult, error) {
+			switch {
+			case o.SourcePath == "/etc/passwd":
 				return client.CopyFromContainerResult{Content: lifecycletest.Tar("passwd", "root:x:0:0::/root:/bin/bash\ndev:x:1000:1000::/home/dev:/bin/bash\n")}, nil
-			case contract.FailedMarker:
+			case o.SourcePath == contract.FailedMarker && (w.markerHosts == nil || w.markerHosts[id]):
 				return client.CopyFromContainerResult{Content: lifecycletest.Tar("firewall.failed", `{"ok":false,"error":"`+w.failReason+`"}`)}, nil
 			}
 			return client.CopyFromContainerResult{}, cerrdefs.ErrNotFound
@@ -149,6 +205,27 @@ func (w *world) fakeEngine() *lifecycletest.Engine {
 				return client.ExecInspectResult{}, nil
 			}
 			return client.ExecInspectResult{ExitCode: w.execCode}, nil
+		},
+		ContainerLogsFunc: func(context.Context, string, client.ContainerLogsOptions) (client.ContainerLogsResult, error) {
+			return lifecycletest.Logs("", w.gatewayLog), nil
+		},
+		ContainerStartFunc: func(_ context.Context, id string, _ client.ContainerStartOptions) (client.ContainerStartResult, error) {
+			w.calls = append(w.calls, "start "+id[:3])
+			if !w.isRunning(id) {
+				w.up[id] = true
+				w.startedAt[id] = w.nextStart()
+			}
+			return client.ContainerStartResult{}, nil
+		},
+		ContainerStopFunc: func(_ context.Context, id string, _ client.ContainerStopOptions) (client.ContainerStopResult, error) {
+			w.calls = append(w.calls, "stop "+id[:3])
+			w.up[id] = false
+			return client.ContainerStopResult{}, nil
+		},
+		ContainerRestartFunc: func(_ context.Context, id string, _ client.ContainerRestartOptions) (client.ContainerRestartResult, error) {
+			w.calls = append(w.calls, "restart "+id[:3])
+			w.startedAt[id] = w.nextStart()
+			return client.ContainerRestartResult{}, nil
 		},
 		ContainerRemoveFunc: func(_ context.Context, id string, _ client.ContainerRemoveOptions) (client.ContainerRemoveResult, error) {
 			return client.ContainerRemoveResult{}, nil

@@ -33,12 +33,43 @@ func renderStatus(w io.Writer, boxes []lifecycle.BoxStatus, asJSON bool) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKSPACE\tSTATE\tCONTAINER\tIMAGE\tUPTIME\tFIREWALL\tVOLUMES")
+	fmt.Fprintln(tw, "WORKSPACE\tSTATE\tCONTAINER\tGATEWAY\tIMAGE\tUPTIME\tFIREWALL\tVOLUMES")
 	for _, s := range boxes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Workspace, s.State, s.Container, s.Image,
-			dash(s.Uptime), s.Firewall, dash(strings.Join(s.Volumes, ",")))
+		gateway, firewall := "-", s.Firewall
+		if s.Gateway != nil {
+			gateway = s.Gateway.State
+		}
+		if s.DevStranded {
+			firewall = "stranded" // applied in the gateway, which dev is no longer in
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Workspace, s.State, s.Container, gateway, s.Image,
+			dash(s.Uptime), firewall, dash(strings.Join(s.Volumes, ",")))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, s := range boxes {
+		renderStatusNotes(w, s)
+	}
+	return nil
+}
+
+// renderStatusNotes explains, under the table, a box whose dev container
+// runs without its firewall or without a network.
+func renderStatusNotes(w io.Writer, s lifecycle.BoxStatus) {
+	if s.FirewallReason != "" {
+		fmt.Fprintf(w, "\n%s: firewall %s: %s\n", s.Workspace, s.Firewall, s.FirewallReason)
+		if s.Gateway != nil && len(s.Gateway.Log) > 0 {
+			fmt.Fprintf(w, "  last lines of the log of gateway %s:\n", s.Gateway.Container)
+			for _, l := range s.Gateway.Log {
+				fmt.Fprintf(w, "    %s\n", l)
+			}
+		}
+	}
+	if s.DevStranded {
+		fmt.Fprintf(w, "\n%s: container %s has no network since its gateway %s restarted; `devbox start -w %s` restarts it\n",
+			s.Workspace, s.Container, s.Gateway.Container, s.Workspace)
+	}
 }
 
 // dash stands for an empty cell.
@@ -125,7 +156,10 @@ func renderUp(out, errOut io.Writer, res *lifecycle.UpResult, asJSON bool) error
 		return renderJSON(out, res)
 	}
 	how := "up"
-	if res.Reused {
+	switch {
+	case res.DevRestarted:
+		how = "restarted into its gateway's network"
+	case res.Reused:
 		how = "already running"
 	}
 	_, err := fmt.Fprintf(out, "container  %s (%s)\nuser       %s\nworkspace  %s\nfirewall   applied\n",
@@ -146,6 +180,14 @@ func renderStop(w io.Writer, res *lifecycle.StopResult) {
 
 // renderStart says the box runs behind its firewall.
 func renderStart(w io.Writer, res *lifecycle.StartResult) error {
-	_, err := fmt.Fprintf(w, "started %s; firewall applied\n", named(res.Container))
+	how := "started"
+	if res.DevRestarted {
+		how = "restarted" // it ran without a network since its gateway restarted
+	}
+	if res.Gateway == nil {
+		_, err := fmt.Fprintf(w, "%s %s; firewall applied\n", how, named(res.Container))
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%s %s behind gateway %s; firewall applied\n", how, named(res.Container), named(*res.Gateway))
 	return err
 }
