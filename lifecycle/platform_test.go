@@ -2,8 +2,10 @@ package lifecycle
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
@@ -170,6 +172,36 @@ func TestFindBoxOnWindows(t *testing.T) {
 			}
 			if got != tc.wantID {
 				t.Errorf("found box %q, want %q", got, tc.wantID)
+			}
+		})
+	}
+}
+
+func TestGatewayLayout(t *testing.T) {
+	gateway := "services:\n  dev:\n    network_mode: service:gateway\n  gateway:\n    healthcheck:\n      test: [CMD, /usr/local/sbin/init-firewall, status]\n"
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		list  any
+		want  bool
+	}{
+		{"gateway layout", map[string]string{"compose.yaml": gateway}, "compose.yaml", true},
+		{"with an override", map[string]string{"compose.yaml": gateway, "o.yaml": "services:\n  gateway:\n    dns: [198.51.100.53]\n"}, []any{"compose.yaml", "o.yaml"}, true},
+		{"override moves dev out", map[string]string{"compose.yaml": gateway, "o.yaml": "services:\n  dev:\n    network_mode: bridge\n"}, []any{"compose.yaml", "o.yaml"}, false},
+		{"another healthcheck", map[string]string{"compose.yaml": strings.Replace(gateway, "status", "true", 1)}, "compose.yaml", false},
+		{"dev on its own network", map[string]string{"compose.yaml": strings.Replace(gateway, "network_mode: service:gateway", "networks: [default]", 1)}, "compose.yaml", false},
+		{"no compose file", nil, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, body := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := gatewayLayout(dir, tc.list)
+			if err != nil || got != tc.want {
+				t.Errorf("gatewayLayout = %v, %v; want %v", got, err, tc.want)
 			}
 		})
 	}

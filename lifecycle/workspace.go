@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/tailscale/hujson"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/hostcheck"
@@ -139,7 +141,8 @@ func checkFirewallFeature(ws Workspace) error {
 		return fmt.Errorf("parse %s: %w", ws.ConfigFile, err)
 	}
 	var cfg struct {
-		Features map[string]any `json:"features"`
+		Features          map[string]any `json:"features"`
+		DockerComposeFile any            `json:"dockerComposeFile"`
 	}
 	if err := json.Unmarshal(std, &cfg); err != nil {
 		return fmt.Errorf("parse %s: %w", ws.ConfigFile, err)
@@ -149,5 +152,51 @@ func checkFirewallFeature(ws Workspace) error {
 			return nil
 		}
 	}
+	if ok, err := gatewayLayout(filepath.Dir(ws.ConfigFile), cfg.DockerComposeFile); ok || err != nil {
+		return err
+	}
 	return &NoFirewallError{ConfigFile: ws.ConfigFile}
+}
+
+// gatewayLayout reports whether the compose files (dockerComposeFile,
+// relative to dir) make the gateway layout: a gateway service with
+// devbox's healthcheck, and dev in its network namespace.
+func gatewayLayout(dir string, files any) (bool, error) {
+	var names []string
+	switch f := files.(type) {
+	case string:
+		names = []string{f}
+	case []any:
+		for _, n := range f {
+			if s, ok := n.(string); ok {
+				names = append(names, s)
+			}
+		}
+	}
+	var gateway, joined bool
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return false, fmt.Errorf("read %s: %w", path, err)
+		}
+		var doc struct {
+			Services map[string]struct {
+				NetworkMode string `yaml:"network_mode"`
+				Healthcheck struct {
+					Test []string `yaml:"test"`
+				} `yaml:"healthcheck"`
+			} `yaml:"services"`
+		}
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return false, fmt.Errorf("parse %s: %w", path, err)
+		}
+		if gw, ok := doc.Services[contract.GatewayService]; ok && slices.Equal(gw.Healthcheck.Test, contract.GatewayHealthcheck()) {
+			gateway = true
+		}
+		if dev, ok := doc.Services[contract.DevService]; ok && dev.NetworkMode != "" {
+			joined = dev.NetworkMode == "service:"+contract.GatewayService
+		}
+	}
+	return gateway && joined, nil
 }
