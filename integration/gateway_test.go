@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,19 +68,24 @@ func testRedTeam(t *testing.T, w *workspace, kind boxKind) {
 		}
 	})
 	t.Run("DNS only through the learned upstream", func(t *testing.T) {
-		// A query to the stand-in internet's hosts on port 53 (no resolver
-		// answers there, but the firewall must refuse before that matters).
+		// A query to the stand-in internet's blocked host, which runs a
+		// resolver (a control container without the firewall gets answers
+		// there), and to the upstream the gateway learned.
 		query := `import socket,sys
 s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
-s.connect((sys.argv[1], 53)); s.send(b'\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07allowed\x04dbit\x04test\x00\x00\x01\x00\x01')
 try:
+    s.connect((sys.argv[1], 53)); s.send(b'\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07allowed\x04dbit\x04test\x00\x00\x01\x00\x01')
     s.recv(512); print('answered')
 except socket.timeout:
     print('timeout'); sys.exit(3)
 except OSError as e:
     print('refused', e); sys.exit(2)`
+		control := startControl(t, docker(t, "inspect", "--format", "{{.Image}}", w.devContainer(t)), egressNetwork(t, w.devContainer(t)))
+		if out, code := control.exec("python3", "-c", query, inet.Blocked.V4.String()); code != 0 {
+			t.Fatalf("control: no DNS answer from %s (exit %d: %s): the checks below prove nothing", inet.Blocked.V4, code, out)
+		}
 		for _, run := range []func(...string) (string, int){w.exec, asRoot} {
-			for _, host := range []string{inet.Blocked.V4.String(), inet.Blocked.V6.String(), inet.Allowed.V4.String()} {
+			for _, host := range []string{inet.Blocked.V4.String(), inet.Blocked.V6.String()} {
 				if out, code := run("python3", "-c", query, host); code != 2 {
 					t.Errorf("DNS to %s: exit %d (%s), want refused at once", host, code, out)
 				}
@@ -102,30 +108,77 @@ except OSError as e:
 		if got := w.mustExec(t, "redis-cli", "-h", "redis", "ping"); got != "PONG" {
 			t.Errorf("redis-cli ping: %q", got)
 		}
-		connect := `import socket,sys
-try:
-    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3); print('connected')
-except OSError as e:
-    print('refused', e); sys.exit(2)`
-		pg := docker(t, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{.Gateway}}{{end}}", w.serviceContainer(t, "postgres"))
-		fields := strings.Fields(pg)
-		if len(fields) != 2 {
-			t.Fatalf("postgres addresses: %q", pg)
+		// A second listener in the redis container, on a port that is no
+		// service's: a control on the internal network reaches it, dev not.
+		redis := w.serviceContainer(t, "redis")
+		docker(t, "exec", "-u", "redis", redis, "redis-server", "--port", "6390", "--daemonize", "yes", "--protected-mode", "no", "--save", "", "--dir", "/tmp")
+		redisIP := docker(t, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", redis)
+		internal := docker(t, "inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}", redis)
+		control := startControl(t, docker(t, "inspect", "--format", "{{.Image}}", w.devContainer(t)), internal)
+		var reached bool
+		for range 50 {
+			if _, code := control.exec("python3", "-c", connectScript, redisIP, "6390"); code == 0 {
+				reached = true
+				break
+			}
+			run(t.Context(), "sleep", "0.1") //nolint:errcheck // polling the listener
 		}
-		for _, c := range []struct{ host, port string }{
-			{fields[0], "22"},   // postgres, not its port
-			{fields[1], "5432"}, // the Docker host on the internal network
-			{fields[1], "22"},
-		} {
-			if out, code := asRoot("python3", "-c", connect, c.host, c.port); code != 2 {
-				t.Errorf("root in dev to %s:%s: exit %d (%s), want refused", c.host, c.port, code, out)
+		if !reached {
+			t.Fatalf("control on %s could not reach %s:6390: the check proves nothing", internal, redisIP)
+		}
+		for _, run := range []func(...string) (string, int){w.exec, asRoot} {
+			if out, code := run("python3", "-c", connectScript, redisIP, "6390"); code != 2 {
+				t.Errorf("dev to redis on a port that is no service's: exit %d (%s), want refused", code, out)
 			}
 		}
-		hostGW := docker(t, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.Gateway}} {{end}}", gateway)
-		for _, gw := range strings.Fields(hostGW) {
-			if out, code := asRoot("python3", "-c", connect, gw, "22"); code != 2 {
-				t.Errorf("root in dev to the Docker host at %s: exit %d (%s), want refused", gw, code, out)
+	})
+	t.Run("the host and a neighbour, with listeners there", func(t *testing.T) {
+		// A listener of this test on every host address, and one in a
+		// neighbour container on the egress network: a control container
+		// reaches both, dev must reach neither.
+		ln, err := net.Listen("tcp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
 			}
+		}()
+		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		image := docker(t, "inspect", "--format", "{{.Image}}", w.devContainer(t))
+		neighbour := startControl(t, image, egressNetwork(t, w.devContainer(t)))
+		if out, code := neighbour.exec("sh", "-c", "nohup python3 -m http.server 8099 >/dev/null 2>&1 &"); code != 0 {
+			t.Fatalf("neighbour listener: %s", out)
+		}
+		neighbourIP := docker(t, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", neighbour.id)
+		targets := [][2]string{{neighbourIP, "8099"}}
+		for _, gw := range strings.Fields(docker(t, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.Gateway}} {{.IPv6Gateway}} {{end}}", gateway)) {
+			targets = append(targets, [2]string{gw, port})
+		}
+		for _, tg := range targets {
+			// The control sits on the egress network only; the internal
+			// network's host address is checked from dev alone.
+			if out, code := asRoot("python3", "-c", connectScript, tg[0], tg[1]); code != 2 {
+				t.Errorf("root in dev to %s port %s: exit %d (%s), want refused", tg[0], tg[1], code, out)
+			}
+		}
+		var reached bool
+		for range 50 { // the neighbour's listener starts in the background
+			if _, code := neighbour.exec("python3", "-c", connectScript, neighbourIP, "8099"); code == 0 {
+				reached = true
+				break
+			}
+			run(t.Context(), "sleep", "0.1") //nolint:errcheck // polling the listener
+		}
+		egressGW := docker(t, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}", neighbour.id)
+		if out, code := neighbour.exec("python3", "-c", connectScript, egressGW, port); !reached || code != 0 {
+			t.Errorf("control: the neighbour's listener reached %v, the host's at %s:%s exit %d (%s): the checks above prove nothing", reached, egressGW, port, code, out)
 		}
 	})
 }
@@ -170,6 +223,15 @@ func testGatewayRestarts(t *testing.T, w *workspace, kind boxKind) {
 		runProbes(t, w.exec, httpProbes(inet.Blocked, false)[:1])
 	})
 }
+
+// connectScript connects to argv[1] port argv[2]: exit 0 when it
+// connects, 2 when refused (the firewall's REJECT, at once), 1 otherwise.
+const connectScript = `import socket,sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3); print('connected')
+except (ConnectionRefusedError, OSError) as e:
+    if isinstance(e, socket.timeout): print('timeout'); sys.exit(1)
+    print('refused', e); sys.exit(2)`
 
 // gatewayContainer returns the ID of the workspace's gateway container.
 func (w *workspace) gatewayContainer(t *testing.T) string {

@@ -63,7 +63,8 @@ var (
 	Resolver = Host{"dns.dbit.test", addr("198.51.100.53"), addr("2001:db8:100::53")}
 	// Allowed is listed by name in the allowlist's domains.
 	Allowed = Host{"allowed.dbit.test", addr("198.51.100.10"), addr("2001:db8:100::10")}
-	// Blocked is in no source of the allowlist (and on another /24).
+	// Blocked is in no source of the allowlist (and on another /24); it
+	// runs a DNS server too, a resolver the box must not reach.
 	Blocked = Host{"blocked.dbit.test", addr("203.0.113.10"), addr("2001:db8:100:101::10")}
 	// Meta serves the GitHub-meta-shaped and AWS-shaped documents.
 	Meta = Host{"meta.dbit.test", addr("198.51.100.80"), addr("2001:db8:100::80")}

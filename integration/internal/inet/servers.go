@@ -31,7 +31,8 @@ func startServers(ns *testnet.Netns) (*servers, error) {
 	s := &servers{counts: map[string]int{}}
 	s.http = &http.Server{Handler: s.handler()}
 	err := ns.Do(func() error {
-		for _, a := range Resolver.Addrs() {
+		// Blocked answers DNS too: a resolver the box must not reach.
+		for _, a := range append(Resolver.Addrs(), Blocked.Addrs()...) {
 			d, err := testnet.NewDNSServer(netip.AddrPortFrom(a, 53).String(), records())
 			if err != nil {
 				return err
