@@ -268,11 +268,11 @@ func TestFirewallBinaries(t *testing.T) {
 // everything when the removal itself fails.
 func TestForceRemovesStaleFiles(t *testing.T) {
 	ws := newWorkspace(t, "stale", true)
-	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Services: []string{"postgres", "mongodb"}}); err != nil {
+	if _, err := Init(Options{Workspace: ws, SingleContainer: true, FirewallBinary: firewallBin, Services: []string{"postgres", "mongodb"}}); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(ws, DirName, "mongodb-init.js"), "// the user's own script\n")
-	o := Options{Workspace: ws, FirewallBinary: firewallBin, Force: true}
+	o := Options{Workspace: ws, SingleContainer: true, FirewallBinary: firewallBin, Force: true}
 
 	before := hashTree(t, ws)
 	calls := 0

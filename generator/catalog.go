@@ -120,7 +120,7 @@ type serviceFile struct {
 
 // Where the services' configuration files are mounted; the commands name them.
 const (
-	postgresHBA = "/etc/devbox/pg_hba.conf"
+	postgresHBA = "/etc/postgresql/pg_hba.conf"
 	redisConfig = "/usr/local/etc/redis/redis.conf"
 )
 

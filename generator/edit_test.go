@@ -43,14 +43,14 @@ const userDevcontainer = `// My team's sandbox. KEEP THIS COMMENT.
 
 func TestForceEditsDevcontainerJSON(t *testing.T) {
 	ws := newWorkspace(t, "edited", true)
-	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin}); err != nil {
+	if _, err := Init(Options{Workspace: ws, SingleContainer: true, FirewallBinary: firewallBin}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(ws, DirName, "devcontainer.json")
 	if err := os.WriteFile(path, []byte(userDevcontainer), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true, Languages: []string{"go@1.26"}, CPUs: "2"})
+	r, err := Init(Options{Workspace: ws, SingleContainer: true, FirewallBinary: firewallBin, Force: true, Languages: []string{"go@1.26"}, CPUs: "2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestForceEditsDevcontainerJSON(t *testing.T) {
 	validateSchema(t, got)
 
 	// A second --force changes nothing: the edit is idempotent.
-	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true, Languages: []string{"go@1.26"}, CPUs: "2"}); err != nil {
+	if _, err := Init(Options{Workspace: ws, SingleContainer: true, FirewallBinary: firewallBin, Force: true, Languages: []string{"go@1.26"}, CPUs: "2"}); err != nil {
 		t.Fatal(err)
 	}
 	again, _ := os.ReadFile(path)
@@ -120,7 +120,7 @@ func TestForceEditsDevcontainerJSON(t *testing.T) {
 // @system loses its feature; the user's own features stay.
 func TestForceDropsStaleLanguageFeature(t *testing.T) {
 	ws := newWorkspace(t, "langswitch", true)
-	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Languages: []string{"python@3.12", "node@22"}}); err != nil {
+	if _, err := Init(Options{Workspace: ws, SingleContainer: true, FirewallBinary: firewallBin, Languages: []string{"python@3.12", "node@22"}}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(ws, DirName, "devcontainer.json")
@@ -130,7 +130,7 @@ func TestForceDropsStaleLanguageFeature(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true, Languages: []string{"python@system", "node@22"}}); err != nil {
+	if _, err := Init(Options{Workspace: ws, SingleContainer: true, FirewallBinary: firewallBin, Force: true, Languages: []string{"python@system", "node@22"}}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(path)
@@ -157,14 +157,14 @@ func TestForceDropsStaleLanguageFeature(t *testing.T) {
 
 func TestForceSwitchesToCompose(t *testing.T) {
 	ws := newWorkspace(t, "switch", true)
-	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin}); err != nil {
+	if _, err := Init(Options{Workspace: ws, SingleContainer: true, FirewallBinary: firewallBin}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(ws, DirName, "devcontainer.json")
 	if err := os.WriteFile(path, []byte(userDevcontainer), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true, Services: []string{"postgres"}}); err != nil {
+	if _, err := Init(Options{Workspace: ws, SingleContainer: true, FirewallBinary: firewallBin, Force: true, Services: []string{"postgres"}}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(path)
@@ -187,7 +187,7 @@ func TestForceSwitchesToCompose(t *testing.T) {
 
 func TestMalformedDevcontainerJSON(t *testing.T) {
 	ws := newWorkspace(t, "malformed", true)
-	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin}); err != nil {
+	if _, err := Init(Options{Workspace: ws, SingleContainer: true, FirewallBinary: firewallBin}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(ws, DirName, "devcontainer.json")
@@ -195,7 +195,7 @@ func TestMalformedDevcontainerJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := hashTree(t, ws)
-	_, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true})
+	_, err := Init(Options{Workspace: ws, SingleContainer: true, FirewallBinary: firewallBin, Force: true})
 	if err == nil || !strings.Contains(err.Error(), path+":3:13:") {
 		t.Errorf("error %v, want it to name %s:3:13", err, path)
 	}

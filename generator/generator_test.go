@@ -27,9 +27,9 @@ var combinations = []combination{
 		Agent: "claude", Languages: []string{"node@22,python@3.12"}, Services: []string{"postgres,redis"},
 		Allow: []string{"example.org", "203.0.113.0/24"},
 	}},
-	{name: "claude-gateway", git: true, opts: Options{Gateway: true, Sysctls: []string{"net.ipv4.tcp_keepalive_time=600"}}},
-	{name: "claude-gateway-services", git: true, opts: Options{
-		Gateway: true, Languages: []string{"node@22"}, Services: []string{"postgres,redis"},
+	{name: "claude-single-container", git: true, opts: Options{SingleContainer: true, Sysctls: []string{"net.ipv4.tcp_keepalive_time=600"}}},
+	{name: "single-container-services", git: true, opts: Options{
+		SingleContainer: true, Languages: []string{"node@22"}, Services: []string{"postgres,redis"},
 	}},
 	{name: "codex-system-langs", git: true, opts: Options{
 		Agent: "codex", Languages: []string{"node@system", "python@system", "go@system"},
@@ -58,7 +58,7 @@ func largestOptions() Options {
 		Services:  []string{"postgres", "redis", "mysql", "mongodb"},
 		Presets:   []string{"codex", "gemini", "npm", "pypi", "go", "crates", "debian"},
 		Allow:     []string{"example.org", "api.example.net", "203.0.113.0/24", "2001:db8:100::/48"},
-		Sysctls:   []string{"net.ipv4.ip_unprivileged_port_start=0"},
+		Sysctls:   []string{"net.ipv4.tcp_keepalive_time=600", "kernel.msgmax=65536"},
 		Ulimits:   []string{"nofile=1024:65536", "nproc=4096"},
 		GPU:       true, CPUs: "4", Memory: "8g",
 	}
@@ -205,7 +205,7 @@ func TestGeneratedFilesAreValid(t *testing.T) {
 			}
 
 			compose, ok := files["compose.yaml"]
-			if ok != (len(c.opts.Services) > 0 || c.opts.Gateway) {
+			if ok != (len(c.opts.Services) > 0 || !c.opts.SingleContainer) {
 				t.Fatalf("compose.yaml written = %v with services %v", ok, c.opts.Services)
 			}
 			if ok {

@@ -45,10 +45,12 @@ type Options struct {
 	Ulimits []string
 	// GPU asks for the host's GPUs.
 	GPU bool
-	// Gateway generates the gateway layout: a compose project whose
+	// SingleContainer generates the earlier layout: one container whose
+	// root applies the firewall (and holds NET_ADMIN) through a local
+	// feature. The default is the gateway layout: a compose project whose
 	// gateway service owns the network and enforces the allowlist, with
 	// dev joined to it and holding no network capability.
-	Gateway bool
+	SingleContainer bool
 	// CPUs and Memory limit the dev container ("2", "1.5"; "4g", "512m").
 	CPUs   string
 	Memory string
@@ -202,12 +204,12 @@ func resolve(o Options) (*spec, error) {
 		s.Extensions = append(s.Extensions, l.Extensions...)
 		presetNames = append(presetNames, l.Preset)
 	}
-	if o.Gateway { // the firewall lives in the gateway's image
+	if s.Gateway { // the firewall lives in the gateway's image
 		apt = slices.DeleteFunc(apt, func(p string) bool { return p == "iptables" })
 	}
 	s.AptPackages = dedupe(apt)
 	s.Extensions = dedupe(s.Extensions)
-	s.Gateway = o.Gateway
+	s.Gateway = !o.SingleContainer
 	if !s.Gateway {
 		s.Features = append([]feature{{Ref: contract.FirewallFeatureRef, Options: map[string]string{}}}, s.Features...)
 	}
@@ -318,11 +320,17 @@ func looksLikeAddress(s string) bool {
 	return err == nil
 }
 
+// portStartSysctl is the sysctl the gateway owns.
+const portStartSysctl = "net.ipv4.ip_unprivileged_port_start"
+
 func (s *spec) resolveLimits(o Options) error {
 	for _, entry := range o.Sysctls {
 		k, v, ok := strings.Cut(entry, "=")
 		if !ok || v == "" || strings.ContainsAny(v, " \t\n,") || !sysctlPattern.MatchString(k) {
-			return inputErrorf("invalid --sysctl %q: expected KEY=VALUE, e.g. net.ipv4.ip_unprivileged_port_start=0", entry)
+			return inputErrorf("invalid --sysctl %q: expected KEY=VALUE, e.g. net.ipv4.tcp_keepalive_time=600", entry)
+		}
+		if k == portStartSysctl && s.Gateway {
+			return inputErrorf("invalid --sysctl %q: the gateway keeps %s at %d, as dev shares its network namespace and the agent must not bind its low ports", entry, portStartSysctl, contract.UnprivilegedPortStart)
 		}
 		if !slices.ContainsFunc(sysctlPrefixes, func(p string) bool { return strings.HasPrefix(k, p) }) {
 			return inputErrorf("invalid --sysctl %q: Docker sets only namespaced sysctls: %s*", entry, strings.Join(sysctlPrefixes, "*, "))

@@ -20,8 +20,8 @@ type boxKind struct {
 
 var boxKinds = []boxKind{
 	{
-		name: "single",
-		init: []string{"--agent", "none", "--lang", "node@system"},
+		name: "plain",
+		init: []string{"--agent", "none", "--lang", "node@system,python@system"},
 	},
 	{
 		name: "compose",
@@ -34,9 +34,10 @@ var boxKinds = []boxKind{
 	},
 }
 
-// TestIntegrationBox runs the lifecycle scenarios of issue 4 on a
-// single-container workspace and on a compose workspace with Postgres and
-// Redis, each made by `devbox init`. The steps run in order on one box (up
+// TestIntegrationBox runs the lifecycle scenarios of issue 4, and the
+// attacks and restarts of the gateway layout (issue 8), on a workspace
+// without services and on one with Postgres and Redis, each made by
+// `devbox init`. The steps run in order on one box (up
 // first, reset last); a failed up ends its workspace's run.
 func TestIntegrationBox(t *testing.T) {
 	s := requireSuite(t)
@@ -57,7 +58,9 @@ func TestIntegrationBox(t *testing.T) {
 				{"services", testServices, false},
 				{"firewall", testFirewall, false},
 				{"agent cannot loosen", testAgentCannotLoosen, false},
+				{"red team", testRedTeam, false},
 				{"restart, stop and start", testRestart, false},
+				{"gateway restarts", testGatewayRestarts, false},
 				{"down, status and reset", testDownReset, false},
 			}
 			for _, step := range steps {
@@ -129,9 +132,13 @@ func testFirewall(t *testing.T, w *workspace, kind boxKind) {
 }
 
 // egressNetwork returns the network of container id that is not internal:
-// the one its traffic to the internet leaves through.
+// the one its traffic to the internet leaves through. A container in
+// another's network namespace (dev in the gateway's) has that one's.
 func egressNetwork(t *testing.T, id string) string {
 	t.Helper()
+	if mode := docker(t, "inspect", "--format", "{{.HostConfig.NetworkMode}}", id); strings.HasPrefix(mode, "container:") {
+		id = strings.TrimPrefix(mode, "container:")
+	}
 	for _, n := range strings.Fields(docker(t, "inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", id)) {
 		if docker(t, "network", "inspect", "--format", "{{.Internal}}", n) == "false" {
 			return n
@@ -217,16 +224,18 @@ func testRestart(t *testing.T, w *workspace, kind boxKind) {
 }
 
 // checkMarkerFresh fails t unless the firewall's ready marker was written
-// for the running start of the container (its pid1Start is PID 1's).
+// for the running start of the container that holds it, the gateway (its
+// pid1Start is PID 1's).
 func checkMarkerFresh(t *testing.T, w *workspace) {
 	t.Helper()
 	var marker struct {
 		PID1Start json.Number `json:"pid1Start"`
 	}
-	if err := json.Unmarshal([]byte(w.mustExec(t, "cat", "/run/devbox/firewall.ready")), &marker); err != nil {
+	gw := w.gatewayContainer(t)
+	if err := json.Unmarshal([]byte(docker(t, "exec", gw, "cat", "/run/devbox/firewall.ready")), &marker); err != nil {
 		t.Fatalf("read the ready marker: %v", err)
 	}
-	if live := w.mustExec(t, "sh", "-c", "awk '{print $22}' /proc/1/stat"); marker.PID1Start.String() != live {
+	if live := docker(t, "exec", gw, "awk", "{print $22}", "/proc/1/stat"); marker.PID1Start.String() != live {
 		t.Errorf("ready marker is for PID 1 started at %s, but PID 1 started at %s: stale marker", marker.PID1Start, live)
 	}
 }

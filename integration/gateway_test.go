@@ -6,30 +6,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/devbox-sandbox/devbox/integration/internal/images"
 	"github.com/devbox-sandbox/devbox/integration/internal/inet"
 	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
-// TestIntegrationGateway brings up a box made by `devbox init --gateway`
-// (with Postgres and Redis) and attacks it from dev as the agent's user and
-// as root: the allowlist holds for both, root holds no network capability
-// and cannot change the namespace, DNS goes nowhere but the learned
-// upstream, the services answer on their ports only, and the Docker host
-// is out of reach on every network. Then it restarts the containers: dev
-// alone keeps the rules; after a gateway restart dev has no network at all
-// until it restarts too; and 20 restarts of both never leave dev open.
-func TestIntegrationGateway(t *testing.T) {
-	s := requireSuite(t)
-	for _, img := range []string{images.Postgres, images.Redis} {
-		if err := s.images.Ensure(t.Context(), img); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w := s.newWorkspace(t, "dbit-gateway", "--gateway", "--agent", "none", "--lang", "python@system",
-		"--services", "postgres,redis", "--service-image", "postgres="+images.Postgres, "--service-image", "redis="+images.Redis,
-		"--base-image", images.Bookworm)
-	w.mustDevbox(t, "up")
+// testRedTeam attacks the box from dev as the agent's user and as root
+// (`devbox exec -u root`): the allowlist holds for both, root holds no
+// network capability and cannot change the namespace, DNS goes nowhere but
+// the learned upstream, the services answer on their ports only, and the
+// Docker host is out of reach on every network.
+func testRedTeam(t *testing.T, w *workspace, kind boxKind) {
 	gateway := w.gatewayContainer(t)
 	asRoot := func(argv ...string) (string, int) {
 		res, err := w.devbox("exec", append([]string{"-u", "root", "--"}, argv...)...)
@@ -107,6 +93,9 @@ except OSError as e:
 		}
 	})
 	t.Run("services on their ports only, never the host", func(t *testing.T) {
+		if !kind.services {
+			t.Skip("no services in this workspace")
+		}
 		if got := w.mustExec(t, "sh", "-c", `psql "$DATABASE_URL" -tAc 'select 40 + 2'`); got != "42" {
 			t.Errorf("postgres through DATABASE_URL: %q", got)
 		}
@@ -139,6 +128,13 @@ except OSError as e:
 			}
 		}
 	})
+}
+
+// testGatewayRestarts restarts the containers: dev alone keeps the rules;
+// after a gateway restart dev has no network at all until `devbox start`
+// restarts it too; and 20 restarts of both never leave dev open.
+func testGatewayRestarts(t *testing.T, w *workspace, kind boxKind) {
+	gateway := w.gatewayContainer(t)
 	t.Run("restart dev alone", func(t *testing.T) {
 		docker(t, "restart", w.devContainer(t))
 		runProbes(t, w.exec, append(httpProbes(inet.Blocked, false)[:1], httpProbes(inet.Allowed, true)[:1]...))
@@ -158,6 +154,9 @@ except OSError as e:
 		runProbes(t, w.exec, append(httpProbes(inet.Blocked, false)[:1], httpProbes(inet.Allowed, true)[:1]...))
 	})
 	t.Run("20 restarts of both", func(t *testing.T) {
+		if !kind.services {
+			t.Skip("run on the compose box only")
+		}
 		for i := range 20 {
 			docker(t, "restart", gateway, w.devContainer(t))
 			// The first thing dev can do after the restart: anything it

@@ -59,9 +59,9 @@ func TestIntegrationServiceRoles(t *testing.T) {
 	t.Run("redis", func(t *testing.T) { testRedisRoles(t, box) })
 }
 
-// startServices generates a gateway workspace with the services on the
-// stand-in images, starts only those services and waits until each is
-// healthy. Everything it creates goes when t ends.
+// startServices generates a workspace (the default, gateway layout) with
+// the services on the stand-in images, starts only those services and waits
+// until each is healthy. Everything it creates goes when t ends.
 func startServices(t *testing.T, services ...string) *serviceBox {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "init-firewall")
@@ -73,7 +73,7 @@ func startServices(t *testing.T, services ...string) *serviceBox {
 		t.Fatal(err)
 	}
 	r, err := generator.Init(generator.Options{
-		Workspace: ws, Agent: "none", Gateway: true, FirewallBinary: bin,
+		Workspace: ws, Agent: "none", FirewallBinary: bin,
 		Services:      services,
 		ServiceImages: []string{"postgres=" + images.Postgres, "redis=" + images.Redis},
 	})

@@ -16,9 +16,11 @@ func newInitCommand(env Env) *cli.Command {
 	return &cli.Command{
 		Name:  "init",
 		Usage: "write .devcontainer/ for a sandboxed AI coding agent",
-		Description: "Writes devcontainer.json, Dockerfile, firewall.jsonc (the egress allowlist), the " + contract.FirewallFeatureID + "\n" +
-			"feature, the init-firewall binaries and, with --services, compose.yaml. Existing files are kept\n" +
-			"unless --force; with --force an existing devcontainer.json is edited, keeping your changes.",
+		Description: "Writes devcontainer.json, Dockerfile, compose.yaml, gateway.Dockerfile, firewall.jsonc (the egress\n" +
+			"allowlist) and the init-firewall binaries: a gateway container owns the box's network and enforces the\n" +
+			"allowlist, and the agent's container joins it without any network capability (--single-container: the\n" +
+			"earlier layout, with the " + contract.FirewallFeatureID + " feature). Existing files are kept unless --force;\n" +
+			"with --force an existing devcontainer.json is edited, keeping your changes.",
 		Flags: []cli.Flag{
 			workspaceFlag(),
 			&cli.StringFlag{Name: "agent", Value: generator.DefaultAgent, Usage: "the agent to install: claude, codex, gemini or none"},
@@ -32,7 +34,7 @@ func newInitCommand(env Env) *cli.Command {
 			&cli.StringSliceFlag{Name: "sysctl", Usage: "set a namespaced kernel parameter `K=V` in the dev container"},
 			&cli.StringSliceFlag{Name: "ulimit", Usage: "set a limit `NAME=SOFT:HARD` in the dev container"},
 			&cli.BoolFlag{Name: "gpu", Usage: "give the dev container the host's GPUs"},
-			&cli.BoolFlag{Name: "gateway", Usage: "enforce the allowlist from a gateway container that owns the box's network (dev holds no network capability)"},
+			&cli.BoolFlag{Name: "single-container", Usage: "the earlier layout: the firewall runs in the agent's container, whose root holds NET_ADMIN (default: a gateway container owns the box's network)"},
 			&cli.StringFlag{Name: "cpus", Usage: "limit the dev container to `N` CPUs"},
 			&cli.StringFlag{Name: "memory", Usage: "limit the dev container's memory to `SIZE` (4g, 512m)"},
 			&cli.BoolFlag{Name: "force", Usage: "regenerate existing files (devcontainer.json is edited, not replaced)"},
@@ -44,25 +46,25 @@ func newInitCommand(env Env) *cli.Command {
 				return Usagef("init takes no arguments (got %q); use -w DIR for the workspace", c.Args().First())
 			}
 			res, err := generator.Init(generator.Options{
-				Workspace:      c.String("workspace-folder"),
-				Agent:          c.String("agent"),
-				Languages:      c.StringSlice("lang"),
-				Services:       c.StringSlice("services"),
-				ServiceImages:  c.StringSlice("service-image"),
-				Allow:          c.StringSlice("allow"),
-				Presets:        c.StringSlice("preset"),
-				BaseImage:      c.String("base-image"),
-				User:           c.String("user"),
-				Sysctls:        c.StringSlice("sysctl"),
-				Ulimits:        c.StringSlice("ulimit"),
-				GPU:            c.Bool("gpu"),
-				Gateway:        c.Bool("gateway"),
-				CPUs:           c.String("cpus"),
-				Memory:         c.String("memory"),
-				Force:          c.Bool("force"),
-				DryRun:         c.Bool("dry-run"),
-				FirewallBinary: c.String("firewall-binary"),
-				Out:            env.Out,
+				Workspace:       c.String("workspace-folder"),
+				Agent:           c.String("agent"),
+				Languages:       c.StringSlice("lang"),
+				Services:        c.StringSlice("services"),
+				ServiceImages:   c.StringSlice("service-image"),
+				Allow:           c.StringSlice("allow"),
+				Presets:         c.StringSlice("preset"),
+				BaseImage:       c.String("base-image"),
+				User:            c.String("user"),
+				Sysctls:         c.StringSlice("sysctl"),
+				Ulimits:         c.StringSlice("ulimit"),
+				GPU:             c.Bool("gpu"),
+				SingleContainer: c.Bool("single-container"),
+				CPUs:            c.String("cpus"),
+				Memory:          c.String("memory"),
+				Force:           c.Bool("force"),
+				DryRun:          c.Bool("dry-run"),
+				FirewallBinary:  c.String("firewall-binary"),
+				Out:             env.Out,
 			})
 			if generator.IsInputError(err) {
 				return usageError(fmt.Errorf("init: %w", err))

@@ -62,7 +62,7 @@ func TestInitCommand(t *testing.T) {
 		t.Errorf("output does not say what was written: %q", out)
 	}
 	for _, f := range []string{"devcontainer.json", "Dockerfile", "compose.yaml", "firewall.jsonc", "postgres-init.sql",
-		"devbox-firewall/install.sh", "devbox-firewall/devcontainer-feature.json", "bin/init-firewall-linux-" + runtime.GOARCH} {
+		"gateway.Dockerfile", "bin/init-firewall-linux-" + runtime.GOARCH} {
 		if _, err := os.Stat(filepath.Join(ws, ".devcontainer", f)); err != nil {
 			t.Error(err)
 		}
