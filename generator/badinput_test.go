@@ -292,10 +292,10 @@ func TestForceRemovesStaleFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(r.Removed, ",") != "compose.yaml,postgres-init.sql" {
-		t.Errorf("removed %v, want compose.yaml and postgres-init.sql", r.Removed)
+	if strings.Join(r.Removed, ",") != "compose.yaml,postgres-init.sql,postgres-hba.conf" {
+		t.Errorf("removed %v, want compose.yaml, postgres-init.sql and postgres-hba.conf", r.Removed)
 	}
-	for name, want := range map[string]bool{"compose.yaml": false, "postgres-init.sql": false, "mongodb-init.js": true} {
+	for name, want := range map[string]bool{"compose.yaml": false, "postgres-init.sql": false, "postgres-hba.conf": false, "mongodb-init.js": true} {
 		if _, err := os.Stat(filepath.Join(ws, DirName, name)); (err == nil) != want {
 			t.Errorf("%s exists = %v, want %v", name, err == nil, want)
 		}

@@ -93,41 +93,74 @@ func (l language) versionList() string {
 
 // service is a backing service the compose file can add beside the dev
 // container. Each sits on an internal network only, so it cannot relay the
-// agent's traffic out (COPY ... TO PROGRAM, REPLICAOF).
+// agent's traffic out, and gives dev a role that can neither run programs
+// nor make the service open connections (COPY ... TO PROGRAM, REPLICAOF),
+// while its superuser cannot log in over the network at all: the agent can
+// read every password in compose.yaml.
 type service struct {
 	Name        string
 	Image       string            // default image; --service-image overrides it
 	Port        int               // the TCP port dev connects to
+	Command     []string          // the container's command, with the options that lock it down
 	Environment map[string]string // of the service itself
 	DevEnv      map[string]string // set in the dev container: how to connect, as a non-superuser
 	DataDir     string            // kept on a named volume
 	Healthcheck []string          // CMD-SHELL command
-	InitFile    string            // template file mounted into /docker-entrypoint-initdb.d, if any
-	InitTarget  string            // its name there
+	Files       []serviceFile     // written to .devcontainer/ and mounted read-only
 	Clients     []string          // Debian packages of its command-line client, installed in the dev image
 }
+
+// serviceFile is a static template file (templates/files/Name) that devbox
+// writes to .devcontainer/Name and mounts read-only at Target in the
+// service's container.
+type serviceFile struct {
+	Name   string
+	Target string
+}
+
+// Where the services' configuration files are mounted; the commands name them.
+const (
+	postgresHBA = "/etc/postgresql/pg_hba.conf"
+	redisConfig = "/usr/local/etc/redis/redis.conf"
+)
 
 // services are the accepted --services names.
 var services = []service{
 	{
+		// pg_hba.conf is read from .devcontainer (hba_file) on every start,
+		// so it holds for a data volume made before it too.
 		Name: "postgres", Port: 5432, Image: "postgres:16",
+		Command:     []string{"postgres", "-c", "hba_file=" + postgresHBA},
 		Environment: map[string]string{"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "postgres", "POSTGRES_DB": "app"},
 		DevEnv:      map[string]string{"DATABASE_URL": "postgres://app:app@postgres:5432/app"},
 		DataDir:     "/var/lib/postgresql/data",
 		Healthcheck: []string{"CMD-SHELL", "pg_isready -U postgres -d app"},
-		InitFile:    "postgres-init.sql", InitTarget: "10-devbox-app-role.sql",
+		Files: []serviceFile{
+			{Name: "postgres-init.sql", Target: "/docker-entrypoint-initdb.d/10-devbox-app-role.sql"},
+			{Name: "postgres-hba.conf", Target: postgresHBA},
+		},
 		Clients: []string{"postgresql-client"},
 	},
 	{
+		// The users are in redis.conf: an ACL file (aclfile) cannot hold
+		// comments, and every generated file says what made it.
 		Name: "redis", Port: 6379, Image: "redis:7",
-		DevEnv:      map[string]string{"REDIS_URL": "redis://redis:6379/0"},
+		Command:     []string{"redis-server", redisConfig},
+		DevEnv:      map[string]string{"REDIS_URL": "redis://app:app@redis:6379/0"},
 		DataDir:     "/data",
-		Healthcheck: []string{"CMD-SHELL", "redis-cli ping | grep -q PONG"},
+		Healthcheck: []string{"CMD-SHELL", "redis-cli --no-auth-warning --user healthcheck --pass healthcheck ping | grep -q PONG"},
+		Files:       []serviceFile{{Name: "redis.conf", Target: redisConfig}},
 		Clients:     []string{"redis-tools"},
 	},
 	{
+		// The image grants MYSQL_USER all privileges on MYSQL_DATABASE
+		// only: no FILE, SUPER or other global privilege.
 		Name: "mysql", Port: 3306, Image: "mysql:8.4",
-		Environment: map[string]string{"MYSQL_ROOT_PASSWORD": "root", "MYSQL_DATABASE": "app", "MYSQL_USER": "app", "MYSQL_PASSWORD": "app"},
+		Command: []string{"mysqld", "--local-infile=0"},
+		Environment: map[string]string{
+			"MYSQL_ROOT_PASSWORD": "root", "MYSQL_ROOT_HOST": "localhost",
+			"MYSQL_DATABASE": "app", "MYSQL_USER": "app", "MYSQL_PASSWORD": "app",
+		},
 		DevEnv:      map[string]string{"MYSQL_URL": "mysql://app:app@mysql:3306/app"},
 		DataDir:     "/var/lib/mysql",
 		Healthcheck: []string{"CMD-SHELL", "mysqladmin ping -h 127.0.0.1 -u app -papp --silent"},
@@ -135,11 +168,12 @@ var services = []service{
 	},
 	{
 		Name: "mongodb", Port: 27017, Image: "mongo:7",
+		Command:     []string{"mongod", "--auth", "--noscripting"},
 		Environment: map[string]string{"MONGO_INITDB_ROOT_USERNAME": "root", "MONGO_INITDB_ROOT_PASSWORD": "root", "MONGO_INITDB_DATABASE": "app"},
 		DevEnv:      map[string]string{"MONGODB_URL": "mongodb://app:app@mongodb:27017/app"},
 		DataDir:     "/data/db",
 		Healthcheck: []string{"CMD-SHELL", "mongosh --quiet --eval 'db.adminCommand(\"ping\").ok' | grep -q 1"},
-		InitFile:    "mongodb-init.js", InitTarget: "10-devbox-app-user.js",
+		Files:       []serviceFile{{Name: "mongodb-init.js", Target: "/docker-entrypoint-initdb.d/10-devbox-app-user.js"}},
 	},
 }
 

@@ -50,6 +50,12 @@ func checkComposeProject(t *testing.T, p *types.Project) {
 		if len(svc.Volumes) == 0 || svc.Volumes[0].Type != types.VolumeTypeVolume {
 			t.Errorf("%s: data not on a named volume: %+v", name, svc.Volumes)
 		}
+		checkServiceLockdown(t, name, svc)
+	}
+	if mysql, ok := p.Services["mysql"]; ok {
+		if host := mysql.Environment["MYSQL_ROOT_HOST"]; host == nil || *host != "localhost" {
+			t.Errorf("mysql: MYSQL_ROOT_HOST = %v, want localhost (root must not log in over the network)", host)
+		}
 	}
 	if _, ok := p.Services["postgres"]; ok {
 		url := dev.Environment["DATABASE_URL"]
@@ -57,8 +63,10 @@ func checkComposeProject(t *testing.T, p *types.Project) {
 			t.Errorf("DATABASE_URL = %v, want the non-superuser role app", url)
 		}
 	}
-	if _, ok := p.Services["redis"]; ok && dev.Environment["REDIS_URL"] == nil {
-		t.Error("REDIS_URL not set")
+	if _, ok := p.Services["redis"]; ok {
+		if url := dev.Environment["REDIS_URL"]; url == nil || !strings.HasPrefix(*url, "redis://app:") {
+			t.Errorf("REDIS_URL = %v, want the ACL user app", url)
+		}
 	}
 	readOnly := 0
 	for _, v := range dev.Volumes {
@@ -68,6 +76,24 @@ func checkComposeProject(t *testing.T, p *types.Project) {
 	}
 	if readOnly == 0 {
 		t.Error("dev mounts nothing read-only (.devcontainer must be)")
+	}
+}
+
+// checkServiceLockdown checks what each service container gets whatever
+// the service: no way to gain privileges, no raw sockets, a fixed command,
+// and its generated files mounted read-only.
+func checkServiceLockdown(t *testing.T, name string, svc types.ServiceConfig) {
+	t.Helper()
+	if !slices.Contains(svc.SecurityOpt, "no-new-privileges") || !slices.Contains(svc.CapDrop, "NET_RAW") {
+		t.Errorf("%s: security_opt %v, cap_drop %v; want no-new-privileges and NET_RAW dropped", name, svc.SecurityOpt, svc.CapDrop)
+	}
+	if len(svc.Command) == 0 {
+		t.Errorf("%s: no command: the image's default runs without the options that lock it down", name)
+	}
+	for _, v := range svc.Volumes[1:] {
+		if v.Type != types.VolumeTypeBind || !v.ReadOnly {
+			t.Errorf("%s: %s mounted %s, read-only %v; want a read-only bind mount", name, v.Target, v.Type, v.ReadOnly)
+		}
 	}
 }
 

@@ -249,9 +249,9 @@ func (s *spec) render() ([]File, error) {
 			return nil, err
 		}
 		for _, svc := range s.Services {
-			if svc.InitFile != "" {
-				data, err := templates.Static(svc.InitFile)
-				if err := add(svc.InitFile, 0o644, data, err); err != nil {
+			for _, f := range svc.Files {
+				data, err := templates.Static(f.Name)
+				if err := add(f.Name, 0o644, data, err); err != nil {
 					return nil, err
 				}
 			}

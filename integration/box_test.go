@@ -86,7 +86,8 @@ func testUpExec(t *testing.T, w *workspace, kind boxKind) {
 }
 
 // testServices: the dev container reaches Postgres (a query, as the
-// non-superuser of DATABASE_URL) and Redis (PING) by service name.
+// non-superuser of DATABASE_URL) and Redis (PING, as REDIS_URL's ACL user)
+// by service name.
 func testServices(t *testing.T, w *workspace, kind boxKind) {
 	if !kind.services {
 		t.Skip("no services in this workspace")
@@ -100,8 +101,8 @@ func testServices(t *testing.T, w *workspace, kind boxKind) {
 	if got := w.mustExec(t, "sh", "-c", `redis-cli -u "$REDIS_URL" ping`); got != "PONG" {
 		t.Errorf("redis-cli ping through REDIS_URL: got %q, want PONG", got)
 	}
-	if got := w.mustExec(t, "redis-cli", "-h", "redis", "ping"); got != "PONG" {
-		t.Errorf("redis-cli -h redis ping: got %q, want PONG", got)
+	if got := w.mustExec(t, "redis-cli", "-h", "redis", "--user", "app", "--pass", "app", "--no-auth-warning", "ping"); got != "PONG" {
+		t.Errorf("redis-cli -h redis --user app ping: got %q, want PONG", got)
 	}
 }
 

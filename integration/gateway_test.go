@@ -105,7 +105,7 @@ except OSError as e:
 		if got := w.mustExec(t, "sh", "-c", `psql "$DATABASE_URL" -tAc 'select 40 + 2'`); got != "42" {
 			t.Errorf("postgres through DATABASE_URL: %q", got)
 		}
-		if got := w.mustExec(t, "redis-cli", "-h", "redis", "ping"); got != "PONG" {
+		if got := w.mustExec(t, "sh", "-c", `redis-cli -u "$REDIS_URL" ping`); got != "PONG" {
 			t.Errorf("redis-cli ping: %q", got)
 		}
 		// A second listener in the redis container, on a port that is no

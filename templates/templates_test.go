@@ -21,7 +21,7 @@ func TestTemplatesParse(t *testing.T) {
 }
 
 func TestStatic(t *testing.T) {
-	for _, name := range []string{"postgres-init.sql", "mongodb-init.js"} {
+	for _, name := range []string{"postgres-init.sql", "postgres-hba.conf", "redis.conf", "mongodb-init.js"} {
 		if data, err := Static(name); err != nil || len(data) == 0 {
 			t.Errorf("%s: %v", name, err)
 		}
