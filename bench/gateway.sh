@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/gateway.sh [N]: the two layouts side by side, as whole processes:
-#   - single:  `devbox init` (the firewall in the agent's container)
-#   - gateway: `devbox init --gateway` (the firewall in a gateway container)
+#   - single:  `devbox init --single-container` (the firewall in the agent's container)
+#   - gateway: `devbox init` (the firewall in a gateway container)
 # For each: the first `devbox up` of a new box (Docker's layer cache as the
 # machine has it: say "cold" only after `docker builder prune`), `devbox up`
 # on the running unchanged box, `devbox exec -- true` against `docker exec`
@@ -62,7 +62,7 @@ for layout in single gateway; do
   mkdir -p "$ws"
   git -C "$ws" init -q
   flags=(--agent none --base-image "$base")
-  [ "$layout" = gateway ] && flags+=(--gateway)
+  [ "$layout" = single ] && flags+=(--single-container)
   "$devbox" init -w "$ws" "${flags[@]}" >/dev/null
   localize "$ws"
   boxes+=("$ws")

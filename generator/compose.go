@@ -49,6 +49,10 @@ func composeProject(s *spec) *types.Project {
 	var dev types.ServiceConfig
 	dev.Build = &types.BuildConfig{Context: ".", Dockerfile: "Dockerfile"}
 	dev.Command = types.ShellCommand{"sleep", "infinity"}
+	// An init as PID 1 passes SIGTERM on to sleep, which as PID 1 would
+	// ignore it: every stop and restart would wait out Docker's 10 s.
+	withInit := true
+	dev.Init = &withInit
 	dev.CapAdd = []string{"NET_ADMIN"}
 	dev.SecurityOpt = []string{"no-new-privileges"}
 	dev.Environment = types.MappingWithEquals{}
