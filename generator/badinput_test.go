@@ -23,6 +23,8 @@ func TestBadInput(t *testing.T) {
 		failure bool     // a failure (exit 1), not a usage error (exit 2)
 	}{
 		{name: "unknown agent", opts: Options{Agent: "copilot"}, want: []string{`unknown agent "copilot"`, "claude, codex, gemini, none"}},
+		{name: "published port out of range", opts: Options{Publish: []string{"3000,70000"}}, want: []string{`invalid --publish "70000"`, "1-65535"}},
+		{name: "the gateway's port-start sysctl", opts: Options{Sysctls: []string{"net.ipv4.ip_unprivileged_port_start=0"}}, want: []string{`invalid --sysctl "net.ipv4.ip_unprivileged_port_start=0"`, "gateway keeps"}},
 		{name: "unknown language", opts: Options{Languages: []string{"ruby@3"}}, want: []string{`unknown language "ruby"`, "node, python, go"}},
 		{name: "unknown version", opts: Options{Languages: []string{"python@2.7"}}, want: []string{`unknown python version "2.7"`, "system, 3.9, 3.10"}},
 		{name: "version garbage", opts: Options{Languages: []string{"node@22x"}}, want: []string{`unknown node version "22x"`, "18, 20, 22, 24"}},

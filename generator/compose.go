@@ -170,6 +170,9 @@ func gatewayService(s *spec) *types.ServiceConfig {
 	gw.SecurityOpt = []string{"no-new-privileges"}
 	gw.Sysctls = types.Mapping{portStartSysctl: strconv.Itoa(contract.UnprivilegedPortStart)}
 	gw.Networks = map[string]*types.ServiceNetworkConfig{"default": nil}
+	for _, p := range s.Publish {
+		gw.Ports = append(gw.Ports, types.ServicePortConfig{HostIP: "127.0.0.1", Target: uint32(p), Published: strconv.Itoa(p), Protocol: "tcp"})
+	}
 	if len(s.Services) > 0 {
 		gw.Networks[internalNetwork] = nil
 	}
@@ -229,6 +232,31 @@ func stripForCompose1(doc *yaml.Node) {
 		for _, dep := range mapValues(mapValue(svc, "depends_on")) {
 			deleteKey(dep, "required")
 		}
+		shortPorts(mapValue(svc, "ports"))
+	}
+}
+
+// shortPorts rewrites the long form of ports (host_ip is not in the
+// Compose file format 1.29 reads) as HOST_IP:PUBLISHED:TARGET/PROTOCOL.
+func shortPorts(ports *yaml.Node) {
+	if ports == nil || ports.Kind != yaml.SequenceNode {
+		return
+	}
+	for i, p := range ports.Content {
+		if p.Kind != yaml.MappingNode {
+			continue
+		}
+		str := func(k string) string {
+			if v := mapValue(p, k); v != nil {
+				return v.Value
+			}
+			return ""
+		}
+		short := str("host_ip") + ":" + str("published") + ":" + str("target")
+		if proto := str("protocol"); proto != "" {
+			short += "/" + proto
+		}
+		ports.Content[i] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: short, Style: yaml.DoubleQuotedStyle}
 	}
 }
 

@@ -128,6 +128,11 @@ func checkGateway(t *testing.T, p *types.Project, dev, gw types.ServiceConfig) {
 	if gw.HealthCheck == nil || !slices.Equal(gw.HealthCheck.Test, contract.GatewayHealthcheck()) {
 		t.Errorf("gateway: healthcheck %+v, want %v", gw.HealthCheck, contract.GatewayHealthcheck())
 	}
+	for _, p := range gw.Ports {
+		if p.HostIP != "127.0.0.1" {
+			t.Errorf("gateway publishes port %d on %q, want 127.0.0.1 only", p.Target, p.HostIP)
+		}
+	}
 	if _, ok := gw.Networks["default"]; !ok {
 		t.Error("gateway is not on the default network: the box would have no egress")
 	}

@@ -27,7 +27,7 @@ var combinations = []combination{
 		Agent: "claude", Languages: []string{"node@22,python@3.12"}, Services: []string{"postgres,redis"},
 		Allow: []string{"example.org", "203.0.113.0/24"},
 	}},
-	{name: "claude-single-container", git: true, opts: Options{SingleContainer: true, Sysctls: []string{"net.ipv4.tcp_keepalive_time=600"}}},
+	{name: "claude-single-container", git: true, opts: Options{SingleContainer: true, Sysctls: []string{"net.ipv4.tcp_keepalive_time=600"}, Publish: []string{"5173"}}},
 	{name: "single-container-services", git: true, opts: Options{
 		SingleContainer: true, Languages: []string{"node@22"}, Services: []string{"postgres,redis"},
 	}},
@@ -59,6 +59,7 @@ func largestOptions() Options {
 		Presets:   []string{"codex", "gemini", "npm", "pypi", "go", "crates", "debian"},
 		Allow:     []string{"example.org", "api.example.net", "203.0.113.0/24", "2001:db8:100::/48"},
 		Sysctls:   []string{"net.ipv4.tcp_keepalive_time=600", "kernel.msgmax=65536"},
+		Publish:   []string{"3000,8080", "3000"},
 		Ulimits:   []string{"nofile=1024:65536", "nproc=4096"},
 		GPU:       true, CPUs: "4", Memory: "8g",
 	}

@@ -51,6 +51,9 @@ type Options struct {
 	// gateway service owns the network and enforces the allowlist, with
 	// dev joined to it and holding no network capability.
 	SingleContainer bool
+	// Publish are TCP ports of the box published on the host's loopback
+	// (127.0.0.1) and allowed in by the firewall.
+	Publish []string
 	// CPUs and Memory limit the dev container ("2", "1.5"; "4g", "512m").
 	CPUs   string
 	Memory string
@@ -103,6 +106,7 @@ type spec struct {
 	HostArch     string
 	FirewallBin  string
 	Gateway      bool
+	Publish      []int
 }
 
 // feature is a Dev Container feature and its options.
@@ -324,6 +328,15 @@ func looksLikeAddress(s string) bool {
 const portStartSysctl = "net.ipv4.ip_unprivileged_port_start"
 
 func (s *spec) resolveLimits(o Options) error {
+	for _, entry := range splitList(o.Publish) {
+		p, err := strconv.Atoi(entry)
+		if err != nil || p < 1 || p > 65535 {
+			return inputErrorf("invalid --publish %q: a TCP port, 1-65535", entry)
+		}
+		if !slices.Contains(s.Publish, p) {
+			s.Publish = append(s.Publish, p)
+		}
+	}
 	for _, entry := range o.Sysctls {
 		k, v, ok := strings.Cut(entry, "=")
 		if !ok || v == "" || strings.ContainsAny(v, " \t\n,") || !sysctlPattern.MatchString(k) {

@@ -128,6 +128,9 @@ func (s *spec) devcontainerData() devcontainerData {
 	for _, kv := range s.Sysctls {
 		d.RunArgs = append(d.RunArgs, "--sysctl="+kv.Key+"="+kv.Value)
 	}
+	for _, p := range s.Publish {
+		d.RunArgs = append(d.RunArgs, fmt.Sprintf("--publish=127.0.0.1:%d:%d", p, p))
+	}
 	for _, u := range s.Ulimits {
 		d.RunArgs = append(d.RunArgs, fmt.Sprintf("--ulimit=%s=%d:%d", u.Name, u.Soft, u.Hard))
 	}
@@ -173,6 +176,7 @@ type firewallData struct {
 	AllowLocalNetworks              bool
 	Gateway                         bool
 	ServicePorts                    []int
+	InboundPorts                    []int
 	VerifyReachable, VerifyBlocked  []string
 }
 
@@ -187,7 +191,11 @@ func (s *spec) firewallData() firewallData {
 		Domains:       s.Domains, OptionalDomains: s.Optional, CIDRs: s.CIDRs, GitHubKeys: s.GitHubKeys,
 		AllowLocalNetworks: len(s.Services) > 0,
 		Gateway:            s.Gateway,
+		InboundPorts:       s.Publish,
 		VerifyReachable:    s.Verify, VerifyBlocked: []string{},
+	}
+	if d.InboundPorts == nil {
+		d.InboundPorts = []int{}
 	}
 	if s.Gateway {
 		for _, svc := range s.Services {

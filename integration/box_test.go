@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -21,7 +22,7 @@ type boxKind struct {
 var boxKinds = []boxKind{
 	{
 		name: "plain",
-		init: []string{"--agent", "none", "--lang", "node@system,python@system"},
+		init: []string{"--agent", "none", "--lang", "node@system,python@system", "--publish", strconv.Itoa(publishedPort)},
 	},
 	{
 		name: "compose",
@@ -59,6 +60,7 @@ func TestIntegrationBox(t *testing.T) {
 				{"firewall", testFirewall, false},
 				{"agent cannot loosen", testAgentCannotLoosen, false},
 				{"red team", testRedTeam, false},
+				{"published port", testPublished, false},
 				{"restart, stop and start", testRestart, false},
 				{"gateway restarts", testGatewayRestarts, false},
 				{"down, status and reset", testDownReset, false},

@@ -1,11 +1,13 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/devbox-sandbox/devbox/integration/internal/inet"
 	"github.com/devbox-sandbox/devbox/internal/contract"
@@ -210,18 +212,73 @@ func testGatewayRestarts(t *testing.T, w *workspace, kind boxKind) {
 		if !kind.services {
 			t.Skip("run on the compose box only")
 		}
-		for i := range 20 {
-			docker(t, "restart", gateway, w.devContainer(t))
-			// The first thing dev can do after the restart: anything it
-			// reaches must be allowed, and the blocked host never is.
-			out, _ := run(t.Context(), "docker", "exec", w.devContainer(t), "curl", "-sS", "--max-time", "3", inet.URL(inet.Blocked.V4.String()))
-			if strings.Contains(out, "dbit-inet") {
-				t.Fatalf("restart %d: dev reached the blocked host: %s", i, out)
+		// The prober: from the host, one `docker exec` after another into
+		// dev (the same container across its restarts), each a short burst
+		// of connections to the blocked host's address, and one to an
+		// allowed host, for as long as the restarts go on.
+		dev := w.devContainer(t)
+		burst := fmt.Sprintf(`for i in 1 2 3 4 5; do curl -s --max-time 1 %s && echo LEAK; curl -s --max-time 1 -o /dev/null -w 'allowed%%{http_code}\n' %s; done`,
+			inet.URL(inet.Blocked.V4.String()), inet.URL(inet.Allowed.V4.String()))
+		stop := make(chan struct{})
+		type tally struct{ execs, leaks, allowed int }
+		done := make(chan tally)
+		go func() {
+			var n tally
+			for {
+				select {
+				case <-stop:
+					done <- n
+					return
+				default:
+				}
+				out, err := run(context.Background(), "docker", "exec", dev, "sh", "-c", burst)
+				if err == nil || out != "" {
+					n.execs++
+				}
+				n.leaks += strings.Count(out, "LEAK")
+				n.allowed += strings.Count(out, "allowed200")
 			}
+		}()
+		for range 20 {
+			docker(t, "restart", gateway, dev)
+		}
+		close(stop)
+		n := <-done
+		t.Logf("prober: %d bursts ran in dev during 20 restarts of both; the allowed host answered %d times; leaks %d", n.execs, n.allowed, n.leaks)
+		if n.leaks > 0 {
+			t.Errorf("dev reached the blocked host %d times during the restarts", n.leaks)
+		}
+		if n.execs == 0 {
+			t.Error("the prober never ran in dev: the restarts were not probed")
 		}
 		w.waitGatewayHealthy(t, gateway)
 		runProbes(t, w.exec, httpProbes(inet.Blocked, false)[:1])
 	})
+}
+
+// publishedPort is what the workspace without services publishes.
+const publishedPort = 18765
+
+// testPublished: a server the agent starts on the published port answers
+// on the host's 127.0.0.1, through the gateway.
+func testPublished(t *testing.T, w *workspace, kind boxKind) {
+	if kind.services {
+		t.Skip("publishes nothing")
+	}
+	port := strconv.Itoa(publishedPort)
+	if out, code := w.exec("sh", "-c", "nohup python3 -m http.server "+port+" >/dev/null 2>&1 &"); code != 0 {
+		t.Fatalf("start a server in dev: %s", out)
+	}
+	var err error
+	for range 50 {
+		var c net.Conn
+		if c, err = net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		run(t.Context(), "sleep", "0.1") //nolint:errcheck // polling the server
+	}
+	t.Errorf("the published port %s does not answer on 127.0.0.1: %v", port, err)
 }
 
 // connectScript connects to argv[1] port argv[2]: exit 0 when it
