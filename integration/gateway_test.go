@@ -60,6 +60,10 @@ func testRedTeam(t *testing.T, w *workspace, kind boxKind) {
 			{"python3", "-c", "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)"},
 			{"python3", "-c", "import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW)"},
 			{"python3", "-c", "import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, 36, " + strconv.Itoa(contract.GatewayMark) + ")"},
+			// What ipset, iptables-nft and nft do, by hand (dev has none of
+			// them): a netfilter netlink write, here ipset's FLUSH of every
+			// set. The kernel's answer is read: 0 would mean it flushed.
+			{"python3", "-c", netfilterWriteScript},
 		} {
 			if out, code := asRoot(argv...); code == 0 {
 				t.Errorf("root in dev: %s succeeded: %s", strings.Join(argv, " "), out)
@@ -255,6 +259,17 @@ func testGatewayRestarts(t *testing.T, w *workspace, kind boxKind) {
 		runProbes(t, w.exec, httpProbes(inet.Blocked, false)[:1])
 	})
 }
+
+// netfilterWriteScript sends an ipset FLUSH (all sets) over netfilter
+// netlink and exits with 0 only when the kernel accepts it.
+const netfilterWriteScript = `import socket,struct,sys
+s=socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)
+attr=struct.pack('=HHB3x', 5, 1, 7)
+body=struct.pack('=BBH', socket.AF_INET, 0, 0)+attr
+s.send(struct.pack('=IHHII', 16+len(body), (6<<8)|4, 1|4, 1, 0)+body)
+data=s.recv(4096)
+err=struct.unpack('=i', data[16:20])[0]
+print('netlink answer', err); sys.exit(0 if err == 0 else 2)`
 
 // publishedPort is what the workspace without services publishes.
 const publishedPort = 18765
