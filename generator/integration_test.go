@@ -56,11 +56,16 @@ func TestIntegrationReadConfiguration(t *testing.T) {
 				user = DefaultUser
 			}
 			cfg := got.Configuration
-			if cfg["remoteUser"] != user || cfg["containerUser"] != "root" || cfg["waitFor"] != "postStartCommand" {
-				t.Errorf("remoteUser %v, containerUser %v, waitFor %v", cfg["remoteUser"], cfg["containerUser"], cfg["waitFor"])
-			}
-			if _, ok := cfg["features"].(map[string]any)["./devbox-firewall"]; !ok {
-				t.Errorf("features: %v", cfg["features"])
+			_, feature := cfg["features"].(map[string]any)["./devbox-firewall"]
+			switch {
+			case o.SingleContainer:
+				if cfg["remoteUser"] != user || cfg["containerUser"] != "root" || cfg["waitFor"] != "postStartCommand" || !feature {
+					t.Errorf("remoteUser %v, containerUser %v, waitFor %v, features %v", cfg["remoteUser"], cfg["containerUser"], cfg["waitFor"], cfg["features"])
+				}
+			default: // the gateway enforces; dev needs neither root nor the feature
+				if cfg["remoteUser"] != user || cfg["containerUser"] != nil || cfg["capAdd"] != nil || cfg["service"] != "dev" || feature {
+					t.Errorf("remoteUser %v, containerUser %v, capAdd %v, service %v, features %v", cfg["remoteUser"], cfg["containerUser"], cfg["capAdd"], cfg["service"], cfg["features"])
+				}
 			}
 			if want := "/workspaces/" + c.name; got.Workspace.WorkspaceFolder != want {
 				t.Errorf("workspace folder %q, want %q", got.Workspace.WorkspaceFolder, want)
@@ -69,11 +74,12 @@ func TestIntegrationReadConfiguration(t *testing.T) {
 	}
 }
 
-// TestIntegrationDockerBuild builds a generated Dockerfile on the engine
-// from a local base image, and checks the image as the user would meet it:
-// the user exists, init-firewall (the real static binary) and the allowlist
-// are root-owned with the modes the design states, there is no sudo, the
-// user cannot change them, and the devbox-firewall feature's install.sh
+// TestIntegrationDockerBuild builds the generated images on the engine from
+// a local base image, and checks them as the user would meet them: in the
+// gateway's image (or the single container's), init-firewall (the real
+// static binary) and the allowlist are root-owned with the modes the design
+// states; in dev's, the user exists, has no sudo and cannot change them; in
+// the single-container layout the devbox-firewall feature's install.sh
 // accepts the image.
 func TestIntegrationDockerBuild(t *testing.T) {
 	requireDocker(t)
@@ -85,9 +91,13 @@ func TestIntegrationDockerBuild(t *testing.T) {
 		base  func(t *testing.T) string
 		user  string
 		extra string // a command that must succeed as root in the image
+		// single builds the single-container layout, whose one image holds
+		// the firewall and ends as root for the feature's entrypoint.
+		single bool
 	}{
 		{name: "bookworm", base: func(t *testing.T) string { return requireBaseImage(t, "bookworm") }, user: "dev"},
 		{name: "trixie", base: func(t *testing.T) string { return requireBaseImage(t, "trixie") }, user: "dev"},
+		{name: "single-container", base: func(t *testing.T) string { return requireBaseImage(t, "bookworm") }, user: "dev", single: true},
 		{
 			// A base that already has a user and group with uid 1000 (as
 			// the node and ubuntu images do): it is renamed, not duplicated.
@@ -105,7 +115,7 @@ func TestIntegrationDockerBuild(t *testing.T) {
 			// base image already, so the build needs no network.
 			r, err := Init(Options{
 				Workspace: ws, Agent: "none", Languages: []string{"node@system"}, User: tc.user,
-				BaseImage: tc.base(t), FirewallBinary: firewallBin,
+				BaseImage: tc.base(t), FirewallBinary: firewallBin, SingleContainer: tc.single,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -113,27 +123,48 @@ func TestIntegrationDockerBuild(t *testing.T) {
 			image := "devbox-generator-test:" + tc.name
 			run(t, r.Dir, "docker", "build", "-q", "-t", image, ".")
 			t.Cleanup(func() { exec.Command("docker", "rmi", "-f", image).Run() })
+			firewallImage := image
+			if !tc.single {
+				firewallImage = "devbox-generator-test:" + tc.name + "-gateway"
+				run(t, r.Dir, "docker", "build", "-q", "-f", "gateway.Dockerfile", "-t", firewallImage, ".")
+				t.Cleanup(func() { exec.Command("docker", "rmi", "-f", firewallImage).Run() })
+				entry := run(t, "", "docker", "image", "inspect", "--format", "{{json .Config.Entrypoint}}", firewallImage)
+				if want := `["/usr/local/sbin/init-firewall","gateway"]`; strings.TrimSpace(entry) != want {
+					t.Errorf("the gateway's entrypoint is %s, want %s", entry, want)
+				}
+				// dev's image holds no firewall and no root-owned config of it.
+				run(t, "", "docker", "run", "--rm", "--network", "none", image, "sh", "-exc",
+					`! test -e /usr/local/sbin/init-firewall && ! test -e /etc/devbox`)
+			}
 
 			bin, err := os.ReadFile(firewallBin)
 			if err != nil {
 				t.Fatal(err)
 			}
 			sum := sha256.Sum256(bin)
-			asRoot := strings.Join([]string{
-				fmt.Sprintf(`test "$(id -u %s)" = 1000 && test "$(id -g %s)" = 1000`, tc.user, tc.user),
+			firewall := strings.Join([]string{
 				`test "$(stat -c '%U:%G %a' /usr/local/sbin/init-firewall)" = "root:root 755"`,
 				`test "$(stat -c '%U:%G %a' /etc/devbox)" = "root:root 755"`,
 				`test "$(stat -c '%U:%G %a' /etc/devbox/firewall.jsonc)" = "root:root 644"`,
 				`test "$(stat -c '%U:%G %a' /var/lib/devbox)" = "root:root 700"`,
 				`test "$(stat -c '%U:%G %a' /run/devbox)" = "root:root 755"`,
 				`echo "` + hex.EncodeToString(sum[:]) + `  /usr/local/sbin/init-firewall" | sha256sum -c -`,
+			}, " && ")
+			run(t, "", "docker", "run", "--rm", "--network", "none", "--entrypoint", "sh", firewallImage, "-exc", firewall)
+			asRoot := strings.Join([]string{
+				fmt.Sprintf(`test "$(id -u %s)" = 1000 && test "$(id -g %s)" = 1000`, tc.user, tc.user),
 				`! command -v sudo && ! test -e /etc/sudoers && ! test -e /etc/sudoers.d`,
-				`test "$(id -u)" = 0`, // the image ends as root, for the feature's entrypoint
+				`test "$(id -u)" = 0`, // the image ends as root (the feature's entrypoint; the CLI's own setup)
 			}, " && ")
 			if tc.extra != "" {
 				asRoot += " && " + tc.extra
 			}
 			run(t, "", "docker", "run", "--rm", "--network", "none", image, "sh", "-exc", asRoot)
+			if !tc.single {
+				asUser := `test -w "$HOME/.devbox-history" && ! touch /usr/local/sbin/init-firewall 2>/dev/null`
+				run(t, "", "docker", "run", "--rm", "--network", "none", "--user", tc.user, image, "sh", "-exc", asUser)
+				return
+			}
 
 			asUser := strings.Join([]string{
 				`! touch /etc/devbox/firewall.jsonc 2>/dev/null`,
@@ -270,7 +301,7 @@ func TestIntegrationDockerBuildWithoutBinary(t *testing.T) {
 	}
 	image := "devbox-generator-test:missing"
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", image).Run() })
-	out, err := exec.Command("docker", "build", "-t", image, r.Dir).CombinedOutput()
+	out, err := exec.Command("docker", "build", "-f", filepath.Join(r.Dir, "gateway.Dockerfile"), "-t", image, r.Dir).CombinedOutput()
 	if err == nil {
 		t.Fatal("the image built without an init-firewall binary")
 	}
