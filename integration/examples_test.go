@@ -312,8 +312,15 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
+	r := bufio.NewReader(c)
+	// REDIS_URL names the user and password: Redis lets no one in without.
+	pass, _ := u.User.Password()
+	fmt.Fprintf(c, "AUTH %s %s\r\n", u.User.Username(), pass)
+	if line, err := r.ReadString('\n'); err != nil || line != "+OK\r\n" {
+		panic(fmt.Sprintf("AUTH: %q %v", line, err))
+	}
 	fmt.Fprint(c, "PING\r\n")
-	line, err := bufio.NewReader(c).ReadString('\n')
+	line, err := r.ReadString('\n')
 	if err != nil {
 		panic(err)
 	}
@@ -322,7 +329,7 @@ func main() {
 `
 
 // checkGoRedis: a Go program built and run in the box talks to Redis
-// through REDIS_URL.
+// through REDIS_URL, as its user.
 func checkGoRedis(t *testing.T, boxes map[string]*workspace) {
 	w := boxes[""]
 	w.mustExec(t, "go", "version")
