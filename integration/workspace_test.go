@@ -17,6 +17,7 @@ import (
 
 	"github.com/devbox-sandbox/devbox/integration/internal/inet"
 	"github.com/devbox-sandbox/devbox/internal/contract"
+	"github.com/devbox-sandbox/devbox/lifecycle"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 
@@ -161,6 +162,12 @@ func (w *workspace) removeLeftovers(ctx context.Context, logf func(string, ...an
 		}
 		volumes = append(volumes, f...)
 	}
+	// The gateway carries no workspace label: with dev gone (a test
+	// removes it), its project is found by the name the Dev Containers CLI
+	// gives it.
+	if p := cliProjectName(w.dir); !slices.Contains(projects, p) {
+		projects = append(projects, p)
+	}
 	for _, p := range projects {
 		out, _ := run(ctx, "docker", "ps", "-aq", "--filter", "label=com.docker.compose.project="+p)
 		ids = append(ids, strings.Fields(out)...)
@@ -182,6 +189,13 @@ func (w *workspace) removeLeftovers(ctx context.Context, logf func(string, ...an
 	}
 }
 
+// cliProjectName is the compose project name the Dev Containers CLI gives
+// the workspace at dir: its folder's name, lower-cased, with "_devcontainer"
+// (the test workspaces' names need no further cleaning).
+func cliProjectName(dir string) string {
+	return strings.ToLower(filepath.Base(dir)) + "_devcontainer"
+}
+
 // removeStaleBoxes removes what a killed earlier run left: control
 // containers, and the boxes of test workspaces whose folder is gone (a run
 // in progress still has its folder). Volumes of removed compose projects
@@ -200,6 +214,18 @@ func (s *suite) removeStaleBoxes(ctx context.Context) {
 		seen[dir] = true
 		if _, err := os.Stat(dir); os.IsNotExist(err) {
 			(&workspace{s: s, dir: dir}).removeLeftovers(ctx, func(string, ...any) {})
+		}
+	}
+	// Gateways of the tests' projects (dbit-*) whose dev container is gone.
+	out, _ = run(ctx, "docker", "ps", "-a", "--filter", "label="+lifecycle.LabelComposeService+"=gateway", "--format", `{{.Label "`+lifecycle.LabelComposeProject+`"}}`)
+	for _, project := range strings.Fields(out) {
+		if !strings.HasPrefix(project, "dbit-") || seen[project] {
+			continue
+		}
+		seen[project] = true
+		dev, _ := run(ctx, "docker", "ps", "-aq", "--filter", "label="+lifecycle.LabelComposeProject+"="+project, "--filter", "label="+lifecycle.LabelLocalFolder)
+		if strings.TrimSpace(dev) == "" {
+			(&workspace{s: s, dir: filepath.Join(os.TempDir(), strings.TrimSuffix(project, "_devcontainer"))}).removeLeftovers(ctx, func(string, ...any) {})
 		}
 	}
 }
