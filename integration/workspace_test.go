@@ -17,8 +17,8 @@ import (
 
 	"github.com/devbox-sandbox/devbox/integration/internal/inet"
 	"github.com/devbox-sandbox/devbox/internal/contract"
-	"github.com/devbox-sandbox/devbox/lifecycle"
 	"github.com/devbox-sandbox/devbox/internal/runner"
+	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
 // workspace is a folder holding a .devcontainer/ made by `devbox init`,
