@@ -77,23 +77,31 @@ func testRedTeam(t *testing.T, w *workspace, kind boxKind) {
 		// A query to the stand-in internet's blocked host, which runs a
 		// resolver (a control container without the firewall gets answers
 		// there), and to the upstream the gateway learned.
+		// argv: HOST [tcp]. Over TCP the query is length-prefixed.
 		query := `import socket,sys
-s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+tcp=len(sys.argv) > 2
+s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM); s.settimeout(3)
+q=b'\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07allowed\x04dbit\x04test\x00\x00\x01\x00\x01'
 try:
-    s.connect((sys.argv[1], 53)); s.send(b'\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07allowed\x04dbit\x04test\x00\x00\x01\x00\x01')
-    s.recv(512); print('answered')
+    s.connect((sys.argv[1], 53)); s.send(len(q).to_bytes(2, 'big')+q if tcp else q)
+    if not s.recv(512): raise OSError('closed')
+    print('answered')
 except socket.timeout:
     print('timeout'); sys.exit(3)
 except OSError as e:
     print('refused', e); sys.exit(2)`
 		control := startControl(t, docker(t, "inspect", "--format", "{{.Image}}", w.devContainer(t)), egressNetwork(t, w.devContainer(t)))
-		if out, code := control.exec("python3", "-c", query, inet.Blocked.V4.String()); code != 0 {
-			t.Fatalf("control: no DNS answer from %s (exit %d: %s): the checks below prove nothing", inet.Blocked.V4, code, out)
+		for _, proto := range [][]string{nil, {"tcp"}} {
+			if out, code := control.exec(append([]string{"python3", "-c", query, inet.Blocked.V4.String()}, proto...)...); code != 0 {
+				t.Fatalf("control: no DNS answer from %s %v (exit %d: %s): the checks below prove nothing", inet.Blocked.V4, proto, code, out)
+			}
 		}
 		for _, run := range []func(...string) (string, int){w.exec, asRoot} {
 			for _, host := range []string{inet.Blocked.V4.String(), inet.Blocked.V6.String()} {
-				if out, code := run("python3", "-c", query, host); code != 2 {
-					t.Errorf("DNS to %s: exit %d (%s), want refused at once", host, code, out)
+				for _, proto := range [][]string{nil, {"tcp"}} {
+					if out, code := run(append([]string{"python3", "-c", query, host}, proto...)...); code != 2 {
+						t.Errorf("DNS to %s %v: exit %d (%s), want refused at once", host, proto, code, out)
+					}
 				}
 			}
 			if out, code := run("python3", "-c", query, inet.Resolver.V4.String()); code != 0 {
@@ -102,6 +110,16 @@ except OSError as e:
 			if out, code := run("getent", "hosts", inet.Allowed.Name); code != 0 || !strings.Contains(out, inet.Allowed.V4.String()) && !strings.Contains(out, inet.Allowed.V6.String()) {
 				t.Errorf("getent hosts %s through 127.0.0.11: exit %d: %s", inet.Allowed.Name, code, out)
 			}
+		}
+		// Root may rewrite dev's resolv.conf; the blocked host's resolver,
+		// which answers the control, stays out of reach. (The gateway reads
+		// its own resolv.conf.)
+		swap := fmt.Sprintf(`cp /etc/resolv.conf /tmp/resolv.orig && echo 'nameserver %s' >/etc/resolv.conf; getent hosts %s; rc=$?; cat /tmp/resolv.orig >/etc/resolv.conf; exit $rc`, inet.Blocked.V4, inet.Allowed.Name)
+		if out, code := asRoot("sh", "-c", swap); code == 0 {
+			t.Errorf("with resolv.conf naming %s, root in dev resolved %s: %s", inet.Blocked.V4, inet.Allowed.Name, out)
+		}
+		if out, code := w.exec("getent", "hosts", inet.Allowed.Name); code != 0 {
+			t.Errorf("resolv.conf not restored: getent hosts %s: exit %d: %s", inet.Allowed.Name, code, out)
 		}
 	})
 	t.Run("services on their ports only, never the host", func(t *testing.T) {
