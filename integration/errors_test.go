@@ -157,6 +157,11 @@ func TestIntegrationExecContainerRemoved(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatal("devbox exec still runs 30s after its container was removed")
 	}
+	// The gateway carries no workspace label; down finds it by the project.
+	w.mustDevbox(t, "down")
+	if left := docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+cliProjectName(w.dir)); left != "" {
+		t.Errorf("after devbox down, containers of the box's project remain: %s", left)
+	}
 }
 
 // exitStatusOf returns the exit status of a finished os/exec command.

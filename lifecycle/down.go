@@ -47,6 +47,12 @@ func (m *Manager) Down(ctx context.Context, opts DownOptions) (*DownResult, erro
 	defer eng.Close()
 	res := &DownResult{Workspace: ws.Dir}
 	var vols []string
+	if box == nil {
+		// dev removed by hand: its project's gateway and services remain.
+		if box, err = orphanedProject(ctx, eng, ws, m.loadState(ws, "")); err != nil {
+			return res, err
+		}
+	}
 	if box != nil {
 		res.Removed, vols, err = m.removeBox(ctx, eng, box)
 		if err != nil {
@@ -153,4 +159,18 @@ func trimSlash(s string) string {
 		return s[1:]
 	}
 	return s
+}
+
+// orphanedProject returns the containers of the compose project recorded in
+// st as a box, when the project still has any: a box whose dev container
+// was removed by hand. nil when there is nothing to remove.
+func orphanedProject(ctx context.Context, eng Engine, ws Workspace, st *boxState) (*Box, error) {
+	if st == nil || st.Project == "" {
+		return nil, nil
+	}
+	cs, err := projectContainers(ctx, eng, st.Project)
+	if err != nil || len(cs) == 0 {
+		return nil, err
+	}
+	return &Box{Workspace: ws.Dir, Dev: cs[0], Project: st.Project, Services: cs[1:]}, nil
 }

@@ -304,3 +304,37 @@ func TestGatewayDown(t *testing.T) {
 		})
 	}
 }
+
+// TestOrphanedProject: with the dev container gone, `down` finds the rest
+// of the box by the compose project recorded at `up`.
+func TestOrphanedProject(t *testing.T) {
+	ws := Workspace{Dir: "/w"}
+	gw := container.Summary{ID: "gw", Labels: map[string]string{LabelComposeProject: "w_devcontainer", LabelComposeService: contract.GatewayService}}
+	eng := &lifecycletest.Engine{ContainerListFunc: func(_ context.Context, o client.ContainerListOptions) (client.ContainerListResult, error) {
+		if lifecycletest.MatchesLabels(gw.Labels, o.Filters) {
+			return client.ContainerListResult{Items: []container.Summary{gw}}, nil
+		}
+		return client.ContainerListResult{}, nil
+	}}
+	for _, tt := range []struct {
+		name string
+		st   *boxState
+		want string // the box's first container, "" for none
+	}{
+		{"project recorded", &boxState{Project: "w_devcontainer"}, "gw"},
+		{"another project", &boxState{Project: "other_devcontainer"}, ""},
+		{"single container", &boxState{}, ""},
+		{"no state", nil, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			box, err := orphanedProject(context.Background(), eng, ws, tt.st)
+			got := ""
+			if box != nil {
+				got = box.Dev.ID
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("orphanedProject = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}

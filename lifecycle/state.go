@@ -29,6 +29,10 @@ type boxState struct {
 	Env                   []string `json:"env"` // probed environment + remoteEnv
 	// KeptVolumes are the named volumes `down` left, for `down --volumes`.
 	KeptVolumes []string `json:"keptVolumes,omitempty"`
+	// Project is the box's compose project: `down` finds the gateway and
+	// services by it when the dev container is gone (they carry no
+	// workspace label).
+	Project string `json:"composeProject,omitempty"`
 }
 
 // statePath is one small JSON file per workspace.

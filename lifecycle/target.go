@@ -102,7 +102,8 @@ func (m *Manager) learn(ctx context.Context, eng Engine, ws Workspace, c contain
 	st := &boxState{
 		ContainerID: c.ID, Workspace: ws.Dir,
 		RemoteUser: user, RemoteWorkspaceFolder: folder, Shell: shell,
-		Env: mergeEnv(probed, md.RemoteEnv, c.Config.Env),
+		Env:     mergeEnv(probed, md.RemoteEnv, c.Config.Env),
+		Project: c.Config.Labels[LabelComposeProject],
 	}
 	if err := m.saveState(ws, st); err != nil {
 		return nil, err
