@@ -2,8 +2,10 @@
 # bench/gateway.sh [N]: the two layouts side by side, as whole processes:
 #   - single:  `devbox init --single-container` (the firewall in the agent's container)
 #   - gateway: `devbox init` (the firewall in a gateway container)
-# For each: the first `devbox up` of a new box (Docker's layer cache as the
-# machine has it: say "cold" only after `docker builder prune`), `devbox up`
+# For each: the first `devbox up` of a new box (with COLD=1 from a base
+# image no build has seen, so every layer is built and every package
+# downloaded; otherwise with Docker's layer cache as the machine has it),
+# `devbox up`
 # on the running unchanged box, `devbox exec -- true` against `docker exec`
 # (goal: within 1.1x), and for the gateway its idle memory (the container's
 # cgroup and init-firewall's RSS). Medians of N runs (default 20), in ms.
@@ -24,6 +26,14 @@ devbox=$tmp/devbox
 (cd "$repo" && go build -o "$devbox" ./cmd/devbox)
 base=devbox-test/debian:bookworm
 docker image inspect "$base" >/dev/null 2>&1 || { echo "bench/gateway.sh: no $base image; run the integration tests once (they build it)" >&2; exit 1; }
+cold_base=
+if [ "${COLD:-}" = 1 ]; then
+  # The same base with a label no build has seen: a new image ID, so the
+  # layer cache has nothing built on it.
+  cold_base=devbox-bench/debian:cold-$$
+  printf 'FROM %s\nLABEL devbox.bench.nonce=%s\n' "$base" "$(date +%s%N)" | docker build -q -t "$cold_base" - >/dev/null
+  base=$cold_base
+fi
 
 boxes=()
 cleanup() {
@@ -33,6 +43,7 @@ cleanup() {
     "$devbox" down -w "$ws" >/dev/null 2>&1 || true
     for img in $imgs; do docker image rm "$img" >/dev/null 2>&1 || true; done
   done
+  if [ -n "$cold_base" ]; then docker image rm "$cold_base" >/dev/null 2>&1 || true; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
