@@ -2,6 +2,7 @@ package generator
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -230,4 +231,52 @@ func sameStrings(v any, want ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestForceKeepsGatewayLayout: `init --force` on a gateway workspace the
+// user edited keeps the compose keys, the user's comment and settings, and
+// drops what the single-container layout had added.
+func TestForceKeepsGatewayLayout(t *testing.T) {
+	ws := newWorkspace(t, "gateway-edited", true)
+	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(ws, DirName, "devcontainer.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(data), `"remoteUser"`, `"forwardPorts": [3000], // KEEP THIS COMMENT
+  "capAdd": ["SYS_PTRACE"],
+  "remoteUser"`, 1)
+	writeFile(t, path, edited)
+	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(raw)
+	var cfg struct {
+		DockerComposeFile string   `json:"dockerComposeFile"`
+		Service           string   `json:"service"`
+		ForwardPorts      []int    `json:"forwardPorts"`
+		CapAdd            []string `json:"capAdd"`
+	}
+	std, err := hujson.Standardize([]byte(got))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(std, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DockerComposeFile != "compose.yaml" || cfg.Service != "dev" || len(cfg.ForwardPorts) != 1 || !strings.Contains(got, "KEEP THIS COMMENT") {
+		t.Errorf("after --force: dockerComposeFile %q, service %q, forwardPorts %v, comment kept %v:\n%s",
+			cfg.DockerComposeFile, cfg.Service, cfg.ForwardPorts, strings.Contains(got, "KEEP THIS COMMENT"), got)
+	}
+	if len(cfg.CapAdd) != 1 || cfg.CapAdd[0] != "SYS_PTRACE" {
+		t.Errorf("capAdd after --force: %v, want the user's SYS_PTRACE", cfg.CapAdd)
+	}
+	validateSchema(t, []byte(got))
 }

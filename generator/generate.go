@@ -107,7 +107,7 @@ func Generate(o Options) (*Result, error) {
 	}
 	for i, f := range r.Files {
 		if f.Path == "devcontainer.json" {
-			edited, err := editDevcontainer(path, existing, f.Data, len(s.Services) > 0)
+			edited, err := editDevcontainer(path, existing, f.Data, s.compose())
 			if err != nil {
 				return nil, err
 			}
