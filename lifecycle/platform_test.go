@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -178,19 +179,27 @@ func TestFindBoxOnWindows(t *testing.T) {
 }
 
 func TestGatewayLayout(t *testing.T) {
-	gateway := "services:\n  dev:\n    network_mode: service:gateway\n  gateway:\n    healthcheck:\n      test: [CMD, /usr/local/sbin/init-firewall, status]\n"
+	gateway := "services:\n  dev:\n    network_mode: service:gateway\n    cap_drop: [NET_ADMIN, NET_RAW, MKNOD]\n  gateway:\n    healthcheck:\n      test: [CMD, /usr/local/sbin/init-firewall, status]\n"
+	devcontainer := `{"dockerComposeFile": %s, "service": "dev"%s}`
 	for _, tc := range []struct {
-		name  string
-		files map[string]string
-		list  any
-		want  bool
+		name    string
+		files   map[string]string
+		list    string // dockerComposeFile, as JSON
+		extra   string // more devcontainer.json keys
+		wantErr string // "" for accepted
 	}{
-		{"gateway layout", map[string]string{"compose.yaml": gateway}, "compose.yaml", true},
-		{"with an override", map[string]string{"compose.yaml": gateway, "o.yaml": "services:\n  gateway:\n    dns: [198.51.100.53]\n"}, []any{"compose.yaml", "o.yaml"}, true},
-		{"override moves dev out", map[string]string{"compose.yaml": gateway, "o.yaml": "services:\n  dev:\n    network_mode: bridge\n"}, []any{"compose.yaml", "o.yaml"}, false},
-		{"another healthcheck", map[string]string{"compose.yaml": strings.Replace(gateway, "status", "true", 1)}, "compose.yaml", false},
-		{"dev on its own network", map[string]string{"compose.yaml": strings.Replace(gateway, "network_mode: service:gateway", "networks: [default]", 1)}, "compose.yaml", false},
-		{"no compose file", nil, nil, false},
+		{"gateway layout", map[string]string{"compose.yaml": gateway}, `"compose.yaml"`, "", ""},
+		{"with an override", map[string]string{"compose.yaml": gateway, "o.yaml": "services:\n  gateway:\n    dns: [198.51.100.53]\n"}, `["compose.yaml", "o.yaml"]`, "", ""},
+		{"override moves dev out", map[string]string{"compose.yaml": gateway, "o.yaml": "services:\n  dev:\n    network_mode: bridge\n"}, `["compose.yaml", "o.yaml"]`, "", "does not install the devbox firewall"},
+		{"another healthcheck", map[string]string{"compose.yaml": strings.Replace(gateway, "status", "true", 1)}, `"compose.yaml"`, "", "does not install the devbox firewall"},
+		{"dev on its own network", map[string]string{"compose.yaml": strings.Replace(gateway, "network_mode: service:gateway", "networks: [default]", 1)}, `"compose.yaml"`, "", "does not install the devbox firewall"},
+		{"no compose file", nil, `null`, "", "does not install the devbox firewall"},
+		{"override adds NET_ADMIN", map[string]string{"compose.yaml": gateway, "o.yaml": "services:\n  dev:\n    cap_add: [net_admin]\n"}, `["compose.yaml", "o.yaml"]`, "", "cap_add gives it NET_ADMIN"},
+		{"override makes dev privileged", map[string]string{"compose.yaml": gateway, "o.yaml": "services:\n  dev:\n    privileged: true\n"}, `["compose.yaml", "o.yaml"]`, "", "dev is privileged"},
+		{"NET_RAW kept", map[string]string{"compose.yaml": strings.Replace(gateway, "[NET_ADMIN, NET_RAW, MKNOD]", "[MKNOD]", 1)}, `"compose.yaml"`, "", "keeps NET_RAW"},
+		{"capAdd in devcontainer.json", map[string]string{"compose.yaml": gateway}, `"compose.yaml"`, `, "capAdd": ["CAP_NET_RAW"]`, "capAdd gives dev NET_RAW"},
+		{"privileged in devcontainer.json", map[string]string{"compose.yaml": gateway}, `"compose.yaml"`, `, "privileged": true`, `"privileged": true`},
+		{"harmless capAdd", map[string]string{"compose.yaml": gateway}, `"compose.yaml"`, `, "capAdd": ["SYS_PTRACE"]`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -199,9 +208,16 @@ func TestGatewayLayout(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := gatewayLayout(dir, tc.list)
-			if err != nil || got != tc.want {
-				t.Errorf("gatewayLayout = %v, %v; want %v", got, err, tc.want)
+			cfg := filepath.Join(dir, "devcontainer.json")
+			if err := os.WriteFile(cfg, []byte(fmt.Sprintf(devcontainer, tc.list, tc.extra)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := checkFirewallFeature(Workspace{ConfigFile: cfg})
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("error %v, want one saying %q", err, tc.wantErr)
 			}
 		})
 	}

@@ -143,6 +143,8 @@ func checkFirewallFeature(ws Workspace) error {
 	var cfg struct {
 		Features          map[string]any `json:"features"`
 		DockerComposeFile any            `json:"dockerComposeFile"`
+		CapAdd            []string       `json:"capAdd"`
+		Privileged        bool           `json:"privileged"`
 	}
 	if err := json.Unmarshal(std, &cfg); err != nil {
 		return fmt.Errorf("parse %s: %w", ws.ConfigFile, err)
@@ -152,16 +154,67 @@ func checkFirewallFeature(ws Workspace) error {
 			return nil
 		}
 	}
-	if ok, err := gatewayLayout(filepath.Dir(ws.ConfigFile), cfg.DockerComposeFile); ok || err != nil {
+	dev, err := gatewayLayout(filepath.Dir(ws.ConfigFile), cfg.DockerComposeFile)
+	if err != nil || dev == nil {
+		if err == nil {
+			err = &NoFirewallError{ConfigFile: ws.ConfigFile}
+		}
 		return err
 	}
-	return &NoFirewallError{ConfigFile: ws.ConfigFile}
+	if cfg.Privileged {
+		return fmt.Errorf("%s: \"privileged\": true gives dev every capability, and root in dev could change the gateway's rules: remove it", ws.ConfigFile)
+	}
+	if c := networkCap(cfg.CapAdd); c != "" {
+		return fmt.Errorf("%s: capAdd gives dev %s, and root in dev could change the gateway's rules or forge its socket mark: remove it", ws.ConfigFile, c)
+	}
+	return dev.check()
 }
 
-// gatewayLayout reports whether the compose files (dockerComposeFile,
-// relative to dir) make the gateway layout: a gateway service with
-// devbox's healthcheck, and dev in its network namespace.
-func gatewayLayout(dir string, files any) (bool, error) {
+// devService is what the compose files say about dev that matters to the
+// gateway layout, merged across the files as compose merges them.
+type devService struct {
+	files      string // the compose files, for messages
+	capAdd     []string
+	capDrop    []string
+	privileged bool
+}
+
+// check refuses a dev service that could reach the gateway's rules: any
+// capability over the network, or NET_RAW left in (Docker grants it by
+// default; since Linux 5.17 it is enough to set a socket mark).
+func (d *devService) check() error {
+	if d.privileged {
+		return fmt.Errorf("%s: dev is privileged, and root in dev could change the gateway's rules: remove privileged", d.files)
+	}
+	if c := networkCap(d.capAdd); c != "" {
+		return fmt.Errorf("%s: dev's cap_add gives it %s, and root in dev could change the gateway's rules or forge its socket mark: remove it", d.files, c)
+	}
+	if !slices.ContainsFunc(d.capDrop, func(c string) bool { return capName(c) == "NET_RAW" || capName(c) == "ALL" }) {
+		return fmt.Errorf("%s: dev keeps NET_RAW (Docker grants it unless cap_drop lists it), with which root in dev could forge the gateway's socket mark: regenerate with `devbox init --force`", d.files)
+	}
+	return nil
+}
+
+// networkCap returns the first capability of caps that reaches the network
+// namespace's configuration, or "".
+func networkCap(caps []string) string {
+	for _, c := range caps {
+		switch capName(c) {
+		case "NET_ADMIN", "NET_RAW", "SYS_ADMIN", "ALL":
+			return capName(c)
+		}
+	}
+	return ""
+}
+
+// capName is a capability as Docker reads it: any case, CAP_ optional.
+func capName(c string) string { return strings.TrimPrefix(strings.ToUpper(c), "CAP_") }
+
+// gatewayLayout returns dev's service when the compose files
+// (dockerComposeFile, relative to dir) make the gateway layout: a gateway
+// service with devbox's healthcheck, and dev in its network namespace; nil
+// otherwise.
+func gatewayLayout(dir string, files any) (*devService, error) {
 	var names []string
 	switch f := files.(type) {
 	case string:
@@ -174,29 +227,45 @@ func gatewayLayout(dir string, files any) (bool, error) {
 		}
 	}
 	var gateway, joined bool
+	dev := &devService{}
 	for _, name := range names {
 		path := filepath.Join(dir, name)
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return false, fmt.Errorf("read %s: %w", path, err)
+			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
 		var doc struct {
 			Services map[string]struct {
-				NetworkMode string `yaml:"network_mode"`
+				NetworkMode string   `yaml:"network_mode"`
+				CapAdd      []string `yaml:"cap_add"`
+				CapDrop     []string `yaml:"cap_drop"`
+				Privileged  bool     `yaml:"privileged"`
 				Healthcheck struct {
 					Test []string `yaml:"test"`
 				} `yaml:"healthcheck"`
 			} `yaml:"services"`
 		}
 		if err := yaml.Unmarshal(data, &doc); err != nil {
-			return false, fmt.Errorf("parse %s: %w", path, err)
+			return nil, fmt.Errorf("parse %s: %w", path, err)
 		}
 		if gw, ok := doc.Services[contract.GatewayService]; ok && slices.Equal(gw.Healthcheck.Test, contract.GatewayHealthcheck()) {
 			gateway = true
 		}
-		if dev, ok := doc.Services[contract.DevService]; ok && dev.NetworkMode != "" {
-			joined = dev.NetworkMode == "service:"+contract.GatewayService
+		if d, ok := doc.Services[contract.DevService]; ok {
+			if d.NetworkMode != "" {
+				joined = d.NetworkMode == "service:"+contract.GatewayService
+			}
+			dev.capAdd = append(dev.capAdd, d.CapAdd...)
+			dev.capDrop = append(dev.capDrop, d.CapDrop...)
+			dev.privileged = dev.privileged || d.Privileged
 		}
+		if dev.files != "" {
+			dev.files += ", "
+		}
+		dev.files += path
 	}
-	return gateway && joined, nil
+	if !gateway || !joined {
+		return nil, nil
+	}
+	return dev, nil
 }
