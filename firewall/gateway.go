@@ -75,7 +75,7 @@ func (r *run) learnUpstreams(ctx context.Context) error {
 	if err := r.load(ctx, nil); err != nil {
 		return err
 	}
-	probeDNS(ctx, netip.AddrPortFrom(dockerDNS, 53), label)
+	r.awaitLearning(ctx, label)
 	r.learnLabel = ""
 	if err := r.load(ctx, nil); err != nil {
 		return err
@@ -100,6 +100,57 @@ func (r *run) reportUpstreams(err error) error {
 	return nil
 }
 
+// learnWait bounds the wait for the probe; learnGrace is how long learning
+// goes on after the first upstream is seen (the resolver tries the next one
+// at once when the first refuses, but it never answers the probe itself).
+const (
+	learnWait  = 3 * time.Second
+	learnGrace = 100 * time.Millisecond
+)
+
+// awaitLearning sends the probe and returns when the resolver answered, or
+// learnGrace after the first upstream was learned, or after learnWait.
+// Docker 20.10's resolver answers nothing once every upstream refused, so
+// the answer alone would cost the whole wait at every gateway start.
+func (r *run) awaitLearning(ctx context.Context, label string) {
+	ctx, cancel := context.WithTimeout(ctx, learnWait)
+	defer cancel()
+	answered := make(chan struct{})
+	go func() {
+		probeDNS(ctx, netip.AddrPortFrom(dockerDNS, 53), label)
+		close(answered)
+	}()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-answered:
+			return
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if r.learnedAny() {
+			select {
+			case <-answered:
+			case <-ctx.Done():
+			case <-time.After(learnGrace):
+			}
+			return
+		}
+	}
+}
+
+// learnedAny reports whether a DNS set holds an upstream.
+func (r *run) learnedAny() bool {
+	for _, f := range r.fams {
+		if got, err := r.a.ipset.list(f.dnsSet); err == nil && len(got) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // probeLabel is a DNS label no one can guess.
 func probeLabel() (string, error) {
 	b := make([]byte, 16)
@@ -118,7 +169,7 @@ func probeName(label string) string { return label + ".devbox-probe.invalid." }
 func probeDNS(ctx context.Context, server netip.AddrPort, label string) {
 	q := new(dns.Msg)
 	q.SetQuestion(probeName(label), dns.TypeA)
-	c := &dns.Client{Net: "udp", Timeout: 3 * time.Second}
+	c := &dns.Client{Net: "udp", Timeout: learnWait}
 	_, _, _ = c.ExchangeContext(ctx, q, server.String())
 }
 

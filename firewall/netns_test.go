@@ -1175,6 +1175,7 @@ func TestIntegrationNetnsGateway(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling the marker
 	}
 	_, s := l.marker(t)
+	t.Logf("gateway ready in %d ms, steps %v", s.DurationMS, s.StepsMS)
 	slices.Sort(s.DNSUpstreams)
 	if want := []string{resolverV4, deadUpstream}; !slices.Equal(s.DNSUpstreams, want) {
 		t.Errorf("learned upstreams %v, want %v\n%s", s.DNSUpstreams, want, out.String())
