@@ -2,11 +2,13 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,14 +27,14 @@ type serviceBox struct {
 }
 
 // TestIntegrationServiceRoles attacks the services of a workspace made by
-// the generator (--services postgres,redis, with the stand-in images) from
-// a client container on the box's internal network, as the agent could:
-// with the role dev is given, with no password, and as the superuser whose
-// password compose.yaml shows. Each denial is checked against the server's
-// own error, so a denial for another reason (a missing extension, a command
-// the server lacks) does not pass. Only the services run: no gateway, no
-// dev, no stand-in internet. MySQL and MongoDB have no stand-in image and
-// are checked by the generator's tests only.
+// the generator (--services postgres,redis,mysql, with the stand-in images)
+// from a client container on the box's internal network, as the agent
+// could: with the role dev is given, with no password, and as the superuser
+// whose password compose.yaml shows. Each denial is checked against the
+// server's own error, so a denial for another reason (a missing extension, a
+// command the server lacks, a missing file) does not pass. Only the services
+// run: no gateway, no dev, no stand-in internet. MongoDB has no stand-in
+// image and is checked by the generator's tests only.
 func TestIntegrationServiceRoles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test (real Docker Engine): skipped under -short")
@@ -43,13 +45,14 @@ func TestIntegrationServiceRoles(t *testing.T) {
 		}
 	}
 	maker := &images.Maker{Dir: filepath.Join(repoRoot(), "integration", "images"), Runner: runner.Local{}, Log: buildLog()}
-	for _, img := range []string{images.Postgres, images.Redis} {
-		if err := maker.Ensure(t.Context(), img); err != nil {
+	services := []string{"postgres", "redis", "mysql"}
+	for _, svc := range services {
+		if err := maker.Ensure(t.Context(), standIns[svc]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	box := startServices(t, "postgres", "redis")
-	for _, svc := range []string{"postgres", "redis"} {
+	box := startServices(t, services...)
+	for _, svc := range services {
 		got := docker(t, "inspect", "--format", "{{.HostConfig.SecurityOpt}} {{.HostConfig.CapDrop}}", box.container(t, svc))
 		if !strings.Contains(got, "no-new-privileges") || !strings.Contains(got, "NET_RAW") {
 			t.Errorf("%s: security_opt and cap_drop %s, want no-new-privileges and NET_RAW", svc, got)
@@ -57,7 +60,11 @@ func TestIntegrationServiceRoles(t *testing.T) {
 	}
 	t.Run("postgres", func(t *testing.T) { testPostgresRoles(t, box) })
 	t.Run("redis", func(t *testing.T) { testRedisRoles(t, box) })
+	t.Run("mysql", func(t *testing.T) { testMySQLRoles(t, box) })
 }
+
+// standIns are the local images that replace the services' official ones.
+var standIns = map[string]string{"postgres": images.Postgres, "redis": images.Redis, "mysql": images.MySQL}
 
 // startServices generates a workspace (the default, gateway layout) with
 // the services on the stand-in images, starts only those services and waits
@@ -72,10 +79,13 @@ func startServices(t *testing.T, services ...string) *serviceBox {
 	if err := os.MkdirAll(ws, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	var serviceImages []string
+	for _, svc := range services {
+		serviceImages = append(serviceImages, svc+"="+standIns[svc])
+	}
 	r, err := generator.Init(generator.Options{
 		Workspace: ws, Agent: "none", FirewallBinary: bin,
-		Services:      services,
-		ServiceImages: []string{"postgres=" + images.Postgres, "redis=" + images.Redis},
+		Services: services, ServiceImages: serviceImages,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +153,8 @@ func (b *serviceBox) client(t *testing.T, image string) func(argv ...string) (st
 	t.Helper()
 	id := docker(t, "run", "-d", "--rm", "--label", "dbit.services-client=1", "--network", b.project+"_internal",
 		"--entrypoint", "sleep", image, "infinity")
-	t.Cleanup(func() { run(context.Background(), "docker", "rm", "-f", id) }) //nolint:errcheck // gone is fine
+	// -v: rm -f beats --rm to it, and the image's VOLUME would stay behind.
+	t.Cleanup(func() { run(context.Background(), "docker", "rm", "-f", "-v", id) }) //nolint:errcheck // gone is fine
 	return func(argv ...string) (string, int) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -157,7 +168,7 @@ type outcome int
 
 const (
 	succeeds  outcome = iota
-	fails             // psql exits non-zero on a refusal
+	fails             // psql and mysql exit non-zero on a refusal
 	anyStatus         // redis-cli's status on an error reply differs between versions: the reply decides
 )
 
@@ -280,5 +291,144 @@ func testRedisRoles(t *testing.T, b *serviceBox) {
 	exec := b.client(t, images.Redis)
 	for _, a := range attempts {
 		a.check(t, exec)
+	}
+}
+
+// testMySQLRoles: app (MYSQL_URL's user) works in its database but sees no
+// other, reads and writes no server file, loads no client file (local_infile
+// is off), loads no UDF or plugin, grants nothing, changes no global setting,
+// does not shut the server down or make it replicate from anywhere; nobody
+// logs in without a password, and root, whose password compose.yaml shows,
+// not at all over the network, though it still can inside the container. A
+// control server (the same container without --local-infile=0) shows that
+// the client's LOAD DATA LOCAL is refused by the server's option alone.
+func testMySQLRoles(t *testing.T, b *serviceBox) {
+	control, controlID := b.startMySQLControl(t)
+	mysql := func(host, user, password, db, sql string) []string {
+		argv := []string{"mysql", "-h", host, "-u", user, "--local-infile=1", "-N", "-B"}
+		if password != "" {
+			argv = append(argv, "--password="+password)
+		}
+		return append(argv, "-e", sql, db)
+	}
+	app := func(sql string) []string { return mysql("mysql", "app", "app", "app", sql) }
+	// A statement's refusal names the line it is on, a refused login none:
+	// what must be refused below is the statement, after app logged in.
+	denied := func(reason string) *regexp.Regexp {
+		return regexp.MustCompile(`ERROR \d+ \(\w+\) at line 1: ` + reason)
+	}
+	noGlobal := denied(`Access denied for user 'app'@'%' \(using password: YES\)`)
+	needs := func(privilege string) *regexp.Regexp {
+		return denied(`Access denied; you need \(at least one of\) the [A-Z ,]*` + privilege + `[A-Z ,]* privilege\(s\)`)
+	}
+	refusedLogin := func(user, password string) *regexp.Regexp {
+		return regexp.MustCompile(`ERROR 1045 \(28000\): Access denied for user '` + user + `'@'[0-9a-f.:]+' \(using password: ` + password + `\)`)
+	}
+	// secure_file_priv's directory, where FILE would let a statement read
+	// and write: the only reason left for a refusal there is the privilege.
+	probe := "/var/lib/mysql-files/devbox-probe"
+
+	// Root logs in inside the container (the socket is localhost), and with
+	// FILE can read what app is refused below.
+	id := b.container(t, "mysql")
+	rootSQL := "SELECT CURRENT_USER(); SELECT 'probe' INTO OUTFILE '" + probe + "'; SELECT LOAD_FILE('" + probe + "')"
+	if out, err := run(t.Context(), "docker", "exec", id, "mysql", "-u", "root", "--password=root", "-N", "-B", "-e", rootSQL); err != nil || !regexp.MustCompile(`^root@localhost\nprobe(\\n)?\s*$`).MatchString(out) {
+		t.Errorf("root over the container's socket: %q, %v", out, err)
+	}
+
+	attempts := []serviceAttempt{
+		{"app queries", app(`SELECT CURRENT_USER(), DATABASE(), @@global.local_infile`), succeeds, regexp.MustCompile(`^app@%\tapp\t0\s*$`)},
+		{"app's grants", app(`SHOW GRANTS`), succeeds, regexp.MustCompile("^GRANT USAGE ON \\*\\.\\* TO `app`@`%`[^\n]*\nGRANT ALL PRIVILEGES ON `app`\\.\\* TO `app`@`%`\\s*$")},
+		{"app creates a table", app(`CREATE TABLE IF NOT EXISTS notes (body TEXT); INSERT INTO notes VALUES ('hi'); SELECT COUNT(*) > 0 FROM notes`), succeeds, regexp.MustCompile(`^1\s*$`)},
+		{"app sees only its database", app(`SELECT schema_name FROM information_schema.schemata ORDER BY 1`), succeeds, regexp.MustCompile(`^app\ninformation_schema\s*$`)},
+		{"no password", mysql("mysql", "app", "", "app", "SELECT 1"), fails, refusedLogin("app", "NO")},
+		{"wrong password", mysql("mysql", "app", "wrong", "app", "SELECT 1"), fails, refusedLogin("app", "YES")},
+		{"unknown user, no password", mysql("mysql", "nobody", "", "app", "SELECT 1"), fails, refusedLogin("nobody", "NO")},
+		{"root over the network", mysql("mysql", "root", "root", "app", "SELECT 1"), fails, refusedLogin("root", "YES")},
+		{"root over the network, no password", mysql("mysql", "root", "", "app", "SELECT 1"), fails, refusedLogin("root", "NO")},
+		{"app to database mysql", mysql("mysql", "app", "app", "mysql", "SELECT 1"), fails, regexp.MustCompile(`ERROR 1044 \(42000\): Access denied for user 'app'@'%' to database 'mysql'`)},
+		{"CREATE DATABASE", app(`CREATE DATABASE other`), fails, denied(`Access denied for user 'app'@'%' to database 'other'`)},
+		{"read mysql.user", app(`SELECT user, host FROM mysql.user`), fails, denied("SELECT command denied to user 'app'@'[^']+' for table [`']?(mysql[`']?\\.[`']?)?user")},
+		{"LOAD_FILE", app(`SELECT LOAD_FILE('/etc/passwd') IS NULL, LOAD_FILE('` + probe + `') IS NULL`), succeeds, regexp.MustCompile(`^1\t1\s*$`)},
+		{"SELECT INTO OUTFILE", app(`SELECT 1 INTO OUTFILE '/var/lib/mysql-files/devbox-app-out'`), fails, needs("FILE")},
+		{"SELECT INTO DUMPFILE", app(`SELECT 1 INTO DUMPFILE '/var/lib/mysql-files/devbox-app-dump'`), fails, needs("FILE")},
+		{"LOAD DATA INFILE", app(`LOAD DATA INFILE '` + probe + `' INTO TABLE notes`), fails, noGlobal},
+		// The message names server or client; the control below shows the
+		// same client loading the same file from a server without the option.
+		{"LOAD DATA LOCAL INFILE", app(`LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE notes`), fails, denied(`(The used command is not allowed|Loading local data is disabled)`)},
+		{"CREATE FUNCTION SONAME", app(`CREATE FUNCTION sys_exec RETURNS INTEGER SONAME 'lib_mysqludf_sys.so'`), fails, denied("(Access denied for user 'app'@'%' to database 'mysql'|INSERT command denied to user 'app'@'[^']+' for table [`']?(mysql[`']?\\.[`']?)?func)")},
+		{"INSTALL PLUGIN", app(`INSTALL PLUGIN federated SONAME 'ha_federatedx.so'`), fails, denied("(Access denied for user 'app'@'%' to database 'mysql'|INSERT command denied to user 'app'@'[^']+' for table [`']?(mysql[`']?\\.[`']?)?plugin)")},
+		{"GRANT ALL ON *.*", app(`GRANT ALL ON *.* TO 'app'@'%'`), fails, noGlobal},
+		{"GRANT OPTION on app", app(`GRANT SELECT ON app.* TO 'app'@'%' WITH GRANT OPTION`), fails, denied(`Access denied for user 'app'@'%' to database 'app'`)},
+		{"CREATE USER", app(`CREATE USER 'evil'@'%' IDENTIFIED BY 'evil'`), fails, needs("CREATE USER")},
+		{"root's password", app(`ALTER USER 'root'@'localhost' IDENTIFIED BY 'evil'`), fails, needs("CREATE USER")},
+		{"SET GLOBAL local_infile", app(`SET GLOBAL local_infile = 1`), fails, needs("SUPER")},
+		{"SET GLOBAL general_log_file", app(`SET GLOBAL general_log_file = '/tmp/devbox-log'`), fails, needs("SUPER")},
+		{"CHANGE MASTER", app(`CHANGE MASTER TO MASTER_HOST = '127.0.0.1'`), fails, needs("(SUPER|REPLICATION SLAVE ADMIN)")},
+		{"SHUTDOWN", app(`SHUTDOWN`), fails, needs("SHUTDOWN")},
+	}
+	exec := b.client(t, images.MySQL)
+	for _, a := range attempts {
+		a.check(t, exec)
+	}
+
+	waitMySQL(t, exec, control, controlID)
+	controlApp := func(sql string) []string { return mysql(control, "app", "app", "app", sql) }
+	for _, a := range []serviceAttempt{
+		{"control: local_infile on", controlApp(`SELECT @@global.local_infile`), succeeds, regexp.MustCompile(`^1\s*$`)},
+		{"control: LOAD DATA LOCAL INFILE", controlApp(`CREATE TABLE notes (body TEXT); LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE notes; SELECT COUNT(*) FROM notes`), succeeds, regexp.MustCompile(`^1\s*$`)},
+	} {
+		a.check(t, exec)
+	}
+}
+
+// startMySQLControl starts the mysql service's container again, alone on
+// the project's internal network with its own data, but without
+// --local-infile=0, and returns its host name there and its ID. It is
+// removed when t ends.
+func (b *serviceBox) startMySQLControl(t *testing.T) (host, id string) {
+	t.Helper()
+	var config struct {
+		Image string
+		Env   []string
+		Cmd   []string
+	}
+	if err := json.Unmarshal([]byte(docker(t, "inspect", "--format", "{{json .Config}}", b.container(t, "mysql"))), &config); err != nil {
+		t.Fatal(err)
+	}
+	cmd := slices.DeleteFunc(slices.Clone(config.Cmd), func(arg string) bool { return strings.HasPrefix(arg, "--local-infile") })
+	if len(cmd) == len(config.Cmd) {
+		t.Fatalf("mysql's command %q has no --local-infile", config.Cmd)
+	}
+	host = "mysql-control"
+	args := []string{"run", "-d", "--label", "dbit.services-client=1", "--network", b.project + "_internal", "--network-alias", host}
+	for _, e := range config.Env {
+		args = append(args, "-e", e)
+	}
+	id = docker(t, append(append(args, config.Image), cmd...)...)
+	t.Cleanup(func() { run(context.Background(), "docker", "rm", "-f", "-v", id) }) //nolint:errcheck // gone is fine
+	return host, id
+}
+
+// waitMySQL polls host from the client until its server, container id,
+// answers over the network (its init server listens on a socket only).
+func waitMySQL(t *testing.T, exec func(argv ...string) (string, int), host, id string) {
+	t.Helper()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(3 * time.Minute)
+	for {
+		out, code := exec("mysqladmin", "-h", host, "-u", "app", "--password=app", "ping", "--silent")
+		if code == 0 {
+			return
+		}
+		if status := docker(t, "inspect", "--format", "{{.State.Status}}", id); status != "running" {
+			t.Fatalf("%s is %s:\n%s", host, status, docker(t, "logs", "--tail", "30", id))
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("%s does not answer: %s", host, out)
+		}
 	}
 }

@@ -1,7 +1,8 @@
 // Package images makes the local images the integration tests run on. No
 // registry can be reached, so Debian base images are made with debootstrap
 // (images/make-base.sh) and the service images are stand-ins for the official
-// postgres and redis images, built from a base with Debian's packages.
+// postgres, redis and mysql images, built from a base with Debian's packages
+// (MariaDB for mysql).
 //
 // It owns only images tagged devbox-test/...; it never removes an image, so
 // builds are shared between tests and runs through Docker's layer cache.
@@ -11,7 +12,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/devbox-sandbox/devbox/internal/runner"
@@ -23,6 +27,7 @@ const (
 	Trixie   = "devbox-test/debian:trixie"
 	Postgres = "devbox-test/postgres:15"
 	Redis    = "devbox-test/redis:7"
+	MySQL    = "devbox-test/mysql:8"
 )
 
 // recipe says how to make one image: a base from a Debian suite, or a
@@ -38,6 +43,7 @@ var recipes = map[string]recipe{
 	Trixie:   {suite: "trixie"},
 	Postgres: {dir: "postgres", from: Bookworm},
 	Redis:    {dir: "redis", from: Bookworm},
+	MySQL:    {dir: "mysql", from: Bookworm},
 }
 
 // Maker builds missing images, each at most once per process, so tests and a
@@ -77,7 +83,7 @@ func (m *Maker) Ensure(ctx context.Context, tag string) error {
 func (m *Maker) make(ctx context.Context, tag string) error {
 	rc, ok := recipes[tag]
 	if !ok {
-		return fmt.Errorf("make image %s: no recipe (known: %s, %s, %s, %s)", tag, Bookworm, Trixie, Postgres, Redis)
+		return fmt.Errorf("make image %s: no recipe (known: %s)", tag, strings.Join(slices.Sorted(maps.Keys(recipes)), ", "))
 	}
 	if m.exists(ctx, tag) {
 		return nil
