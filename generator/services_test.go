@@ -11,7 +11,8 @@ import (
 
 // TestServiceFiles checks the generated files that lock the services down:
 // the rules the integration test (TestIntegrationServiceRoles) exercises on
-// Postgres and Redis, and the only check MySQL and MongoDB get here.
+// Postgres, Redis and MySQL (MariaDB standing in), and the only check
+// MongoDB gets here.
 func TestServiceFiles(t *testing.T) {
 	cases := []struct {
 		file    string

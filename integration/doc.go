@@ -4,7 +4,7 @@
 //
 // What they need and make, all of it local:
 //   - images (internal/images): Debian bases made with debootstrap
-//     (images/make-base.sh) and stand-ins for the official postgres and redis
+//     (images/make-base.sh) and stand-ins for the official postgres, redis and mysql
 //     images built from them, because no registry can be reached;
 //   - a stand-in internet (internal/inet): the network namespace dbit-inet
 //     behind a veth pair, with the test hosts, a DNS server and the

@@ -55,7 +55,7 @@ func startControl(t *testing.T, image, network string) *controlContainer {
 	t.Helper()
 	id := docker(t, "run", "-d", "--rm", "--label", "dbit.control=1", "--network", network,
 		"--dns", inet.Resolver.V4.String(), "--entrypoint", "sleep", image, "infinity")
-	t.Cleanup(func() { run(context.Background(), "docker", "rm", "-f", id) }) //nolint:errcheck // gone is fine
+	t.Cleanup(func() { run(context.Background(), "docker", "rm", "-f", "-v", id) }) //nolint:errcheck // gone is fine
 	return &controlContainer{id: id}
 }
 
