@@ -32,7 +32,7 @@ var dockerDNS = netip.MustParseAddr("127.0.0.11")
 // rules let them reach the sources while gathering, and nothing in dev can
 // set that mark.
 func markedDialer() *net.Dialer {
-	return &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
+	return &net.Dialer{Timeout: 5 * time.Second, Resolver: tcpResolver, Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		if err := c.Control(func(fd uintptr) {
 			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_MARK, contract.GatewayMark)

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -1145,8 +1146,8 @@ func TestIntegrationNetnsGateway(t *testing.T) {
 	const deadUpstream = "198.51.100.54" // an upstream that never answers
 	l.server.MustRun(t, "ip", "addr", "add", deadUpstream+"/32", "dev", "lo")
 	l.client.WriteResolvConf(t, "127.0.0.11")
-	stopForwarder := startForwarder(t, l.client, "127.0.0.11:53", deadUpstream+":53", resolverV4+":53")
-	defer stopForwarder()
+	fwd := startForwarder(t, l.client, "127.0.0.11:53", deadUpstream+":53", resolverV4+":53")
+	defer fwd.stop()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -1188,6 +1189,11 @@ func TestIntegrationNetnsGateway(t *testing.T) {
 			t.Errorf("%s OUTPUT policy: %s, want %s", c.what, out, c.policy)
 		}
 	}
+	// The gateway's lookups went over TCP (a forged UDP answer on the
+	// shared loopback could poison them); UDP carried the probe alone.
+	if tcp, udp := fwd.tcp.Load(), fwd.udp.Load(); tcp == 0 || udp > 1 {
+		t.Errorf("the gateway asked 127.0.0.11 %d times over TCP and %d over UDP; want its lookups over TCP, only the probe over UDP", tcp, udp)
+	}
 	if got := l.probeAs(t, "dns", "127.0.0.11:53"); got != probeReached {
 		t.Errorf("uid 1000 DNS through the embedded resolver: %s", got)
 	}
@@ -1210,16 +1216,28 @@ func TestIntegrationNetnsGateway(t *testing.T) {
 	}
 }
 
+// forwarder stands in for Docker's embedded resolver; it counts the
+// queries it got over each protocol.
+type forwarder struct {
+	tcp, udp atomic.Int32
+	stop     func()
+}
+
 // startForwarder stands in for Docker's embedded resolver in ns: it answers
-// UDP queries on listen by asking each upstream in turn (from sockets made
-// inside ns, owned by root, unmarked) until one answers.
-func startForwarder(t testing.TB, ns *testnet.Netns, listen string, upstreams ...string) (stop func()) {
+// queries on listen, over UDP and TCP, by asking each upstream in turn over
+// UDP (from sockets made inside ns, owned by root, unmarked) until one
+// answers.
+func startForwarder(t testing.TB, ns *testnet.Netns, listen string, upstreams ...string) *forwarder {
 	t.Helper()
 	var pc net.PacketConn
+	var ln net.Listener
 	var ups []net.Conn
 	err := ns.Do(func() error {
 		var err error
 		if pc, err = net.ListenPacket("udp", listen); err != nil {
+			return err
+		}
+		if ln, err = net.Listen("tcp", listen); err != nil {
 			return err
 		}
 		for _, u := range upstreams {
@@ -1234,33 +1252,73 @@ func startForwarder(t testing.TB, ns *testnet.Netns, listen string, upstreams ..
 	if err != nil {
 		t.Fatalf("forwarder: %v", err)
 	}
+	var mu sync.Mutex // the upstream sockets are shared
+	ask := func(q []byte) []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		reply := make([]byte, 1500)
+		for _, u := range ups {
+			if _, err := u.Write(q); err != nil {
+				continue
+			}
+			_ = u.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			if m, err := u.Read(reply); err == nil {
+				return reply[:m]
+			}
+		}
+		return nil
+	}
+	f := &forwarder{}
 	go func() {
-		buf, reply := make([]byte, 1500), make([]byte, 1500)
+		buf := make([]byte, 1500)
 		for {
 			n, from, err := pc.ReadFrom(buf)
 			if err != nil {
 				return
 			}
-			for _, u := range ups {
-				if _, err := u.Write(buf[:n]); err != nil {
-					continue
-				}
-				_ = u.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-				m, err := u.Read(reply)
-				if err != nil {
-					continue
-				}
-				_, _ = pc.WriteTo(reply[:m], from)
-				break
+			f.udp.Add(1)
+			if r := ask(buf[:n]); r != nil {
+				_, _ = pc.WriteTo(r, from)
 			}
 		}
 	}()
-	return func() {
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				for {
+					var size [2]byte
+					if _, err := io.ReadFull(c, size[:]); err != nil {
+						return
+					}
+					q := make([]byte, binary.BigEndian.Uint16(size[:]))
+					if _, err := io.ReadFull(c, q); err != nil {
+						return
+					}
+					f.tcp.Add(1)
+					r := ask(q)
+					if r == nil {
+						return
+					}
+					if _, err := c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(r))), r...)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	f.stop = func() {
 		pc.Close()
+		ln.Close()
 		for _, u := range ups {
 			u.Close()
 		}
 	}
+	return f
 }
 
 // nflogListen binds an NFLOG listener to group inside ns (as the audit log

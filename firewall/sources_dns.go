@@ -50,7 +50,17 @@ type resolver struct {
 	servers  []string // host:port
 	timeout  time.Duration
 	attempts int
+	// tcp asks over TCP only: set when a server is Docker's resolver on a
+	// loopback shared with dev (tcpOnly).
+	tcp bool
 }
+
+// tcpOnly reports whether lookups to server must go over TCP. Docker's
+// resolver (127.0.0.11) sits on the loopback the gateway shares with dev,
+// where root in dev could bind 127.0.0.11:53 and race forged UDP answers to
+// the gateway's query socket. A TCP answer cannot be forged there without a
+// raw socket, which dev lacks.
+func tcpOnly(server netip.Addr) bool { return server == dockerDNS }
 
 // errNoSuchDomain marks an NXDOMAIN answer, which no retry changes.
 var errNoSuchDomain = errors.New("no such domain (NXDOMAIN)")
@@ -66,6 +76,7 @@ func gatherDNS(ctx context.Context, required, optional []string, opts GatherOpti
 	r := &resolver{timeout: opts.DNSTimeout, attempts: opts.DNSAttempts}
 	for _, a := range servers {
 		r.servers = append(r.servers, net.JoinHostPort(a.String(), strconv.Itoa(opts.DNSPort)))
+		r.tcp = r.tcp || tcpOnly(a)
 	}
 
 	// A domain listed twice, or both required and optional, is resolved once
@@ -257,6 +268,9 @@ func (r *resolver) exchange(ctx context.Context, name string, qtype uint16) (*dn
 // truncated.
 func (r *resolver) exchangeOne(ctx context.Context, q *dns.Msg, server string) (*dns.Msg, error) {
 	c := &dns.Client{Net: "udp", Timeout: r.timeout}
+	if r.tcp {
+		c.Net = "tcp"
+	}
 	reply, _, err := c.ExchangeContext(ctx, q, server)
 	if err != nil {
 		return nil, r.explain(ctx, err)

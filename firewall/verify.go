@@ -235,12 +235,21 @@ func checkBlocked(ctx context.Context, t allowlist.Target) error {
 	return nil
 }
 
+// tcpResolver is Go's resolver (resolv.conf) over TCP to Docker's resolver,
+// for the reason tcpOnly gives; other servers are asked as usual.
+var tcpResolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+	if ap, err := netip.ParseAddrPort(address); err == nil && tcpOnly(ap.Addr()) {
+		network = "tcp"
+	}
+	return (&net.Dialer{}).DialContext(ctx, network, address)
+}}
+
 // lookupTarget returns the addresses of host (an address or a name).
 func lookupTarget(ctx context.Context, host string) ([]netip.Addr, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{a}, nil
 	}
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	addrs, err := tcpResolver.LookupNetIP(ctx, "ip", host)
 	for i := range addrs {
 		addrs[i] = addrs[i].Unmap()
 	}
