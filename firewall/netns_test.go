@@ -252,28 +252,34 @@ func serveEcho(t testing.TB, addr string) error {
 		return err
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
+	go acceptEach(ln, func(c net.Conn) {
+		buf := make([]byte, 512)
 		for {
-			c, err := ln.Accept()
+			n, err := c.Read(buf)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 512)
-				for {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					if _, err := c.Write(buf[:n]); err != nil {
-						return
-					}
-				}
-			}()
+			if _, err := c.Write(buf[:n]); err != nil {
+				return
+			}
 		}
-	}()
+	})
 	return nil
+}
+
+// acceptEach serves every connection ln accepts with serve, each on its
+// own goroutine, closing it afterwards, until ln closes.
+func acceptEach(ln net.Listener, serve func(net.Conn)) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			serve(c)
+		}()
+	}
 }
 
 func serveUDPEcho(t testing.TB, addr string) error {
@@ -1282,35 +1288,26 @@ func startForwarder(t testing.TB, ns *testnet.Netns, listen string, upstreams ..
 			}
 		}
 	}()
-	go func() {
+	go acceptEach(ln, func(c net.Conn) {
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			var size [2]byte
+			if _, err := io.ReadFull(c, size[:]); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				for {
-					var size [2]byte
-					if _, err := io.ReadFull(c, size[:]); err != nil {
-						return
-					}
-					q := make([]byte, binary.BigEndian.Uint16(size[:]))
-					if _, err := io.ReadFull(c, q); err != nil {
-						return
-					}
-					f.tcp.Add(1)
-					r := ask(q)
-					if r == nil {
-						return
-					}
-					if _, err := c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(r))), r...)); err != nil {
-						return
-					}
-				}
-			}()
+			q := make([]byte, binary.BigEndian.Uint16(size[:]))
+			if _, err := io.ReadFull(c, q); err != nil {
+				return
+			}
+			f.tcp.Add(1)
+			r := ask(q)
+			if r == nil {
+				return
+			}
+			if _, err := c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(r))), r...)); err != nil {
+				return
+			}
 		}
-	}()
+	})
 	f.stop = func() {
 		pc.Close()
 		ln.Close()
