@@ -191,6 +191,8 @@ func TestGatewayLayout(t *testing.T) {
 		{"gateway layout", map[string]string{"compose.yaml": gateway}, `"compose.yaml"`, "", ""},
 		{"with an override", map[string]string{"compose.yaml": gateway, "o.yaml": "services:\n  gateway:\n    dns: [198.51.100.53]\n"}, `["compose.yaml", "o.yaml"]`, "", ""},
 		{"override moves dev out", map[string]string{"compose.yaml": gateway, "o.yaml": "services:\n  dev:\n    network_mode: bridge\n"}, `["compose.yaml", "o.yaml"]`, "", "does not install the devbox firewall"},
+		{"override replaces the healthcheck", map[string]string{"compose.yaml": gateway, "o.yaml": "services:\n  gateway:\n    healthcheck:\n      test: [CMD, \"true\"]\n"}, `["compose.yaml", "o.yaml"]`, "", "does not install the devbox firewall"},
+		{"override replaces the gateway's command", map[string]string{"compose.yaml": gateway, "o.yaml": "services:\n  gateway:\n    entrypoint: [sleep, infinity]\n"}, `["compose.yaml", "o.yaml"]`, "", "entrypoint or command is set"},
 		{"another healthcheck", map[string]string{"compose.yaml": strings.Replace(gateway, "status", "true", 1)}, `"compose.yaml"`, "", "does not install the devbox firewall"},
 		{"dev on its own network", map[string]string{"compose.yaml": strings.Replace(gateway, "network_mode: service:gateway", "networks: [default]", 1)}, `"compose.yaml"`, "", "does not install the devbox firewall"},
 		{"no compose file", nil, `null`, "", "does not install the devbox firewall"},

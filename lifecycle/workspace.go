@@ -240,7 +240,9 @@ func gatewayLayout(dir string, files any) (*devService, error) {
 				CapAdd      []string `yaml:"cap_add"`
 				CapDrop     []string `yaml:"cap_drop"`
 				Privileged  bool     `yaml:"privileged"`
-				Healthcheck struct {
+				Entrypoint  any      `yaml:"entrypoint"`
+				Command     any      `yaml:"command"`
+				Healthcheck *struct {
 					Test []string `yaml:"test"`
 				} `yaml:"healthcheck"`
 			} `yaml:"services"`
@@ -248,8 +250,14 @@ func gatewayLayout(dir string, files any) (*devService, error) {
 		if err := yaml.Unmarshal(data, &doc); err != nil {
 			return nil, fmt.Errorf("parse %s: %w", path, err)
 		}
-		if gw, ok := doc.Services[contract.GatewayService]; ok && slices.Equal(gw.Healthcheck.Test, contract.GatewayHealthcheck()) {
-			gateway = true
+		// A later file overrides an earlier one, as compose merges them.
+		if gw, ok := doc.Services[contract.GatewayService]; ok {
+			if gw.Healthcheck != nil {
+				gateway = slices.Equal(gw.Healthcheck.Test, contract.GatewayHealthcheck())
+			}
+			if gw.Entrypoint != nil || gw.Command != nil {
+				return nil, fmt.Errorf("%s: the gateway's entrypoint or command is set, so it may not run init-firewall: remove it (the gateway's image runs `%s %s`)", path, contract.FirewallBinary, contract.GatewayArg)
+			}
 		}
 		if d, ok := doc.Services[contract.DevService]; ok {
 			if d.NetworkMode != "" {
