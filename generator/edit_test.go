@@ -238,7 +238,7 @@ func sameStrings(v any, want ...string) bool {
 // drops what the single-container layout had added.
 func TestForceKeepsGatewayLayout(t *testing.T) {
 	ws := newWorkspace(t, "gateway-edited", true)
-	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin}); err != nil {
+	if _, err := Init(Options{Workspace: ws}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(ws, DirName, "devcontainer.json")
@@ -250,7 +250,7 @@ func TestForceKeepsGatewayLayout(t *testing.T) {
   "capAdd": ["SYS_PTRACE"],
   "remoteUser"`, 1)
 	writeFile(t, path, edited)
-	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true}); err != nil {
+	if _, err := Init(Options{Workspace: ws, Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(path)

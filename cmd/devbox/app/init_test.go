@@ -54,7 +54,7 @@ func TestInitCommand(t *testing.T) {
 	fw := initFirewallStandIn(t)
 	ws := t.TempDir()
 
-	code, out, errOut := runInit(t, "-w", ws, "--firewall-binary", fw, "--lang", "node@system", "--services", "postgres", "--allow", "example.org")
+	code, out, errOut := runInit(t, "-w", ws, "--vendor-gateway", "--firewall-binary", fw, "--lang", "node@system", "--services", "postgres", "--allow", "example.org")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -62,19 +62,19 @@ func TestInitCommand(t *testing.T) {
 		t.Errorf("output does not say what was written: %q", out)
 	}
 	for _, f := range []string{"devcontainer.json", "Dockerfile", "compose.yaml", "firewall.jsonc", "postgres-init.sql",
-		"gateway.Dockerfile", "bin/init-firewall-linux-" + runtime.GOARCH} {
+		"gateway/Dockerfile", "gateway/init-firewall-linux-" + runtime.GOARCH} {
 		if _, err := os.Stat(filepath.Join(ws, ".devcontainer", f)); err != nil {
 			t.Error(err)
 		}
 	}
 
 	// Again without --force: a usage error naming the files, nothing changed.
-	code, _, errOut = runInit(t, "-w", ws, "--firewall-binary", fw)
+	code, _, errOut = runInit(t, "-w", ws, "--vendor-gateway", "--firewall-binary", fw)
 	if code != 2 || !strings.Contains(errOut, "already has") || !strings.Contains(errOut, "--force") {
 		t.Errorf("re-run without --force: exit %d, %q", code, errOut)
 	}
 
-	code, out, errOut = runInit(t, "-w", ws, "--firewall-binary", fw, "--force")
+	code, out, errOut = runInit(t, "-w", ws, "--vendor-gateway", "--firewall-binary", fw, "--force")
 	if code != 0 || !strings.Contains(out, "edited in place") {
 		t.Errorf("--force: exit %d, %q %q", code, out, errOut)
 	}
@@ -92,14 +92,16 @@ func TestInitCommandErrors(t *testing.T) {
 		{[]string{"--allow", "0.0.0.0/0"}, 2, "catch-all"},
 		{[]string{"--no-such-flag"}, 2, "no-such-flag"},
 		{[]string{"extra-arg"}, 2, "takes no arguments"},
-		{[]string{"--firewall-binary", "/nonexistent"}, 2, "/nonexistent"},
+		{[]string{"--single-container", "--firewall-binary", "/nonexistent"}, 2, "/nonexistent"},
+		{[]string{"--firewall-binary", "/nonexistent"}, 2, "applies with --vendor-gateway or --single-container"},
+		{[]string{"--gateway-image", "registry.test/gateway"}, 2, "pin the published image"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			ws := t.TempDir()
 			args := append([]string{"-w", ws}, tc.args...)
-			if !strings.Contains(strings.Join(tc.args, " "), "firewall-binary") {
-				args = append([]string{"--firewall-binary", fw}, args...)
+			if joined := strings.Join(tc.args, " "); !strings.Contains(joined, "firewall-binary") && !strings.Contains(joined, "gateway-image") {
+				args = append([]string{"--vendor-gateway", "--firewall-binary", fw}, args...)
 			}
 			code, _, errOut := runInit(t, args...)
 			if code != tc.code || !strings.Contains(errOut, tc.want) {
@@ -118,7 +120,7 @@ func TestInitCommandErrors(t *testing.T) {
 func TestInitCommandDryRun(t *testing.T) {
 	fw := initFirewallStandIn(t)
 	ws := t.TempDir()
-	code, out, errOut := runInit(t, "-w", ws, "--firewall-binary", fw, "--dry-run")
+	code, out, errOut := runInit(t, "-w", ws, "--vendor-gateway", "--firewall-binary", fw, "--dry-run")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
