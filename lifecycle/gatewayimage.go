@@ -122,9 +122,11 @@ func (m *Manager) gatewayBinary(ctx context.Context, ws Workspace, arch string) 
 		return nil, err
 	}
 	// The agent writes the workspace: a program built from there would be
-	// the agent's, running with NET_ADMIN in the gateway.
-	if within(ws.Dir, src) {
-		return nil, fmt.Errorf("devbox's source at %s is inside the workspace, which the agent can change: build devbox with `task build`, which embeds init-firewall", src)
+	// the agent's, running with NET_ADMIN in the gateway. A workspace inside
+	// the source tree (an example of devbox's) is refused too: the go
+	// command reads more of a tree than the packages it builds.
+	if within(ws.Dir, src) || within(src, ws.Dir) {
+		return nil, fmt.Errorf("devbox's source at %s and the workspace %s overlap, and the agent can change the workspace: build devbox with `task build`, which embeds init-firewall", src, ws.Dir)
 	}
 	tmp, err := os.MkdirTemp("", "devbox-gateway-")
 	if err != nil {
