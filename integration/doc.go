@@ -11,6 +11,9 @@
 //     GitHub-meta- and AWS-shaped documents. Every generated allowlist is
 //     rewritten to point at it, and the boxes use its DNS server, so no test
 //     contacts a public host;
+//   - a registry on loopback (internal/registry), built from the Go module
+//     proxy once per machine, that an image is pushed to and pulled from by
+//     digest;
 //   - workspaces made by `devbox init` in temporary folders, and the
 //     examples/ folders copied to temporary folders.
 //
