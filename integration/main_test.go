@@ -9,13 +9,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/devbox-sandbox/devbox/integration/internal/images"
 	"github.com/devbox-sandbox/devbox/integration/internal/inet"
+	"github.com/devbox-sandbox/devbox/integration/internal/registry"
 	"github.com/devbox-sandbox/devbox/internal/runner"
+	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
 // verbose streams image builds and devbox's own output to the test log.
@@ -30,6 +33,12 @@ type suite struct {
 	firewallBinary string // init-firewall built from source, for --firewall-binary
 	images         *images.Maker
 	net            *inet.Internet
+
+	// The loopback registry's binary, built in the background from the Go
+	// module proxy (minutes on a cold machine) while other tests run.
+	registryBin     string
+	registryBinErr  error
+	registryBinDone chan struct{}
 }
 
 var (
@@ -85,14 +94,21 @@ func newSuite() (_ *suite, err error) {
 	if s.bin, err = os.MkdirTemp("", "dbit-bin-"); err != nil {
 		return nil, err
 	}
+	// Without -trimpath, as a plain `go build` makes it: it embeds no
+	// init-firewall, so `devbox up` builds the gateway image's from this
+	// source tree, which the binary records.
 	s.devbox = filepath.Join(s.bin, "devbox")
-	if err := goBuild(ctx, s.devbox, "./cmd/devbox"); err != nil {
+	if err := goBuild(ctx, s.devbox, "./cmd/devbox", "-ldflags=-s -w"); err != nil {
 		return nil, err
 	}
 	// Always from source, even when devbox embeds one: a binary left in
 	// generator/firewallbin/ by an earlier `task build` may be stale.
 	s.firewallBinary = filepath.Join(s.bin, "init-firewall")
-	if err := goBuild(ctx, s.firewallBinary, "./cmd/init-firewall"); err != nil {
+	if err := goBuild(ctx, s.firewallBinary, "./cmd/init-firewall", "-trimpath", "-ldflags=-s -w"); err != nil {
+		return nil, err
+	}
+	// devbox builds its gateway image on the local base: no registry here.
+	if err := os.Setenv(lifecycle.GatewayBaseEnv, images.Bookworm); err != nil {
 		return nil, err
 	}
 	s.images = &images.Maker{Dir: filepath.Join(repoRoot(), "integration", "images"), Runner: runner.Local{}, Log: buildLog()}
@@ -100,6 +116,11 @@ func newSuite() (_ *suite, err error) {
 		return nil, err
 	}
 	go s.images.Ensure(ctx, images.Trixie) //nolint:errcheck // the test that needs it asks again and sees the error
+	s.registryBinDone = make(chan struct{})
+	go func() {
+		defer close(s.registryBinDone)
+		s.registryBin, s.registryBinErr = registry.Binary(ctx, runner.Local{}, "")
+	}()
 	s.removeStaleBoxes(ctx)
 	if s.net, err = inet.Start(ctx, runner.Local{}); err != nil {
 		return nil, err
@@ -118,12 +139,13 @@ func (s *suite) close() error {
 	return errors.Join(errs...)
 }
 
-// goBuild builds a static binary of pkg (relative to the repository root).
-func goBuild(ctx context.Context, out, pkg string) error {
+// goBuild builds a static binary of pkg (relative to the repository root)
+// with the build flags given.
+func goBuild(ctx context.Context, out, pkg string, flags ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	_, err := runner.Local{}.Run(ctx, runner.Cmd{
-		Name: "go", Args: []string{"build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg},
+		Name: "go", Args: slices.Concat([]string{"build"}, flags, []string{"-o", out, pkg}),
 		Dir: repoRoot(), Env: []string{"CGO_ENABLED=0"},
 	})
 	if err != nil {

@@ -71,10 +71,6 @@ var standIns = map[string]string{"postgres": images.Postgres, "redis": images.Re
 // until each is healthy. Everything it creates goes when t ends.
 func startServices(t *testing.T, services ...string) *serviceBox {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "init-firewall")
-	if err := goBuild(t.Context(), bin, "./cmd/init-firewall"); err != nil {
-		t.Fatal(err)
-	}
 	ws := filepath.Join(t.TempDir(), "dbit-svc")
 	if err := os.MkdirAll(ws, 0o755); err != nil {
 		t.Fatal(err)
@@ -84,7 +80,7 @@ func startServices(t *testing.T, services ...string) *serviceBox {
 		serviceImages = append(serviceImages, svc+"="+standIns[svc])
 	}
 	r, err := generator.Init(generator.Options{
-		Workspace: ws, Agent: "none", FirewallBinary: bin,
+		Workspace: ws, Agent: "none",
 		Services: services, ServiceImages: serviceImages,
 	})
 	if err != nil {

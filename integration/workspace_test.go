@@ -48,10 +48,14 @@ func (s *suite) newWorkspace(t *testing.T, name string, args ...string) *workspa
 	return w
 }
 
-// initFlags returns args plus --firewall-binary with the init-firewall built
-// from source.
+// initFlags returns args plus, for a layout that writes init-firewall
+// (--single-container, --vendor-gateway), --firewall-binary with the one
+// built from source.
 func (s *suite) initFlags(args ...string) []string {
-	return slices.Concat(args, []string{"--firewall-binary", s.firewallBinary})
+	if slices.Contains(args, "--single-container") || slices.Contains(args, "--vendor-gateway") {
+		return slices.Concat(args, []string{"--firewall-binary", s.firewallBinary})
+	}
+	return args
 }
 
 // adopt returns the workspace at dir and removes its box when t ends.

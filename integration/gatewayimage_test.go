@@ -1,0 +1,186 @@
+package integration
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devbox-sandbox/devbox/integration/internal/images"
+	"github.com/devbox-sandbox/devbox/integration/internal/inet"
+	"github.com/devbox-sandbox/devbox/integration/internal/registry"
+	"github.com/devbox-sandbox/devbox/internal/contract"
+	"github.com/devbox-sandbox/devbox/internal/runner"
+)
+
+// TestIntegrationGatewayImage: the gateway as an image (issue 13). A devbox
+// built from the committed files alone (git archive, go build, no task
+// build) brings a box up, making the gateway image from its source; a
+// vendored gateway builds and runs with only the Dev Containers CLI; and no
+// generated file but a vendored binary reaches 1 MB.
+func TestIntegrationGatewayImage(t *testing.T) {
+	s := requireSuite(t)
+	t.Run("from committed files", func(t *testing.T) { testFromCommittedFiles(t, s) })
+	t.Run("vendored, devcontainer up alone", func(t *testing.T) { testVendoredGateway(t, s) })
+	t.Run("published, devcontainer up alone", func(t *testing.T) { testPublishedGateway(t, s) })
+}
+
+// pinLine is what `task release:gateway` prints last: the pinned reference.
+var pinLine = regexp.MustCompile(`pin it with: devbox init --gateway-image (\S+@sha256:[0-9a-f]{64})`)
+
+// testPublishedGateway: `task release:gateway` pushes the gateway image to
+// a registry on loopback; the engine forgets it; a workspace pinned to the
+// pushed digest (--gateway-image) comes up with the Dev Containers CLI
+// alone, which pulls exactly that image, and its firewall holds.
+func testPublishedGateway(t *testing.T, s *suite) {
+	<-s.registryBinDone
+	if s.registryBinErr != nil {
+		t.Fatal(s.registryBinErr)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
+	defer cancel()
+	reg, err := registry.Start(ctx, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := reg.Close(); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	repo := reg.Host() + "/dbit"
+	res, err := runner.Local{}.Run(ctx, runner.Cmd{
+		Name: "task", Args: []string{"release:gateway", "REGISTRY=" + repo, "BASE_IMAGE=" + images.Bookworm}, Dir: repoRoot(),
+	})
+	if err != nil {
+		t.Fatalf("task release:gateway: %v\n%s", err, lastLines(combined(res), 30))
+	}
+	m := pinLine.FindStringSubmatch(string(res.Stdout))
+	if m == nil {
+		t.Fatalf("task release:gateway printed no pinned reference:\n%s", combined(res))
+	}
+	pinned := m[1]
+	removeImages := func() {
+		out, _ := run(context.Background(), "docker", "images", "--quiet", "--no-trunc", "--filter", "reference="+repo+"/gateway")
+		for _, id := range slices.Compact(strings.Fields(out)) {
+			run(context.Background(), "docker", "rmi", "--force", id) //nolint:errcheck // checked below
+		}
+	}
+	removeImages()
+	t.Cleanup(removeImages)
+	if out, err := run(ctx, "docker", "image", "inspect", pinned); err == nil {
+		t.Fatalf("the engine still has %s after docker rmi: %s", pinned, out)
+	}
+
+	w := s.newWorkspace(t, "dbit-published", "--agent", "none", "--base-image", images.Bookworm, "--gateway-image", pinned)
+	devcontainerUp(t, w.dir)
+	gateway := docker(t, "ps", "--quiet", "--filter", "label=com.docker.compose.project="+cliProjectName(w.dir),
+		"--filter", "label=com.docker.compose.service="+contract.GatewayService)
+	if got := docker(t, "inspect", "--format", "{{.Config.Image}}", strings.TrimSpace(gateway)); strings.TrimSpace(got) != pinned {
+		t.Errorf("the gateway runs image %q, want the pinned %s", got, pinned)
+	}
+	runProbes(t, w.exec, append(httpProbes(inet.Allowed, true), httpProbes(inet.Blocked, false)...))
+}
+
+// testFromCommittedFiles builds devbox from `git archive HEAD` with a plain
+// `go build` (nothing embedded), and checks that its init and up work: up
+// builds init-firewall from the archive's source, and the box's firewall
+// holds.
+func testFromCommittedFiles(t *testing.T, s *suite) {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.CommandContext(ctx, "sh", "-c", `git -C "$1" archive --format=tar HEAD | tar -C "$2" -xf -`, "sh", repoRoot(), src).CombinedOutput(); err != nil {
+		t.Fatalf("git archive: %v\n%s", err, out)
+	}
+	bin := filepath.Join(t.TempDir(), "devbox")
+	if _, err := (runner.Local{}).Run(ctx, runner.Cmd{Name: "go", Args: []string{"build", "-o", bin, "./cmd/devbox"}, Dir: src}); err != nil {
+		t.Fatal(err)
+	}
+	archived := &suite{bin: filepath.Dir(bin), devbox: bin, firewallBinary: s.firewallBinary, images: s.images, net: s.net}
+	w := archived.newWorkspace(t, "dbit-archive", "--agent", "none", "--base-image", images.Bookworm)
+	checkSmallFiles(t, w.dir)
+	res, err := w.devbox("up")
+	if err != nil {
+		t.Fatalf("devbox up: %v\n%s", err, combined(res))
+	}
+	if !strings.Contains(string(res.Stderr), "building init-firewall for linux/") && !strings.Contains(string(res.Stderr), contract.GatewayImageRepo) {
+		t.Logf("devbox up did not say it built the gateway image (the engine may have had this source's already): %s", res.Stderr)
+	}
+	runProbes(t, w.exec, append(httpProbes(inet.Allowed, true), httpProbes(inet.Blocked, false)...))
+}
+
+// checkSmallFiles fails t for any file of dir/.devcontainer of 1 MB or
+// more: the default layout writes no binary.
+func checkSmallFiles(t *testing.T, dir string) {
+	t.Helper()
+	err := filepath.WalkDir(filepath.Join(dir, ".devcontainer"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil && info.Size() >= 1<<20 {
+			t.Errorf("%s: %d bytes, want no generated file of 1 MB or more", path, info.Size())
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testVendoredGateway: `devbox init --vendor-gateway` writes the gateway's
+// build, and the Dev Containers CLI alone (no devbox on PATH) builds it and
+// brings the box up with its firewall working.
+func testVendoredGateway(t *testing.T, s *suite) {
+	w := s.newWorkspace(t, "dbit-vendored", "--agent", "none", "--vendor-gateway", "--base-image", images.Bookworm)
+	for _, f := range []string{"gateway/Dockerfile", "gateway/init-firewall-linux-amd64"} {
+		if _, err := os.Stat(filepath.Join(w.dir, ".devcontainer", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	devcontainerUp(t, w.dir)
+	if got := docker(t, "ps", "--filter", "label=com.docker.compose.project="+cliProjectName(w.dir),
+		"--filter", "label=com.docker.compose.service="+contract.GatewayService, "--format", "{{.Image}}"); !strings.Contains(got, cliProjectName(w.dir)) {
+		t.Errorf("the gateway runs image %q, want the one compose built for the project", got)
+	}
+	runProbes(t, w.exec, append(httpProbes(inet.Allowed, true), httpProbes(inet.Blocked, false)...))
+}
+
+// devcontainerUp runs `devcontainer up` on dir with a PATH that holds no
+// devbox, as a teammate with only the Dev Containers CLI would.
+func devcontainerUp(t *testing.T, dir string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	var path []string
+	for _, p := range filepath.SplitList(os.Getenv("PATH")) {
+		if _, err := os.Stat(filepath.Join(p, "devbox")); err == nil {
+			continue
+		}
+		path = append(path, p)
+	}
+	cmd := runner.Cmd{Name: "devcontainer", Args: []string{"up", "--workspace-folder", dir}, Env: []string{"PATH=" + strings.Join(path, string(os.PathListSeparator))}}
+	res, err := runner.Local{}.Run(ctx, cmd)
+	if err != nil {
+		t.Fatalf("devcontainer up: %v\n%s", err, lastLines(combined(res), 30))
+	}
+	if !strings.Contains(string(res.Stdout), `"outcome":"success"`) {
+		t.Fatalf("devcontainer up: %s", res.Stdout)
+	}
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
