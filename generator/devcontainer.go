@@ -243,7 +243,8 @@ func (p *patch) editKey(dst, src *hujson.Object, prefix, key string, rule editRu
 		return
 	case i < 0 || rule == addIfMissing:
 		return
-	case rule == composeFiles && j >= 0 && keepsComposeFiles(dst.Members[i].Value, literalString(src.Members[j].Value)):
+	case rule == composeFiles && j >= 0:
+		p.editComposeFiles(dst.Members[i].Value, src.Members[j], path)
 		return
 	case j < 0:
 		// devbox has no value now: drop only what devbox itself put there.
@@ -333,12 +334,30 @@ func (p *patch) editArray(have, want hujson.Value, path string, rule editRule) {
 	}
 }
 
-// keepsComposeFiles reports whether dockerComposeFile's value have is a
-// list that starts with devbox's file: the files after it are the user's
-// overrides, which compose merges over devbox's.
-func keepsComposeFiles(have hujson.Value, devbox string) bool {
-	arr, ok := have.Value.(*hujson.Array)
-	return ok && devbox != "" && len(arr.Elements) > 0 && literalString(arr.Elements[0]) == devbox
+// editComposeFiles makes dockerComposeFile's value have list devbox's
+// file (want's) and keeps the user's: the compose files of their own that
+// devbox's refusals tell them to write. Devbox's goes first when missing,
+// so theirs are merged over it.
+func (p *patch) editComposeFiles(have hujson.Value, want hujson.ObjectMember, path string) {
+	devbox := literalString(want.Value)
+	switch v := have.Value.(type) {
+	case *hujson.Array:
+		if devbox != "" && !slices.ContainsFunc(v.Elements, func(e hujson.Value) bool { return literalString(e) == devbox }) {
+			p.op("add", path+"/0", elementText(want.Value))
+		}
+		return
+	case hujson.Literal:
+		theirs := literalString(have)
+		if theirs == devbox {
+			return
+		}
+		if theirs != "" && devbox != "" {
+			list := hujson.Value{Value: &hujson.Array{Elements: []hujson.Value{{Value: hujson.String(devbox)}, {BeforeExtra: hujson.Extra(" "), Value: hujson.String(theirs)}}}}
+			p.op("replace", path, &list)
+			return
+		}
+	}
+	p.op("replace", path, memberText(want))
 }
 
 // ownedFeature reports whether devbox adds the feature id: its firewall

@@ -252,16 +252,8 @@ func sameStrings(v any, want ...string) bool {
 // user edited keeps the compose keys, the user's comment and settings, and
 // drops what the single-container layout had added.
 func TestForceKeepsGatewayLayout(t *testing.T) {
-	ws := newWorkspace(t, "gateway-edited", true)
-	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin}); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(ws, DirName, "devcontainer.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edited := strings.Replace(string(data), `"remoteUser"`, `"forwardPorts": [3000], // KEEP THIS COMMENT
+	ws, path, data := initWorkspace(t, "gateway-edited", Options{})
+	edited := strings.Replace(data, `"remoteUser"`, `"forwardPorts": [3000], // KEEP THIS COMMENT
   "capAdd": ["SYS_PTRACE"],
   "remoteUser"`, 1)
 	writeFile(t, path, edited)

@@ -3,6 +3,7 @@ package generator
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -285,26 +286,18 @@ func TestUpgradeRefusals(t *testing.T) {
 		{"publish on every interface", false, `"runArgs": [`, `"runArgs": ["--publish=0.0.0.0:8080:8080", `, []string{`runArgs entry "--publish=0.0.0.0:8080:8080"`, "127.0.0.1:PORT:PORT"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ws := newWorkspace(t, "refuse", true)
-			first := Options{Workspace: ws, FirewallBinary: firewallBin, SingleContainer: !tc.gateway}
+			first := Options{SingleContainer: !tc.gateway}
 			if !tc.gateway {
 				first.Publish, first.Sysctls = []string{"5173"}, []string{"net.ipv4.tcp_keepalive_time=600"}
 			}
-			if _, err := Init(first); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(ws, DirName, "devcontainer.json")
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(string(data), tc.old) {
+			ws, path, data := initWorkspace(t, "refuse", first)
+			if !strings.Contains(data, tc.old) {
 				t.Fatalf("devcontainer.json has no %q:\n%s", tc.old, data)
 			}
-			writeFile(t, path, strings.Replace(string(data), tc.old, tc.new, 1))
+			writeFile(t, path, strings.Replace(data, tc.old, tc.new, 1))
 			before := hashTree(t, ws)
 			for _, dryRun := range []bool{true, false} {
-				_, err = Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true, DryRun: dryRun, Out: &bytes.Buffer{}})
+				_, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true, DryRun: dryRun, Out: &bytes.Buffer{}})
 				if err == nil || !IsInputError(err) {
 					t.Fatalf("dry run %v: error %v, want a usage error", dryRun, err)
 				}
@@ -383,4 +376,69 @@ func TestStaleBinaries(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "bin", "mine.sh")); err != nil {
 		t.Errorf("the user's bin/mine.sh: %v", err)
 	}
+}
+
+// TestForceKeepsUserComposeFiles: the compose file of the user's own that a
+// refusal tells them to write survives --force, listed after compose.yaml.
+func TestForceKeepsUserComposeFiles(t *testing.T) {
+	ws, path, data := initWorkspace(t, "override", Options{})
+	mine := `"dockerComposeFile": ["compose.yaml", "compose.override.yaml"]`
+	writeFile(t, path, strings.Replace(data, `"dockerComposeFile": "compose.yaml"`, mine, 1))
+	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	if !strings.Contains(string(got), mine) {
+		t.Errorf("the user's compose file left dockerComposeFile:\n%s", got)
+	}
+
+	// A list or a file without devbox's gets devbox's first; theirs stay.
+	for _, tc := range []struct{ theirs, want string }{
+		{`["compose.override.yaml", "compose.yaml"]`, `["compose.override.yaml", "compose.yaml"]`},
+		{`["mine.yaml"]`, `["compose.yaml", "mine.yaml"]`},
+		{`"mine.yaml"`, `["compose.yaml", "mine.yaml"]`},
+	} {
+		data, _ := os.ReadFile(path)
+		cut := strings.Index(string(data), `"dockerComposeFile": `)
+		end := cut + strings.Index(string(data[cut:]), ",\n")
+		writeFile(t, path, string(data[:cut])+`"dockerComposeFile": `+tc.theirs+string(data[end:]))
+		if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(path)
+		std, err := hujson.Standardize(bytes.Clone(got))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, got)
+		}
+		if files := decode(t, std)["dockerComposeFile"]; compactJSON(t, files) != strings.ReplaceAll(tc.want, " ", "") {
+			t.Errorf("dockerComposeFile %s became %v, want %s:\n%s", tc.theirs, files, tc.want, got)
+		}
+		validateSchema(t, got)
+	}
+}
+
+// initWorkspace runs Init with o in a new git workspace and returns the
+// workspace, its devcontainer.json and what that holds.
+func initWorkspace(t *testing.T, name string, o Options) (ws, path, data string) {
+	t.Helper()
+	ws = newWorkspace(t, name, true)
+	o.Workspace, o.FirewallBinary = ws, firewallBin
+	if _, err := Init(o); err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(ws, DirName, "devcontainer.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws, path, string(b)
+}
+
+func compactJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
