@@ -126,7 +126,7 @@ func editDevcontainer(filename string, existing, fresh []byte, compose bool, up 
 		indentAdded(&ev, path)
 	}
 	if up != nil {
-		up.tidy(ev.Value.(*hujson.Object), fobj)
+		up.tidy(ev.Value.(*hujson.Object), fobj, p.added)
 	}
 	return ev.Pack(), nil
 }

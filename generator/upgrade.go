@@ -33,9 +33,16 @@ type upgrade struct {
 	// moved is true when a setting became an option.
 	moved bool
 	// staleComments are devbox's comments above top-level keys in the
-	// single-container layout, by key: they explain the firewall feature,
-	// and are wrong once the gateway applies the firewall.
-	staleComments map[string]string
+	// single-container layout (with and without services), by key: they
+	// explain the firewall feature, and are wrong once the gateway applies
+	// the firewall.
+	staleComments map[string][]string
+	// fromFeature is true when the file had the firewall feature: it is
+	// the single-container layout's.
+	fromFeature bool
+	// after is the key build came after: the compose keys take build's
+	// place rather than the end of the file.
+	after string
 }
 
 // note tells the user which flags keep the moved settings: init writes
@@ -82,6 +89,9 @@ func planUpgrade(filename string, existing []byte, o Options, gateway bool) (*up
 	u.runArgs(obj, o, gateway)
 	u.appPort(obj, gateway)
 	u.build(obj)
+	if k := memberIndex(obj, "build"); k > 0 {
+		u.after = literalString(obj.Members[k-1].Name)
+	}
 	if m, ok := member(obj, "image"); ok {
 		u.refused = append(u.refused, fmt.Sprintf("image %s: compose.yaml builds dev from .devcontainer/Dockerfile; pass the image as --base-image (a Debian-based image) and remove image", compact(m)))
 	}
@@ -90,7 +100,8 @@ func planUpgrade(filename string, existing []byte, o Options, gateway bool) (*up
 	}
 	if m, ok := member(obj, "mounts"); ok {
 		if arr, ok := m.Value.(*hujson.Array); ok && slices.ContainsFunc(arr.Elements, func(e hujson.Value) bool { return ownedEntry.MatchString(literalString(e)) }) {
-			u.changes = append(u.changes, "moved devbox's mounts (the agent's and history volumes, the read-only .devcontainer and .git) to compose.yaml")
+			u.changes = append(u.changes, "moved devbox's mounts to compose.yaml: the read-only .devcontainer and .git, and the agent's and the shell history's volumes, "+
+				"which are the compose project's now, so the agent's login and the history start empty (the old volumes are left as they were)")
 		}
 	}
 	if gateway {
@@ -295,7 +306,7 @@ func (u *upgrade) firewallKeys(obj *hujson.Object) {
 	hadFeature := false
 	if f, ok := member(obj, "features"); ok {
 		if fo, ok := f.Value.(*hujson.Object); ok && memberIndex(fo, contract.FirewallFeatureRef) >= 0 {
-			hadFeature = true // ownedKeys removes it
+			hadFeature, u.fromFeature = true, true // ownedKeys removes it
 			u.changes = append(u.changes, "removed the feature "+contract.FirewallFeatureRef+" from devcontainer.json: the gateway applies the firewall")
 		}
 	}
@@ -343,40 +354,62 @@ func (u *upgrade) firewallKeys(obj *hujson.Object) {
 }
 
 // singleContainerComments are the comments the single-container layout's
-// devcontainer.json has above its top-level keys, by key, taken from the
-// template rather than spelled out again.
-func singleContainerComments() (map[string]string, error) {
-	d := devcontainerData{box: theBox, Name: "x", Features: []feature{{Ref: contract.FirewallFeatureRef, Options: map[string]string{}}}, Extensions: []string{}}
-	data, err := templates.Execute("devcontainer.json.tmpl", d)
-	if err != nil {
-		return nil, fmt.Errorf("render the single-container devcontainer.json: %w", err) // a bug in the template
-	}
-	v, err := hujson.Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("parse the single-container devcontainer.json: %w", err)
-	}
-	comments := map[string]string{}
-	for _, m := range v.Value.(*hujson.Object).Members {
-		if c := strings.TrimSpace(string(m.Name.BeforeExtra)); c != "" {
-			comments[literalString(m.Name)] = c
+// devcontainer.json has above its top-level keys, with services and
+// without, by key, taken from the template rather than spelled out again.
+func singleContainerComments() (map[string][]string, error) {
+	comments := map[string][]string{}
+	for _, compose := range []bool{false, true} {
+		d := devcontainerData{box: theBox, Name: "x", Compose: compose, Features: []feature{{Ref: contract.FirewallFeatureRef, Options: map[string]string{}}}, Extensions: []string{}}
+		data, err := templates.Execute("devcontainer.json.tmpl", d)
+		if err != nil {
+			return nil, fmt.Errorf("render the single-container devcontainer.json: %w", err) // a bug in the template
+		}
+		v, err := hujson.Parse(data)
+		if err != nil {
+			return nil, fmt.Errorf("parse the single-container devcontainer.json: %w", err)
+		}
+		for _, m := range v.Value.(*hujson.Object).Members {
+			if c := strings.TrimSpace(string(m.Name.BeforeExtra)); c != "" {
+				key := literalString(m.Name)
+				comments[key] = append(comments[key], c)
+			}
 		}
 	}
 	return comments, nil
 }
 
-// tidy finishes the edited object: devbox's stale comments go (a comment
-// the user changed stays, as do the ones fresh, the new file, has too),
-// and an inline array whose first element up removed starts without a
-// blank.
-func (u *upgrade) tidy(obj, fresh *hujson.Object) {
+// tidy finishes the edited object: devbox's stale comments give way to
+// fresh's (the new file's) or go (a comment the user changed stays), a key
+// of the single-container layout gets fresh's comment, an inline array
+// whose first element up removed starts without a blank, features left
+// empty reads {}, and the top-level keys the patch added (paths in added)
+// move to where build was, in fresh's order.
+func (u *upgrade) tidy(obj, fresh *hujson.Object, added []string) {
+	defer u.place(obj, added)
 	for i := range obj.Members {
 		m := &obj.Members[i]
 		key := literalString(m.Name)
 		extra := string(m.Name.BeforeExtra)
-		if c, ok := u.staleComments[key]; ok && strings.TrimSpace(extra) == c {
-			if j := memberIndex(fresh, key); j < 0 || strings.TrimSpace(string(fresh.Members[j].Name.BeforeExtra)) != c {
-				m.Name.BeforeExtra = hujson.Extra("\n" + extra[strings.LastIndexByte(extra, '\n')+1:])
+		had := strings.TrimSpace(extra)
+		if slices.Contains(u.staleComments[key], had) || (had == "" && u.fromFeature) {
+			indent := "\n" + extra[strings.LastIndexByte(extra, '\n')+1:]
+			var want string
+			if j := memberIndex(fresh, key); j >= 0 {
+				want = strings.TrimSpace(string(fresh.Members[j].Name.BeforeExtra))
 			}
+			if want != had {
+				lines := strings.Split(want, "\n")
+				for k := range lines {
+					lines[k] = strings.TrimSpace(lines[k])
+				}
+				m.Name.BeforeExtra = hujson.Extra(indent)
+				if want != "" {
+					m.Name.BeforeExtra = hujson.Extra(indent + strings.Join(lines, indent) + indent)
+				}
+			}
+		}
+		if f, ok := m.Value.Value.(*hujson.Object); ok && key == "features" && u.fromFeature && len(f.Members) == 0 && strings.TrimSpace(string(f.AfterExtra)) == "" {
+			f.AfterExtra = nil
 		}
 		if !slices.Contains(u.remove, pointer("", key)+"/0") {
 			continue
@@ -385,6 +418,28 @@ func (u *upgrade) tidy(obj, fresh *hujson.Object) {
 			arr.Elements[0].BeforeExtra = nil
 		}
 	}
+}
+
+// place moves the top-level members added to the end of obj after the
+// member u.after, when it is still there.
+func (u *upgrade) place(obj *hujson.Object, added []string) {
+	at := memberIndex(obj, u.after)
+	if at < 0 {
+		return
+	}
+	var moved, rest []hujson.ObjectMember
+	for _, m := range obj.Members {
+		if slices.Contains(added, pointer("", literalString(m.Name))) {
+			moved = append(moved, m)
+		} else {
+			rest = append(rest, m)
+		}
+	}
+	if len(moved) == 0 {
+		return
+	}
+	at = slices.IndexFunc(rest, func(m hujson.ObjectMember) bool { return literalString(m.Name) == u.after })
+	obj.Members = slices.Concat(rest[:at+1], moved, rest[at+1:])
 }
 
 // member returns the value of obj's member key.

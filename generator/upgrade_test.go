@@ -160,10 +160,10 @@ func TestUpgradeSingleContainerFixture(t *testing.T) {
 			t.Errorf("devbox's single-container text %q is still there:\n%s", stale, got)
 		}
 	}
-	if !strings.Contains(string(got), "// Nothing can gain privileges later") {
-		t.Errorf("devbox's comment on securityOpt, which still applies, went:\n%s", got)
+	if !strings.Contains(string(got), "// Nothing can gain privileges later") || !strings.Contains(string(got), "// You and the agent work as the non-root user") {
+		t.Errorf("devbox's comments of the gateway layout are missing:\n%s", got)
 	}
-	if !indexes(string(got), `"mounts"`, `"postCreateCommand"`, `"customizations"`) {
+	if !indexes(string(got), `"name"`, "The box is described in compose.yaml", `"dockerComposeFile"`, `"shutdownAction"`, `"features"`, `"mounts"`, `"postCreateCommand"`, `"customizations"`) {
 		t.Errorf("the user's keys were reordered:\n%s", got)
 	}
 	std, err := hujson.Standardize(bytes.Clone(got))
@@ -312,6 +312,42 @@ func TestUpgradeRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUpgradeSingleContainerServices: the single-container layout with
+// services is a compose project already, with the firewall feature in dev;
+// the gateway layout takes the feature's keys and files away.
+func TestUpgradeSingleContainerServices(t *testing.T) {
+	ws, path, _ := initWorkspace(t, "services", Options{SingleContainer: true, Services: []string{"postgres"}})
+	r, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true, Services: []string{"postgres"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(initDir(t, "services", Options{Services: []string{"postgres"}}), "devcontainer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("upgraded devcontainer.json differs from a new one:\n%s\n--- new:\n%s", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(r.Dir, contract.FirewallFeatureID)); !os.IsNotExist(err) {
+		t.Errorf("the feature folder is still there: %v", err)
+	}
+	if changes := strings.Join(r.Changes, "\n"); !strings.Contains(changes, "removed NET_ADMIN from capAdd") || !strings.Contains(changes, `removed containerUser "root"`) {
+		t.Errorf("Result.Changes: %s", changes)
+	}
+}
+
+// initDir runs Init with o in a new git workspace and returns its
+// .devcontainer folder.
+func initDir(t *testing.T, name string, o Options) string {
+	t.Helper()
+	_, path, _ := initWorkspace(t, name, o)
+	return filepath.Dir(path)
 }
 
 // TestUpgradeFlagGivenAgain: a flag given to init replaces the runArgs
