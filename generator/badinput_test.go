@@ -2,6 +2,7 @@ package generator
 
 import (
 	"errors"
+	"github.com/devbox-sandbox/devbox/generator/firewallbin"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -50,7 +51,12 @@ func TestBadInput(t *testing.T) {
 		{name: "base image", opts: Options{BaseImage: "Debian:Bookworm"}, want: []string{`invalid --base-image "Debian:Bookworm"`}},
 		{name: "service image without service", opts: Options{ServiceImages: []string{"postgres=pgvector/pgvector:pg16"}}, want: []string{"not in --services"}},
 		{name: "service image malformed", opts: Options{Services: []string{"postgres"}, ServiceImages: []string{"postgres"}}, want: []string{"NAME=IMAGE"}},
-		{name: "firewall binary missing", opts: Options{FirewallBinary: "/nonexistent/init-firewall"}, want: []string{"--firewall-binary", "/nonexistent/init-firewall"}},
+		{name: "firewall binary missing", opts: Options{VendorGateway: true, FirewallBinary: "/nonexistent/init-firewall"}, want: []string{"--firewall-binary", "/nonexistent/init-firewall"}},
+		{name: "firewall binary in the default layout", opts: Options{FirewallBinary: "/usr/bin/true"}, want: []string{"--firewall-binary applies with --vendor-gateway or --single-container"}},
+		{name: "gateway image malformed", opts: Options{GatewayImage: "Registry/Gateway"}, want: []string{`invalid --gateway-image "Registry/Gateway"`, "REF@sha256:"}},
+		{name: "gateway image without tag or digest", opts: Options{GatewayImage: "registry.test/devbox/gateway"}, want: []string{`invalid --gateway-image "registry.test/devbox/gateway"`, "pin the published image"}},
+		{name: "gateway image vendored", opts: Options{VendorGateway: true, GatewayImage: "registry.test/gw:1"}, want: []string{"--vendor-gateway builds the gateway's image", "registry.test/gw:1"}},
+		{name: "gateway image single container", opts: Options{SingleContainer: true, GatewayImage: "registry.test/gw:1"}, want: []string{"--single-container has no gateway"}},
 		{
 			name: "git hooks a symlink", want: []string{".git/hooks: is a symlink", "Docker would mount whatever it points to"},
 			setup: func(t *testing.T, ws string) {
@@ -71,7 +77,7 @@ func TestBadInput(t *testing.T) {
 			setup: func(t *testing.T, ws string) {
 				writeFile(t, filepath.Join(ws, "fw"), "#!/bin/sh\n")
 			},
-			opts: Options{FirewallBinary: "fw"},
+			opts: Options{SingleContainer: true, FirewallBinary: "fw"},
 		},
 		{
 			name: "existing files without force", want: []string{"already has devcontainer.json, Dockerfile", "--force"},
@@ -128,7 +134,7 @@ func TestBadInput(t *testing.T) {
 			o := tc.opts
 			o.Workspace = filepath.Join(ws, o.Workspace)
 			if o.FirewallBinary == "" {
-				o.FirewallBinary = firewallBin
+				o = withBinary(o)
 			} else if !filepath.IsAbs(o.FirewallBinary) {
 				o.FirewallBinary = filepath.Join(ws, o.FirewallBinary)
 			}
@@ -163,7 +169,7 @@ func TestWriteRollsBack(t *testing.T) {
 	for _, force := range []bool{false, true} {
 		for _, failAt := range []int{1, 3, 6} {
 			ws := newWorkspace(t, "rollback", true)
-			o := Options{Workspace: ws, FirewallBinary: firewallBin, Force: force, Services: []string{"postgres"}}
+			o := Options{Workspace: ws, Force: force, Services: []string{"postgres"}}
 			if force {
 				if _, err := Init(o); err != nil {
 					t.Fatal(err)
@@ -194,7 +200,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	ws := newWorkspace(t, "dry", true)
 	before := hashTree(t, ws)
 	var out strings.Builder
-	r, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, DryRun: true, Out: &out, Services: []string{"redis"}})
+	r, err := Init(Options{Workspace: ws, DryRun: true, Out: &out, Services: []string{"redis"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,12 +236,12 @@ func TestFirewallBinaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := hostArch()
-	defer func(saved fs.FS) { embeddedBinaries = saved }(embeddedBinaries)
+	defer func(saved fs.FS) { firewallbin.FS = saved }(firewallbin.FS)
 
-	embeddedBinaries = fstest.MapFS{}
+	firewallbin.FS = fstest.MapFS{}
 	ws := newWorkspace(t, "none-embedded", false)
 	before := hashTree(t, ws)
-	_, err = Init(Options{Workspace: ws})
+	_, err = Init(Options{Workspace: ws, VendorGateway: true})
 	if err == nil || !strings.Contains(err.Error(), "task build") || !strings.Contains(err.Error(), "--firewall-binary") {
 		t.Errorf("no embedded binary: error %v, want it to say task build or --firewall-binary", err)
 	}
@@ -243,8 +249,8 @@ func TestFirewallBinaries(t *testing.T) {
 		t.Error("the workspace changed")
 	}
 
-	embeddedBinaries = fstest.MapFS{"firewallbin/" + binaryName(host): {Data: real}}
-	r, err := Init(Options{Workspace: newWorkspace(t, "host-embedded", false)})
+	firewallbin.FS = fstest.MapFS{firewallbin.Name(host): {Data: real}}
+	r, err := Init(Options{Workspace: newWorkspace(t, "host-embedded", false), VendorGateway: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,15 +258,14 @@ func TestFirewallBinaries(t *testing.T) {
 		t.Errorf("notes %q, want the command that builds the %s binary", r.Notes, otherArch())
 	}
 
-	other := fstest.MapFS{"firewallbin/" + binaryName(host): {Data: real}, "firewallbin/" + binaryName(otherArch()): {Data: real}}
-	embeddedBinaries = other
+	firewallbin.FS = fstest.MapFS{firewallbin.Name(host): {Data: real}, firewallbin.Name(otherArch()): {Data: real}}
 	// The host's binary stands in for the other architecture's here, so
 	// the ELF check must refuse it: a wrong binary never reaches an image.
-	if _, err := Init(Options{Workspace: newWorkspace(t, "wrong-arch", false)}); err == nil || !strings.Contains(err.Error(), "not linux/"+otherArch()) {
+	if _, err := Init(Options{Workspace: newWorkspace(t, "wrong-arch", false), VendorGateway: true}); err == nil || !strings.Contains(err.Error(), "not linux/"+otherArch()) {
 		t.Errorf("a %s binary embedded as %s: error %v", host, otherArch(), err)
 	}
 
-	if _, err := Init(Options{Workspace: newWorkspace(t, "unsupported", false), HostArch: "riscv64", FirewallBinary: firewallBin}); err == nil || !IsInputError(err) {
+	if _, err := Init(Options{Workspace: newWorkspace(t, "unsupported", false), HostArch: "riscv64", FirewallBinary: firewallBin, VendorGateway: true}); err == nil || !IsInputError(err) {
 		t.Errorf("riscv64 host: error %v", err)
 	}
 }

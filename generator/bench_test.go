@@ -15,7 +15,7 @@ func BenchmarkInit(b *testing.B) {
 		b.Fatal(err)
 	}
 	o := largestOptions()
-	o.Workspace, o.FirewallBinary = ws, firewallBin
+	o.Workspace = ws
 	for b.Loop() {
 		if _, err := Init(o); err != nil {
 			b.Fatal(err)
@@ -36,7 +36,7 @@ func BenchmarkInitForce(b *testing.B) {
 		b.Fatal(err)
 	}
 	o := largestOptions()
-	o.Workspace, o.FirewallBinary = ws, firewallBin
+	o.Workspace = ws
 	if _, err := Init(o); err != nil {
 		b.Fatal(err)
 	}

@@ -257,7 +257,7 @@ func TestForceKeepsGatewayLayout(t *testing.T) {
   "capAdd": ["SYS_PTRACE"],
   "remoteUser"`, 1)
 	writeFile(t, path, edited)
-	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true}); err != nil {
+	if _, err := Init(Options{Workspace: ws, Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(path)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/devbox-sandbox/devbox/generator/firewallbin"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,10 @@ var combinations = []combination{
 		Agent: "none", Languages: []string{"go@1.25"}, Presets: []string{"none"}, Allow: []string{"198.51.100.7"},
 	}},
 	{name: "largest", git: true, opts: largestOptions()},
+	{name: "vendor-gateway", git: true, opts: Options{VendorGateway: true, BaseImage: "debian:trixie-slim"}},
+	{name: "pinned-gateway", git: true, opts: Options{
+		Agent: "none", GatewayImage: "registry.example/devbox/gateway@sha256:" + strings.Repeat("ab", 32),
+	}},
 }
 
 // largestOptions asks for everything at once; the benchmark uses it too.
@@ -93,8 +98,7 @@ func newWorkspace(t *testing.T, name string, git bool) string {
 func (c combination) options(workspace string) Options {
 	o := c.opts
 	o.Workspace = workspace
-	o.FirewallBinary = firewallBin
-	return o
+	return withBinary(o)
 }
 
 // generate runs Generate for the combination in a new workspace.
@@ -129,7 +133,7 @@ func TestGolden(t *testing.T) {
 			got := golden(r)
 			// Only the host's binary is certain; another one depends on
 			// whether `task build` embedded it.
-			got = bytes.ReplaceAll(got, []byte("-- bin/"+binaryName(otherArch())+" (0755) --\n(binary)\n"), nil)
+			got = bytes.ReplaceAll(got, []byte(firewallbin.Name(otherArch())+" (0755) --\n(binary)\n"), nil)
 			path := filepath.Join("testdata", c.name+".golden")
 			if *update {
 				if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -150,7 +154,7 @@ func TestGolden(t *testing.T) {
 
 // otherArch is the architecture that is not the host's.
 func otherArch() string {
-	for _, a := range architectures {
+	for _, a := range firewallbin.Architectures {
 		if a != hostArch() {
 			return a
 		}
@@ -217,5 +221,21 @@ func TestGeneratedFilesAreValid(t *testing.T) {
 				checkComposeProject(t, p)
 			}
 		})
+	}
+}
+
+// TestNoLargeFiles: no file devbox writes reaches 1 MB, in every
+// combination but the two that carry init-firewall (--vendor-gateway and
+// the deprecated --single-container).
+func TestNoLargeFiles(t *testing.T) {
+	for _, c := range combinations {
+		if c.opts.VendorGateway || c.opts.SingleContainer {
+			continue
+		}
+		for _, f := range c.generate(t).Files {
+			if len(f.Data) >= 1<<20 || f.Binary {
+				t.Errorf("%s: %s is %d bytes (binary: %v); the default layout writes text only", c.name, f.Path, len(f.Data), f.Binary)
+			}
+		}
 	}
 }

@@ -198,3 +198,13 @@ func loadCompose(ctx context.Context, dir, filename string, data []byte) (*types
 	}
 	return p, nil
 }
+
+// withBinary gives o the init-firewall built for the tests where the
+// layout writes one (--single-container, --vendor-gateway); the default
+// layout writes none and refuses --firewall-binary.
+func withBinary(o Options) Options {
+	if o.SingleContainer || o.VendorGateway {
+		o.FirewallBinary = firewallBin
+	}
+	return o
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/devbox-sandbox/devbox/firewall/allowlist"
+	"github.com/devbox-sandbox/devbox/internal/buildinfo"
 	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
@@ -62,8 +63,22 @@ type Options struct {
 	// DryRun prints the files instead of writing them.
 	DryRun bool
 	// FirewallBinary is an init-firewall binary for the host architecture,
-	// used instead of the embedded one.
+	// used instead of the embedded one where a binary is written: with
+	// VendorGateway or SingleContainer.
 	FirewallBinary string
+	// GatewayImage is the gateway's image reference in compose.yaml; empty
+	// means devbox's own (contract.GatewayImage of this version). A digest
+	// (REF@sha256:...) pins a published image, which a teammate's engine
+	// pulls.
+	GatewayImage string
+	// VendorGateway writes the gateway image's Dockerfile and init-firewall
+	// binaries into .devcontainer/gateway/, and compose builds it: for teams
+	// without a registry. The only layout that puts binaries in the
+	// repository (besides SingleContainer's).
+	VendorGateway bool
+	// Version is devbox's version, which names the default gateway image;
+	// empty means this binary's (buildinfo).
+	Version string
 	// HostArch is the architecture whose binary is required; empty means
 	// the one devbox runs on.
 	HostArch string
@@ -106,6 +121,8 @@ type spec struct {
 	HostArch     string
 	FirewallBin  string
 	Gateway      bool
+	GatewayImage string // compose.yaml's gateway image, unless Vendor
+	Vendor       bool   // .devcontainer/gateway/ holds the image's build
 	Publish      []int
 }
 
@@ -208,12 +225,15 @@ func resolve(o Options) (*spec, error) {
 		s.Extensions = append(s.Extensions, l.Extensions...)
 		presetNames = append(presetNames, l.Preset)
 	}
+	s.Gateway = !o.SingleContainer
 	if s.Gateway { // the firewall lives in the gateway's image
 		apt = slices.DeleteFunc(apt, func(p string) bool { return p == "iptables" })
 	}
 	s.AptPackages = dedupe(apt)
 	s.Extensions = dedupe(s.Extensions)
-	s.Gateway = !o.SingleContainer
+	if err := s.resolveGateway(o); err != nil {
+		return nil, err
+	}
 	if !s.Gateway {
 		s.Features = append([]feature{{Ref: contract.FirewallFeatureRef, Options: map[string]string{}}}, s.Features...)
 	}
@@ -228,6 +248,41 @@ func resolve(o Options) (*spec, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// resolveGateway works out where the gateway's image comes from.
+func (s *spec) resolveGateway(o Options) error {
+	switch {
+	case o.SingleContainer && (o.VendorGateway || o.GatewayImage != ""):
+		return inputErrorf("--single-container has no gateway: --vendor-gateway and --gateway-image apply to the gateway layout only")
+	case o.VendorGateway && o.GatewayImage != "":
+		return inputErrorf("--vendor-gateway builds the gateway's image from .devcontainer/gateway/, so --gateway-image %s would be ignored: give one or the other", o.GatewayImage)
+	case o.FirewallBinary != "" && !o.SingleContainer && !o.VendorGateway:
+		return inputErrorf("--firewall-binary applies with --vendor-gateway or --single-container only: in the default layout no binary is written, and `devbox up` builds the gateway image")
+	}
+	s.Vendor = o.VendorGateway
+	if !s.Gateway || s.Vendor {
+		return nil
+	}
+	s.GatewayImage = o.GatewayImage
+	if s.GatewayImage == "" {
+		version := o.Version
+		if version == "" {
+			version = buildinfo.Current().Version
+		}
+		s.GatewayImage = contract.GatewayImage(version)
+		return nil
+	}
+	ref, err := reference.ParseNormalizedNamed(s.GatewayImage)
+	if err != nil {
+		return inputErrorf("invalid --gateway-image %q: %v (expected REF@sha256:DIGEST, such as registry.example/devbox/gateway@sha256:...)", s.GatewayImage, err)
+	}
+	if _, pinned := ref.(reference.Digested); !pinned {
+		if _, tagged := ref.(reference.Tagged); !tagged {
+			return inputErrorf("invalid --gateway-image %q: it names no tag or digest; pin the published image with REF@sha256:DIGEST", s.GatewayImage)
+		}
+	}
+	return nil
 }
 
 func (s *spec) resolveServices(o Options) error {

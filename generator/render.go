@@ -63,7 +63,9 @@ var theBox = box{
 	StatusCommand: contract.StatusCommand(), GatewayArg: contract.GatewayArg,
 }
 
-// gatewayDockerfile is the gateway image's Dockerfile in .devcontainer/.
+// gatewayDockerfile is the gateway image's Dockerfile in .devcontainer/,
+// as devbox wrote it before the gateway became an image of its own; an
+// upgrade removes it.
 const gatewayDockerfile = "gateway.Dockerfile"
 
 // mount is one entry of devcontainer.json's "mounts".
@@ -245,9 +247,9 @@ func (s *spec) render() ([]File, error) {
 	if err := add("firewall.jsonc", 0o644, fw, err); err != nil {
 		return nil, err
 	}
-	if s.Gateway {
-		gf, err := templates.Execute("gateway.Dockerfile.tmpl", s.dockerfileData())
-		if err := add(gatewayDockerfile, 0o644, gf, err); err != nil {
+	if s.Vendor {
+		gf, err := GatewayDockerfile(s.BaseImage, generatedMarker+" --vendor-gateway; `devbox init --force` regenerates it.")
+		if err := add(vendorDir+"/Dockerfile", 0o644, gf, err); err != nil {
 			return nil, err
 		}
 	}

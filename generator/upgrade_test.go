@@ -13,6 +13,7 @@ import (
 
 	"github.com/tailscale/hujson"
 
+	"github.com/devbox-sandbox/devbox/generator/firewallbin"
 	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
@@ -61,7 +62,7 @@ func TestUpgradeSingleContainerFixture(t *testing.T) {
 	ws := newWorkspace(t, "myapp", true)
 	copyFixture(t, ws)
 	path := filepath.Join(ws, DirName, "devcontainer.json")
-	o := Options{Workspace: ws, Agent: "claude", Languages: []string{"node@22"}, FirewallBinary: firewallBin, Force: true}
+	o := Options{Workspace: ws, Agent: "claude", Languages: []string{"node@22"}, Force: true}
 
 	before := hashTree(t, ws)
 	_, err := Init(o)
@@ -227,11 +228,11 @@ func TestUpgradeSingleContainerFixture(t *testing.T) {
 			t.Errorf("Result.Removed %q does not list %s", r.Removed, rel)
 		}
 	}
-	for _, arch := range architectures {
-		rel := "bin/" + binaryName(arch)
+	for _, arch := range firewallbin.Architectures {
+		rel := "bin/" + firewallbin.Name(arch)
 		data, err := os.ReadFile(filepath.Join(r.Dir, rel))
 		switch {
-		case usesBin(r.Files):
+		case usesDir(r.Files, "bin"):
 			if err == nil && bytes.HasPrefix(data, []byte("placeholder")) && slices.ContainsFunc(r.Files, func(f File) bool { return f.Path == rel }) {
 				t.Errorf("%s is still the old placeholder though the layout writes it", rel)
 			}
@@ -297,7 +298,7 @@ func TestUpgradeRefusals(t *testing.T) {
 			writeFile(t, path, strings.Replace(data, tc.old, tc.new, 1))
 			before := hashTree(t, ws)
 			for _, dryRun := range []bool{true, false} {
-				_, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true, DryRun: dryRun, Out: &bytes.Buffer{}})
+				_, err := Init(Options{Workspace: ws, Force: true, DryRun: dryRun, Out: &bytes.Buffer{}})
 				if err == nil || !IsInputError(err) {
 					t.Fatalf("dry run %v: error %v, want a usage error", dryRun, err)
 				}
@@ -319,7 +320,7 @@ func TestUpgradeRefusals(t *testing.T) {
 // the gateway layout takes the feature's keys and files away.
 func TestUpgradeSingleContainerServices(t *testing.T) {
 	ws, path, _ := initWorkspace(t, "services", Options{SingleContainer: true, Services: []string{"postgres"}})
-	r, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true, Services: []string{"postgres"}})
+	r, err := Init(Options{Workspace: ws, Force: true, Services: []string{"postgres"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +358,7 @@ func TestUpgradeFlagGivenAgain(t *testing.T) {
 	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, SingleContainer: true, Publish: []string{"5173"}, CPUs: "2"}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true, Publish: []string{"8080"}})
+	r, err := Init(Options{Workspace: ws, Force: true, Publish: []string{"8080"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,16 +382,16 @@ func TestUpgradeFlagGivenAgain(t *testing.T) {
 // unless it holds a file of the user's.
 func TestStaleBinaries(t *testing.T) {
 	dir := t.TempDir()
-	for _, arch := range architectures {
-		writeFile(t, filepath.Join(dir, "bin", binaryName(arch)), "placeholder")
+	for _, arch := range firewallbin.Architectures {
+		writeFile(t, filepath.Join(dir, "bin", firewallbin.Name(arch)), "placeholder")
 	}
-	withBin := &Result{Dir: dir, Files: []File{{Path: "Dockerfile"}, {Path: "bin/" + binaryName("amd64")}}}
+	withBin := &Result{Dir: dir, Files: []File{{Path: "Dockerfile"}, {Path: "bin/" + firewallbin.Name("amd64")}}}
 	if got := staleFiles(withBin); len(got) > 0 {
 		t.Errorf("staleFiles = %q while the layout writes bin/", got)
 	}
 	without := &Result{Dir: dir, Files: []File{{Path: "Dockerfile"}}}
 	got := staleFiles(without)
-	want := []string{"bin/" + binaryName("amd64"), "bin/" + binaryName("arm64")}
+	want := []string{"bin/" + firewallbin.Name("amd64"), "bin/" + firewallbin.Name("arm64")}
 	if !slices.Equal(got, want) {
 		t.Fatalf("staleFiles = %q, want %q", got, want)
 	}
@@ -401,9 +402,25 @@ func TestStaleBinaries(t *testing.T) {
 		t.Errorf("bin/ left behind empty: %v", err)
 	}
 
+	// --vendor-gateway's binaries, in gateway/, likewise.
+	for _, arch := range firewallbin.Architectures {
+		writeFile(t, filepath.Join(dir, vendorDir, firewallbin.Name(arch)), "placeholder")
+	}
+	vendored := &Result{Dir: dir, Files: []File{{Path: vendorDir + "/Dockerfile"}}}
+	if got := staleFiles(vendored); len(got) > 0 {
+		t.Errorf("staleFiles = %q while the layout writes %s/", got, vendorDir)
+	}
+	want = []string{vendorDir + "/" + firewallbin.Name("amd64"), vendorDir + "/" + firewallbin.Name("arm64")}
+	if got := staleFiles(without); !slices.Equal(got, want) {
+		t.Errorf("staleFiles = %q, want %q", got, want)
+	}
+	if err := writeAll(dir, nil, want); err != nil {
+		t.Fatal(err)
+	}
+
 	// A file of the user's in bin/ keeps the folder.
-	for _, arch := range architectures {
-		writeFile(t, filepath.Join(dir, "bin", binaryName(arch)), "placeholder")
+	for _, arch := range firewallbin.Architectures {
+		writeFile(t, filepath.Join(dir, "bin", firewallbin.Name(arch)), "placeholder")
 	}
 	writeFile(t, filepath.Join(dir, "bin", "mine.sh"), "#!/bin/sh\n")
 	if err := writeAll(dir, nil, staleFiles(without)); err != nil {
@@ -420,7 +437,7 @@ func TestForceKeepsUserComposeFiles(t *testing.T) {
 	ws, path, data := initWorkspace(t, "override", Options{})
 	mine := `"dockerComposeFile": ["compose.yaml", "compose.override.yaml"]`
 	writeFile(t, path, strings.Replace(data, `"dockerComposeFile": "compose.yaml"`, mine, 1))
-	if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true}); err != nil {
+	if _, err := Init(Options{Workspace: ws, Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(path)
@@ -438,7 +455,7 @@ func TestForceKeepsUserComposeFiles(t *testing.T) {
 		cut := strings.Index(string(data), `"dockerComposeFile": `)
 		end := cut + strings.Index(string(data[cut:]), ",\n")
 		writeFile(t, path, string(data[:cut])+`"dockerComposeFile": `+tc.theirs+string(data[end:]))
-		if _, err := Init(Options{Workspace: ws, FirewallBinary: firewallBin, Force: true}); err != nil {
+		if _, err := Init(Options{Workspace: ws, Force: true}); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := os.ReadFile(path)
@@ -458,7 +475,10 @@ func TestForceKeepsUserComposeFiles(t *testing.T) {
 func initWorkspace(t *testing.T, name string, o Options) (ws, path, data string) {
 	t.Helper()
 	ws = newWorkspace(t, name, true)
-	o.Workspace, o.FirewallBinary = ws, firewallBin
+	o.Workspace = ws
+	if o.SingleContainer || o.VendorGateway {
+		o.FirewallBinary = firewallBin // the default layout writes no binary
+	}
 	if _, err := Init(o); err != nil {
 		t.Fatal(err)
 	}

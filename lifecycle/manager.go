@@ -46,6 +46,10 @@ type Manager struct {
 	// 200ms.
 	PollInterval time.Duration
 
+	// Version is devbox's version, which names its gateway image; empty
+	// means this binary's (buildinfo).
+	Version string
+
 	// settle is how long an interrupted up waits before looking at what
 	// it left (a second; tests shorten it).
 	settle time.Duration

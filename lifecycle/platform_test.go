@@ -214,7 +214,7 @@ func TestGatewayLayout(t *testing.T) {
 			if err := os.WriteFile(cfg, []byte(fmt.Sprintf(devcontainer, tc.list, tc.extra)), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			err := checkFirewallFeature(Workspace{ConfigFile: cfg})
+			_, err := checkFirewallFeature(Workspace{ConfigFile: cfg})
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Errorf("refused: %v", err)

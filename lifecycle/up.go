@@ -165,6 +165,9 @@ func (m *Manager) upSlow(ctx context.Context, eng Engine, ep Endpoint, ws Worksp
 			before[c.ID] = true
 		}
 	}
+	if err := m.ensureGatewayImage(ctx, eng, ep, ws); err != nil {
+		return nil, err
+	}
 	res, err := m.runCLIUp(ctx, ep, ws, opts)
 	if err != nil {
 		var waited *LockWaitInterruptedError

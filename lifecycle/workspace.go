@@ -25,6 +25,10 @@ type Workspace struct {
 	// ConfigFile is Dir/.devcontainer/devcontainer.json, spelled as in the
 	// devcontainer.config_file label.
 	ConfigFile string
+
+	// layout is what the compose files say of the gateway layout; nil for
+	// the single-container layout (or before the firewall was checked).
+	layout *devService
 }
 
 // NoConfigError says a folder has no .devcontainer/devcontainer.json.
@@ -117,7 +121,8 @@ func openFirewalledWorkspace(dir string) (Workspace, error) {
 	if err := checkPlanted(ws); err != nil {
 		return ws, err
 	}
-	return ws, checkFirewallFeature(ws)
+	ws.layout, err = checkFirewallFeature(ws)
+	return ws, err
 }
 
 // checkPlanted refuses what the box could have planted in the workspace for
@@ -130,15 +135,17 @@ func checkPlanted(ws Workspace) error {
 	return hostcheck.CheckDotEnv(ws.Dir)
 }
 
-// checkFirewallFeature refuses a configuration without the firewall feature.
-func checkFirewallFeature(ws Workspace) error {
+// checkFirewallFeature refuses a configuration without the firewall: the
+// single-container feature, or the gateway layout, whose compose files it
+// returns what it read of.
+func checkFirewallFeature(ws Workspace) (*devService, error) {
 	data, err := os.ReadFile(ws.ConfigFile)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", ws.ConfigFile, err)
+		return nil, fmt.Errorf("read %s: %w", ws.ConfigFile, err)
 	}
 	std, err := hujson.Standardize(data)
 	if err != nil {
-		return fmt.Errorf("parse %s: %w", ws.ConfigFile, err)
+		return nil, fmt.Errorf("parse %s: %w", ws.ConfigFile, err)
 	}
 	var cfg struct {
 		Features          map[string]any `json:"features"`
@@ -147,11 +154,11 @@ func checkFirewallFeature(ws Workspace) error {
 		Privileged        bool           `json:"privileged"`
 	}
 	if err := json.Unmarshal(std, &cfg); err != nil {
-		return fmt.Errorf("parse %s: %w", ws.ConfigFile, err)
+		return nil, fmt.Errorf("parse %s: %w", ws.ConfigFile, err)
 	}
 	for id := range cfg.Features {
 		if strings.TrimSuffix(id, "/") == contract.FirewallFeatureRef {
-			return nil
+			return nil, nil
 		}
 	}
 	dev, err := gatewayLayout(filepath.Dir(ws.ConfigFile), cfg.DockerComposeFile)
@@ -159,24 +166,28 @@ func checkFirewallFeature(ws Workspace) error {
 		if err == nil {
 			err = &NoFirewallError{ConfigFile: ws.ConfigFile}
 		}
-		return err
+		return nil, err
 	}
 	if cfg.Privileged {
-		return fmt.Errorf("%s: \"privileged\": true gives dev every capability, and root in dev could change the gateway's rules: remove it", ws.ConfigFile)
+		return nil, fmt.Errorf("%s: \"privileged\": true gives dev every capability, and root in dev could change the gateway's rules: remove it", ws.ConfigFile)
 	}
 	if c := networkCap(cfg.CapAdd); c != "" {
-		return fmt.Errorf("%s: capAdd gives dev %s, and root in dev could change the gateway's rules or forge its socket mark: remove it", ws.ConfigFile, c)
+		return nil, fmt.Errorf("%s: capAdd gives dev %s, and root in dev could change the gateway's rules or forge its socket mark: remove it", ws.ConfigFile, c)
 	}
-	return dev.check()
+	return dev, dev.check()
 }
 
 // devService is what the compose files say about dev that matters to the
-// gateway layout, merged across the files as compose merges them.
+// gateway layout, and where the gateway's image comes from, merged across
+// the files as compose merges them.
 type devService struct {
 	files      string // the compose files, for messages
 	capAdd     []string
 	capDrop    []string
 	privileged bool
+
+	gatewayImage string // the gateway's image reference
+	gatewayBuild bool   // compose builds the gateway (--vendor-gateway)
 }
 
 // check refuses a dev service that could reach the gateway's rules: any
@@ -239,6 +250,8 @@ func gatewayLayout(dir string, files any) (*devService, error) {
 				CapDrop     []string `yaml:"cap_drop"`
 				Privileged  bool     `yaml:"privileged"`
 				Entrypoint  any      `yaml:"entrypoint"`
+				Image       string   `yaml:"image"`
+				Build       any      `yaml:"build"`
 				Command     any      `yaml:"command"`
 				Healthcheck *struct {
 					Test []string `yaml:"test"`
@@ -252,6 +265,12 @@ func gatewayLayout(dir string, files any) (*devService, error) {
 		if gw, ok := doc.Services[contract.GatewayService]; ok {
 			if gw.Healthcheck != nil {
 				gateway = slices.Equal(gw.Healthcheck.Test, contract.GatewayHealthcheck())
+			}
+			if gw.Image != "" {
+				dev.gatewayImage = gw.Image
+			}
+			if gw.Build != nil {
+				dev.gatewayBuild = true
 			}
 			if gw.Entrypoint != nil || gw.Command != nil {
 				return nil, fmt.Errorf("%s: the gateway's entrypoint or command is set, so it may not run init-firewall: remove it (the gateway's image runs `%s %s`)", path, contract.FirewallBinary, contract.GatewayArg)

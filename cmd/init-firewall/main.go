@@ -61,7 +61,13 @@ func Main(ctx context.Context, args []string, sudo bool, stdout, stderr io.Write
 	fs.SetOutput(stderr)
 	var opts firewall.Options
 	var asJSON bool
-	fs.StringVar(&opts.ConfigPath, "config", allowlist.DefaultConfigPath, "allowlist `file` (HuJSON)")
+	// The gateway reads the workspace's allowlist where compose mounts
+	// .devcontainer/ (contract.GatewayConfigDir); its image holds none.
+	defaultConfig := allowlist.DefaultConfigPath
+	if gateway {
+		defaultConfig = contract.GatewayConfigPath
+	}
+	fs.StringVar(&opts.ConfigPath, "config", defaultConfig, "allowlist `file` (HuJSON)")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "print the rules and set contents instead of applying them (no privilege needed)")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	fs.DurationVar(&opts.Timeout, "timeout", firewall.DefaultTimeout, "bound on gathering the allowlist (DNS, GitHub, AWS)")

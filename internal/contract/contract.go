@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -128,4 +129,49 @@ const (
 // markers; it probes nothing).
 func GatewayHealthcheck() []string {
 	return []string{"CMD", FirewallBinary, "status"}
+}
+
+// The gateway's image: init-firewall and iptables on a small Debian base,
+// the same for every workspace. compose.yaml names it by tag; `devbox up`
+// builds it into the local engine when the engine lacks it, and a teammate
+// without devbox pulls the published one (or a digest the workspace pins).
+const (
+	// GatewayImageRepo is where the gateway image is published.
+	GatewayImageRepo = "ghcr.io/devbox-sandbox/gateway"
+	// GatewayDevelTag is the tag of a gateway image built by a devbox that
+	// is not a release: it is never published, and devbox rebuilds it when
+	// the init-firewall it would put in differs (GatewayBinaryLabel).
+	GatewayDevelTag = "devel"
+	// GatewayBinaryLabel is the image label holding the SHA-256 of the
+	// init-firewall in a gateway image devbox built.
+	GatewayBinaryLabel = "dev.devbox.init-firewall.sha256"
+	// GatewayBaseLabel is the image label holding the base image a
+	// gateway image devbox built was built from.
+	GatewayBaseLabel = "dev.devbox.gateway.base"
+	// GatewayConfigDir is where the gateway sees the workspace's
+	// .devcontainer/, read-only: init-firewall reads the allowlist there at
+	// every start, so an edit to firewall.jsonc takes effect at the next
+	// start of the gateway, without a rebuild. A folder rather than the file
+	// alone: a bind-mounted file keeps the inode it had, and editors (and
+	// devbox init) replace firewall.jsonc by renaming a new file over it.
+	GatewayConfigDir = "/etc/devbox/workspace"
+	// GatewayConfigPath is the allowlist the gateway reads.
+	GatewayConfigPath = GatewayConfigDir + "/firewall.jsonc"
+)
+
+// releaseVersion is a devbox release: v1.2.3, or a pre-release such as
+// v1.2.3-rc.1; not `git describe` output (v1.2.3-4-gabcdef), a Go
+// pseudo-version or a dirty tree.
+var releaseVersion = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-(alpha|beta|rc)(\.[0-9]+)?)?$`)
+
+// IsRelease reports whether version is a devbox release.
+func IsRelease(version string) bool { return releaseVersion.MatchString(version) }
+
+// GatewayImage is the gateway image of devbox version: its release tag,
+// or GatewayDevelTag for any other build.
+func GatewayImage(version string) string {
+	if IsRelease(version) {
+		return GatewayImageRepo + ":" + version
+	}
+	return GatewayImageRepo + ":" + GatewayDevelTag
 }

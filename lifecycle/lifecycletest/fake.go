@@ -36,6 +36,7 @@ type Engine struct {
 	ExecAttachFunc        func(context.Context, string, client.ExecAttachOptions) (client.ExecAttachResult, error)
 	ExecInspectFunc       func(context.Context, string, client.ExecInspectOptions) (client.ExecInspectResult, error)
 	ExecResizeFunc        func(context.Context, string, client.ExecResizeOptions) (client.ExecResizeResult, error)
+	ImageInspectFunc      func(context.Context, string) (client.ImageInspectResult, error)
 	ImageRemoveFunc       func(context.Context, string, client.ImageRemoveOptions) (client.ImageRemoveResult, error)
 	NetworkListFunc       func(context.Context, client.NetworkListOptions) (client.NetworkListResult, error)
 	NetworkRemoveFunc     func(context.Context, string, client.NetworkRemoveOptions) (client.NetworkRemoveResult, error)
@@ -181,6 +182,14 @@ func (e *Engine) ExecResize(ctx context.Context, id string, o client.ExecResizeO
 		return client.ExecResizeResult{}, nil
 	}
 	return e.ExecResizeFunc(ctx, id, o)
+}
+
+// ImageInspect implements lifecycle.Engine.
+func (e *Engine) ImageInspect(ctx context.Context, img string, _ ...client.ImageInspectOption) (client.ImageInspectResult, error) {
+	if e.ImageInspectFunc == nil {
+		return client.ImageInspectResult{}, unexpected("ImageInspect")
+	}
+	return e.ImageInspectFunc(ctx, img)
 }
 
 // ImageRemove implements lifecycle.Engine.

@@ -16,11 +16,14 @@ func newInitCommand(env Env) *cli.Command {
 	return &cli.Command{
 		Name:  "init",
 		Usage: "write .devcontainer/ for a sandboxed AI coding agent",
-		Description: "Writes devcontainer.json, Dockerfile, compose.yaml, gateway.Dockerfile, firewall.jsonc (the egress\n" +
-			"allowlist) and the init-firewall binaries: a gateway container owns the box's network and enforces the\n" +
-			"allowlist, and the agent's container joins it without any network capability (--single-container: the\n" +
-			"earlier layout, with the " + contract.FirewallFeatureID + " feature). Existing files are kept unless --force;\n" +
-			"with --force an existing devcontainer.json is edited, keeping your changes.",
+		Description: "Writes devcontainer.json, Dockerfile, compose.yaml and firewall.jsonc (the egress allowlist): a\n" +
+			"gateway container owns the box's network and enforces the allowlist, and the agent's container joins it\n" +
+			"without any network capability. The gateway's image is devbox's (" + contract.GatewayImageRepo + "):\n" +
+			"`devbox up` builds it when the engine lacks it; --gateway-image pins a published digest for teammates\n" +
+			"without devbox; --vendor-gateway writes its build (with init-firewall binaries) into .devcontainer/gateway/.\n" +
+			"--single-container: the earlier layout, with the " + contract.FirewallFeatureID + " feature and bin/. Existing\n" +
+			"files are kept unless --force; with --force an existing devcontainer.json is edited, keeping your changes,\n" +
+			"and a workspace of an earlier layout is converted.",
 		Flags: []cli.Flag{
 			workspaceFlag(),
 			&cli.StringFlag{Name: "agent", Value: generator.DefaultAgent, Usage: "the agent to install: claude, codex, gemini or none"},
@@ -40,7 +43,9 @@ func newInitCommand(env Env) *cli.Command {
 			&cli.StringFlag{Name: "memory", Usage: "limit the dev container's memory to `SIZE` (4g, 512m)"},
 			&cli.BoolFlag{Name: "force", Usage: "regenerate existing files (devcontainer.json is edited, not replaced)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the files instead of writing them"},
-			&cli.StringFlag{Name: "firewall-binary", Usage: "use the init-firewall binary at `PATH` for this machine's architecture"},
+			&cli.StringFlag{Name: "gateway-image", Usage: "the gateway's image, pinned as `REF@sha256:DIGEST` (default: devbox's own, by its version's tag)"},
+			&cli.BoolFlag{Name: "vendor-gateway", Usage: "write the gateway image's Dockerfile and init-firewall binaries into .devcontainer/gateway/ (for teams without a registry)"},
+			&cli.StringFlag{Name: "firewall-binary", Usage: "with --vendor-gateway or --single-container: use the init-firewall binary at `PATH` for this machine's architecture"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -66,6 +71,8 @@ func newInitCommand(env Env) *cli.Command {
 				Force:           c.Bool("force"),
 				DryRun:          c.Bool("dry-run"),
 				FirewallBinary:  c.String("firewall-binary"),
+				GatewayImage:    c.String("gateway-image"),
+				VendorGateway:   c.Bool("vendor-gateway"),
 				Out:             env.Out,
 			})
 			if generator.IsInputError(err) {

@@ -54,7 +54,7 @@ func TestInitCommand(t *testing.T) {
 	fw := initFirewallStandIn(t)
 	ws := t.TempDir()
 
-	code, out, errOut := runInit(t, "-w", ws, "--firewall-binary", fw, "--lang", "node@system", "--services", "postgres", "--allow", "example.org")
+	code, out, errOut := runInit(t, "-w", ws, "--vendor-gateway", "--firewall-binary", fw, "--lang", "node@system", "--services", "postgres", "--allow", "example.org")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -62,19 +62,19 @@ func TestInitCommand(t *testing.T) {
 		t.Errorf("output does not say what was written: %q", out)
 	}
 	for _, f := range []string{"devcontainer.json", "Dockerfile", "compose.yaml", "firewall.jsonc", "postgres-init.sql",
-		"gateway.Dockerfile", "bin/init-firewall-linux-" + runtime.GOARCH} {
+		"gateway/Dockerfile", "gateway/init-firewall-linux-" + runtime.GOARCH} {
 		if _, err := os.Stat(filepath.Join(ws, ".devcontainer", f)); err != nil {
 			t.Error(err)
 		}
 	}
 
 	// Again without --force: a usage error naming the files, nothing changed.
-	code, _, errOut = runInit(t, "-w", ws, "--firewall-binary", fw)
+	code, _, errOut = runInit(t, "-w", ws, "--vendor-gateway", "--firewall-binary", fw)
 	if code != 2 || !strings.Contains(errOut, "already has") || !strings.Contains(errOut, "--force") {
 		t.Errorf("re-run without --force: exit %d, %q", code, errOut)
 	}
 
-	code, out, errOut = runInit(t, "-w", ws, "--firewall-binary", fw, "--force")
+	code, out, errOut = runInit(t, "-w", ws, "--vendor-gateway", "--firewall-binary", fw, "--force")
 	if code != 0 || !strings.Contains(out, "edited in place") {
 		t.Errorf("--force: exit %d, %q %q", code, out, errOut)
 	}
@@ -92,14 +92,16 @@ func TestInitCommandErrors(t *testing.T) {
 		{[]string{"--allow", "0.0.0.0/0"}, 2, "catch-all"},
 		{[]string{"--no-such-flag"}, 2, "no-such-flag"},
 		{[]string{"extra-arg"}, 2, "takes no arguments"},
-		{[]string{"--firewall-binary", "/nonexistent"}, 2, "/nonexistent"},
+		{[]string{"--single-container", "--firewall-binary", "/nonexistent"}, 2, "/nonexistent"},
+		{[]string{"--firewall-binary", "/nonexistent"}, 2, "applies with --vendor-gateway or --single-container"},
+		{[]string{"--gateway-image", "registry.test/gateway"}, 2, "pin the published image"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			ws := t.TempDir()
 			args := append([]string{"-w", ws}, tc.args...)
-			if !strings.Contains(strings.Join(tc.args, " "), "firewall-binary") {
-				args = append([]string{"--firewall-binary", fw}, args...)
+			if joined := strings.Join(tc.args, " "); !strings.Contains(joined, "firewall-binary") && !strings.Contains(joined, "gateway-image") {
+				args = append([]string{"--vendor-gateway", "--firewall-binary", fw}, args...)
 			}
 			code, _, errOut := runInit(t, args...)
 			if code != tc.code || !strings.Contains(errOut, tc.want) {
@@ -118,7 +120,7 @@ func TestInitCommandErrors(t *testing.T) {
 func TestInitCommandDryRun(t *testing.T) {
 	fw := initFirewallStandIn(t)
 	ws := t.TempDir()
-	code, out, errOut := runInit(t, "-w", ws, "--firewall-binary", fw, "--dry-run")
+	code, out, errOut := runInit(t, "-w", ws, "--vendor-gateway", "--firewall-binary", fw, "--dry-run")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -140,11 +142,11 @@ func TestInitCommandUpgrade(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	moved := `moved runArgs "--publish=127.0.0.1:5173:5173" to compose.yaml (the gateway publishes 127.0.0.1:5173), as --publish 5173`
-	code, _, errOut := runInit(t, "-w", ws, "--firewall-binary", fw, "--force", "--dry-run")
+	code, _, errOut := runInit(t, "-w", ws, "--force", "--dry-run")
 	if code != 0 || !strings.Contains(errOut, "devbox: dry run, would have "+moved+"\n") || !strings.Contains(errOut, "would have removed the local feature .devcontainer/devbox-firewall/") {
 		t.Errorf("--force --dry-run: exit %d, stderr %q", code, errOut)
 	}
-	code, out, errOut := runInit(t, "-w", ws, "--firewall-binary", fw, "--force")
+	code, out, errOut := runInit(t, "-w", ws, "--force")
 	if code != 0 || !strings.Contains(out, "devbox: "+moved+"\n") || !strings.Contains(out, "devbox: removed the local feature .devcontainer/devbox-firewall/") {
 		t.Errorf("--force: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
@@ -161,7 +163,7 @@ func TestInitCommandUpgrade(t *testing.T) {
 	if err := os.WriteFile(path, bytes.Replace(data, []byte(`"customizations"`), []byte(`"runArgs": ["--add-host=db.test:198.51.100.7"], "customizations"`), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, errOut = runInit(t, "-w", ws, "--firewall-binary", fw, "--force")
+	code, _, errOut = runInit(t, "-w", ws, "--force")
 	if code != 2 || !strings.Contains(errOut, `runArgs entry "--add-host=db.test:198.51.100.7"`) || !strings.Contains(errOut, "nothing was written") {
 		t.Errorf("--force with a runArgs entry of the user's: exit %d, stderr %q", code, errOut)
 	}
