@@ -342,7 +342,11 @@ func (u *upgrade) firewallKeys(obj *hujson.Object) {
 			}
 		}
 	}
-	if v, ok := member(obj, "postStartCommand"); ok && strings.HasPrefix(literalString(v), contract.FirewallBinary+" status") {
+	if v, ok := member(obj, "postStartCommand"); ok && strings.Contains(compact(v), contract.FirewallBinary) {
+		if !statusCommand.MatchString(literalString(v)) {
+			u.refused = append(u.refused, fmt.Sprintf("postStartCommand %s runs %s, which dev has no more (the gateway runs it, and its healthcheck gates dev's start): remove that part, keeping your own commands", compact(v), contract.FirewallBinary))
+			return
+		}
 		u.remove = append(u.remove, "/postStartCommand")
 		line := fmt.Sprintf("removed postStartCommand %s", compact(v))
 		if w, ok := member(obj, "waitFor"); ok && literalString(w) == "postStartCommand" {
@@ -352,6 +356,10 @@ func (u *upgrade) firewallKeys(obj *hujson.Object) {
 		u.changes = append(u.changes, line+": dev starts only once the gateway's healthcheck says the firewall is applied")
 	}
 }
+
+// statusCommand is the postStartCommand the single-container layout writes
+// (contract.StatusCommand, whose wait earlier versions set otherwise).
+var statusCommand = regexp.MustCompile(`^` + regexp.QuoteMeta(contract.FirewallBinary) + ` status( --wait [0-9.]+[a-z]+)?$`)
 
 // singleContainerComments are the comments the single-container layout's
 // devcontainer.json has above its top-level keys, with services and

@@ -279,6 +279,8 @@ func TestUpgradeRefusals(t *testing.T) {
 		{"privileged", false, `"securityOpt"`, `"privileged": true, "securityOpt"`, []string{`"privileged": true`}},
 		{"appPort mapping", false, `"securityOpt"`, `"appPort": [3000, "8080:3000"], "securityOpt"`, []string{`appPort "8080:3000"`, "--publish PORT"}},
 		{"appPort out of range", false, `"securityOpt"`, `"appPort": 70000, "securityOpt"`, []string{"appPort 70000"}},
+		{"postStartCommand with the user's", false, `"postStartCommand": "/usr/local/sbin/init-firewall status --wait 120s"`, `"postStartCommand": "/usr/local/sbin/init-firewall status --wait 120s && npm start"`,
+			[]string{`postStartCommand "/usr/local/sbin/init-firewall status --wait 120s && npm start"`, "keeping your own commands"}},
 		{"image", false, `"securityOpt"`, `"image": "node:22", "securityOpt"`, []string{`image "node:22"`, "--base-image"}},
 		{"workspaceMount", false, `"securityOpt"`, `"workspaceMount": "source=/src,target=/src,type=bind", "securityOpt"`, []string{"workspaceMount"}},
 		{"port-start sysctl", false, `"runArgs": [`, `"runArgs": ["--sysctl=net.ipv4.ip_unprivileged_port_start=0", `,
