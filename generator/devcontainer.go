@@ -23,6 +23,7 @@ const (
 	ownEntries                   // drop the entries devbox makes, then add devbox's
 	ownMembers                   // set devbox's members of an object, keep the others
 	removeKey                    // the key contradicts devbox's settings
+	composeFiles                 // devbox's file first; the user's files after it stay
 )
 
 // ownedKeys are the top-level keys of devcontainer.json devbox edits, and
@@ -37,10 +38,13 @@ func ownedKeys(compose bool) []struct {
 	}
 	keys := []k{{"name", addIfMissing}}
 	if compose {
-		// runArgs has no meaning for compose (the schema refuses it there);
-		// compose.yaml carries the limits.
+		// build, image and runArgs have no meaning for compose (the schema
+		// refuses runArgs there); compose.yaml builds dev and carries the
+		// limits. planUpgrade has refused them unless they are devbox's,
+		// and moved devbox's runArgs to the options, so removing them
+		// drops nothing of the user's.
 		keys = append(keys, k{"build", removeKey}, k{"image", removeKey}, k{"runArgs", removeKey},
-			k{"dockerComposeFile", replaceValue}, k{"service", replaceValue},
+			k{"dockerComposeFile", composeFiles}, k{"service", replaceValue},
 			k{"workspaceFolder", replaceValue}, k{"shutdownAction", replaceValue})
 	} else {
 		keys = append(keys, k{"dockerComposeFile", removeKey}, k{"service", removeKey},
@@ -60,7 +64,7 @@ func ownedKeys(compose bool) []struct {
 
 // ownedEntry reports whether an entry of mounts or runArgs is one devbox
 // makes, so a regeneration replaces it instead of duplicating it.
-var ownedEntry = regexp.MustCompile(`^(source=devbox-|source=\$\{localWorkspaceFolder\}/(\.devcontainer|\.git/hooks|\.git/config),)|^--(sysctl|ulimit|cpus|memory|publish)=`)
+var ownedEntry = regexp.MustCompile(`^(source=devbox-|source=\$\{localWorkspaceFolder\}/(\.devcontainer|\.git/hooks|\.git/config),)|` + devboxRunArg.String())
 
 // parseDevcontainer parses devcontainer.json (HuJSON), reporting errors as
 // file:line:col.
@@ -91,8 +95,9 @@ func positionError(filename string, err error) error {
 // in fresh (a newly generated devcontainer.json) and keeps everything else:
 // the user's keys, their order, their layout and their comments. The changes
 // are one HuJSON patch (RFC 6902), which carries comments along with the
-// values it moves.
-func editDevcontainer(filename string, existing, fresh []byte, compose bool) ([]byte, error) {
+// values it moves. With up (planUpgrade's, or nil) the patch first
+// removes what up removes, and devbox's comments that up says are stale go.
+func editDevcontainer(filename string, existing, fresh []byte, compose bool, up *upgrade) ([]byte, error) {
 	ev, err := parseDevcontainer(filename, existing)
 	if err != nil {
 		return nil, err
@@ -102,6 +107,11 @@ func editDevcontainer(filename string, existing, fresh []byte, compose bool) ([]
 		return nil, fmt.Errorf("generated devcontainer.json: %w", err) // a bug in the template
 	}
 	var p patch
+	if up != nil {
+		for _, path := range up.remove {
+			p.op("remove", path, nil)
+		}
+	}
 	eobj, fobj := ev.Value.(*hujson.Object), fv.Value.(*hujson.Object)
 	for _, k := range ownedKeys(compose) {
 		p.editKey(eobj, fobj, "", k.Key, k.Rule)
@@ -114,6 +124,9 @@ func editDevcontainer(filename string, existing, fresh []byte, compose bool) ([]
 	}
 	for _, path := range p.added {
 		indentAdded(&ev, path)
+	}
+	if up != nil {
+		up.tidy(ev.Value.(*hujson.Object), fobj, p.added)
 	}
 	return ev.Pack(), nil
 }
@@ -230,6 +243,9 @@ func (p *patch) editKey(dst, src *hujson.Object, prefix, key string, rule editRu
 		return
 	case i < 0 || rule == addIfMissing:
 		return
+	case rule == composeFiles && j >= 0:
+		p.editComposeFiles(dst.Members[i].Value, src.Members[j], path)
+		return
 	case j < 0:
 		// devbox has no value now: drop only what devbox itself put there.
 		if rule == ownEntries {
@@ -316,6 +332,32 @@ func (p *patch) editArray(have, want hujson.Value, path string, rule editRule) {
 		p.added[len(p.added)-1] = path + "/" + strconv.Itoa(n) // where it lands
 		n++
 	}
+}
+
+// editComposeFiles makes dockerComposeFile's value have list devbox's
+// file (want's) and keeps the user's: the compose files of their own that
+// devbox's refusals tell them to write. Devbox's goes first when missing,
+// so theirs are merged over it.
+func (p *patch) editComposeFiles(have hujson.Value, want hujson.ObjectMember, path string) {
+	devbox := literalString(want.Value)
+	switch v := have.Value.(type) {
+	case *hujson.Array:
+		if devbox != "" && !slices.ContainsFunc(v.Elements, func(e hujson.Value) bool { return literalString(e) == devbox }) {
+			p.op("add", path+"/0", elementText(want.Value))
+		}
+		return
+	case hujson.Literal:
+		theirs := literalString(have)
+		if theirs == devbox {
+			return
+		}
+		if theirs != "" && devbox != "" {
+			list := hujson.Value{Value: &hujson.Array{Elements: []hujson.Value{{Value: hujson.String(devbox)}, {BeforeExtra: hujson.Extra(" "), Value: hujson.String(theirs)}}}}
+			p.op("replace", path, &list)
+			return
+		}
+	}
+	p.op("replace", path, memberText(want))
 }
 
 // ownedFeature reports whether devbox adds the feature id: its firewall

@@ -7,7 +7,9 @@
 // It owns the choices behind those files: the agents, languages, services
 // and allowlist presets devbox knows (as data), validation of the user's
 // input, editing an existing devcontainer.json without losing its comments
-// (HuJSON), and all-or-nothing writing. The text of the files lives in
+// (HuJSON), converting one of the single-container layout to a compose box
+// (upgrade.go: moved, removed or refused by name, never dropped), and
+// all-or-nothing writing. The text of the files lives in
 // package templates; the allowlist format and its validation belong to
 // package firewall/allowlist. It must not start containers or run external programs:
 // that is package lifecycle's work.

@@ -114,9 +114,6 @@ func TestForceEditsDevcontainerJSON(t *testing.T) {
 	}
 }
 
-// TestForceSwitchesToCompose edits a single-container file into a compose
-// one: build goes, dockerComposeFile comes, devbox's mounts move to
-// compose.yaml and the user's stay.
 // TestForceDropsStaleLanguageFeature: a language moved from a version to
 // @system loses its feature; the user's own features stay.
 func TestForceDropsStaleLanguageFeature(t *testing.T) {
@@ -156,6 +153,10 @@ func TestForceDropsStaleLanguageFeature(t *testing.T) {
 	validateSchema(t, got)
 }
 
+// TestForceSwitchesToCompose edits a single-container file into a compose
+// one: the user's runArgs entry is refused first, as a compose box has no
+// runArgs; once it is gone, build goes, dockerComposeFile comes, devbox's
+// mounts and --cpus move to compose.yaml and the user's mounts stay.
 func TestForceSwitchesToCompose(t *testing.T) {
 	ws := newWorkspace(t, "switch", true)
 	if _, err := Init(Options{Workspace: ws, SingleContainer: true, FirewallBinary: firewallBin}); err != nil {
@@ -165,8 +166,20 @@ func TestForceSwitchesToCompose(t *testing.T) {
 	if err := os.WriteFile(path, []byte(userDevcontainer), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Init(Options{Workspace: ws, SingleContainer: true, FirewallBinary: firewallBin, Force: true, Services: []string{"postgres"}}); err != nil {
+	o := Options{Workspace: ws, SingleContainer: true, FirewallBinary: firewallBin, Force: true, Services: []string{"postgres"}}
+	before := hashTree(t, ws)
+	if _, err := Init(o); err == nil || !strings.Contains(err.Error(), `runArgs entry "--add-host=db.local:127.0.0.1"`) {
+		t.Fatalf("error %v, want the user's runArgs entry refused by name", err)
+	}
+	if hashTree(t, ws) != before {
+		t.Fatal("a refused upgrade changed the workspace")
+	}
+	writeFile(t, path, strings.Replace(userDevcontainer, `"--add-host=db.local:127.0.0.1", `, "", 1))
+	if _, err := Init(o); err != nil {
 		t.Fatal(err)
+	}
+	if compose, _ := os.ReadFile(filepath.Join(ws, DirName, "compose.yaml")); !strings.Contains(string(compose), "cpus: 1") {
+		t.Errorf("runArgs --cpus=1 did not move to compose.yaml:\n%s", compose)
 	}
 	got, _ := os.ReadFile(path)
 	std, err := hujson.Standardize(bytes.Clone(got))
@@ -174,8 +187,10 @@ func TestForceSwitchesToCompose(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := decode(t, std)
-	if _, ok := cfg["build"]; ok {
-		t.Error("build kept beside dockerComposeFile")
+	for _, key := range []string{"build", "runArgs"} {
+		if _, ok := cfg[key]; ok {
+			t.Errorf("%s kept beside dockerComposeFile", key)
+		}
 	}
 	if cfg["dockerComposeFile"] != "compose.yaml" || cfg["service"] != "dev" {
 		t.Errorf("dockerComposeFile %v service %v", cfg["dockerComposeFile"], cfg["service"])
@@ -237,16 +252,8 @@ func sameStrings(v any, want ...string) bool {
 // user edited keeps the compose keys, the user's comment and settings, and
 // drops what the single-container layout had added.
 func TestForceKeepsGatewayLayout(t *testing.T) {
-	ws := newWorkspace(t, "gateway-edited", true)
-	if _, err := Init(Options{Workspace: ws}); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(ws, DirName, "devcontainer.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edited := strings.Replace(string(data), `"remoteUser"`, `"forwardPorts": [3000], // KEEP THIS COMMENT
+	ws, path, data := initWorkspace(t, "gateway-edited", Options{})
+	edited := strings.Replace(data, `"remoteUser"`, `"forwardPorts": [3000], // KEEP THIS COMMENT
   "capAdd": ["SYS_PTRACE"],
   "remoteUser"`, 1)
 	writeFile(t, path, edited)

@@ -13,7 +13,7 @@ import (
 var rename = os.Rename
 
 // writeAll writes files under dir and removes the files named in remove
-// (relative to dir), all or nothing: each file goes to a temporary file
+// (relative to dir), and the folders that leaves empty, all or nothing: each file goes to a temporary file
 // beside its target first, then every target is replaced by a rename. On
 // any failure, replaced and removed files are restored and new files and
 // folders removed, so the workspace is left as it was. (One file alone
@@ -29,6 +29,13 @@ func writeAll(dir string, files []File, remove []string) (err error) {
 		if err == nil {
 			for _, b := range backups {
 				os.Remove(b)
+			}
+			// A folder the removals emptied (the feature's, bin/) goes too;
+			// os.Remove leaves a folder that still holds a file.
+			for _, rel := range remove {
+				if sub := filepath.Dir(filepath.Join(dir, filepath.FromSlash(rel))); sub != dir {
+					os.Remove(sub)
+				}
 			}
 			return
 		}

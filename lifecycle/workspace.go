@@ -200,7 +200,9 @@ func (d *devService) check() error {
 	if c := networkCap(d.capAdd); c != "" {
 		return fmt.Errorf("%s: dev's cap_add gives it %s, and root in dev could change the gateway's rules or forge its socket mark: remove it", d.files, c)
 	}
-	if !slices.ContainsFunc(d.capDrop, func(c string) bool { return capName(c) == "NET_RAW" || capName(c) == "ALL" }) {
+	if !slices.ContainsFunc(d.capDrop, func(c string) bool {
+		return contract.CapabilityName(c) == "NET_RAW" || contract.CapabilityName(c) == "ALL"
+	}) {
 		return fmt.Errorf("%s: dev keeps NET_RAW (Docker grants it unless cap_drop lists it), with which root in dev could forge the gateway's socket mark: regenerate with `devbox init --force`", d.files)
 	}
 	return nil
@@ -210,16 +212,12 @@ func (d *devService) check() error {
 // namespace's configuration, or "".
 func networkCap(caps []string) string {
 	for _, c := range caps {
-		switch capName(c) {
-		case "NET_ADMIN", "NET_RAW", "SYS_ADMIN", "ALL":
-			return capName(c)
+		if contract.NetworkCapability(c) {
+			return contract.CapabilityName(c)
 		}
 	}
 	return ""
 }
-
-// capName is a capability as Docker reads it: any case, CAP_ optional.
-func capName(c string) string { return strings.TrimPrefix(strings.ToUpper(c), "CAP_") }
 
 // gatewayLayout returns dev's service when the compose files
 // (dockerComposeFile, relative to dir) make the gateway layout: a gateway

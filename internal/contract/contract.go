@@ -3,6 +3,7 @@ package contract
 import (
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -85,6 +86,22 @@ const (
 	// CLIInstall is the command that installs that version.
 	CLIInstall = "npm install -g " + CLIPackage + "@" + CLIVersion
 )
+
+// CapabilityName is a capability as Docker reads it: any case, CAP_
+// optional ("cap_net_raw" is NET_RAW).
+func CapabilityName(c string) string { return strings.TrimPrefix(strings.ToUpper(c), "CAP_") }
+
+// NetworkCapability reports whether the capability c reaches a network
+// namespace's configuration (NET_ADMIN, NET_RAW, SYS_ADMIN or ALL): in the
+// gateway layout dev shares the gateway's namespace, so root in dev holding
+// one could change the gateway's rules or forge its socket mark.
+func NetworkCapability(c string) bool {
+	switch CapabilityName(c) {
+	case "NET_ADMIN", "NET_RAW", "SYS_ADMIN", "ALL":
+		return true
+	}
+	return false
+}
 
 // The compose layout of every box: the gateway owns the network namespace
 // and enforces the allowlist; dev, the agent's container, joins it with

@@ -85,6 +85,9 @@ func newInitCommand(env Env) *cli.Command {
 				fmt.Fprintf(env.Err, "devbox: note: %s\n", n)
 			}
 			if c.Bool("dry-run") {
+				for _, line := range res.Changes {
+					fmt.Fprintf(env.Err, "devbox: dry run, would have %s\n", line)
+				}
 				return nil
 			}
 			verb := "wrote"
@@ -92,8 +95,8 @@ func newInitCommand(env Env) *cli.Command {
 				verb = "regenerated (devcontainer.json edited in place)"
 			}
 			fmt.Fprintf(env.Out, "devbox: %s %d files in %s\n", verb, len(res.Files), res.Dir)
-			for _, f := range res.Removed {
-				fmt.Fprintf(env.Out, "devbox: removed %s (no longer needed)\n", f)
+			for _, line := range res.Changes {
+				fmt.Fprintf(env.Out, "devbox: %s\n", line)
 			}
 			fmt.Fprintf(env.Out, "next: devbox up -w %s   (or \"Reopen in Container\" in VS Code)\n", filepath.Dir(res.Dir))
 			return nil

@@ -131,3 +131,40 @@ func TestInitCommandDryRun(t *testing.T) {
 		t.Errorf("a dry run wrote %v", entries)
 	}
 }
+
+// TestInitCommandUpgrade: `init --force` on a --single-container workspace
+// prints what it moved and removed (the dry run the same, as what it would
+// do), and refuses, with exit 2, a setting it cannot carry.
+func TestInitCommandUpgrade(t *testing.T) {
+	fw := initFirewallStandIn(t)
+	ws := t.TempDir()
+	if code, _, errOut := runInit(t, "-w", ws, "--firewall-binary", fw, "--single-container", "--publish", "5173"); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	moved := `moved runArgs "--publish=127.0.0.1:5173:5173" to compose.yaml (the gateway publishes 127.0.0.1:5173), as --publish 5173`
+	code, _, errOut := runInit(t, "-w", ws, "--force", "--dry-run")
+	if code != 0 || !strings.Contains(errOut, "devbox: dry run, would have "+moved+"\n") || !strings.Contains(errOut, "would have removed the local feature .devcontainer/devbox-firewall/") {
+		t.Errorf("--force --dry-run: exit %d, stderr %q", code, errOut)
+	}
+	code, out, errOut := runInit(t, "-w", ws, "--force")
+	if code != 0 || !strings.Contains(out, "devbox: "+moved+"\n") || !strings.Contains(out, "devbox: removed the local feature .devcontainer/devbox-firewall/") {
+		t.Errorf("--force: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	ws = t.TempDir()
+	if code, _, errOut := runInit(t, "-w", ws, "--firewall-binary", fw, "--single-container"); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	path := filepath.Join(ws, ".devcontainer", "devcontainer.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, bytes.Replace(data, []byte(`"customizations"`), []byte(`"runArgs": ["--add-host=db.test:198.51.100.7"], "customizations"`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runInit(t, "-w", ws, "--force")
+	if code != 2 || !strings.Contains(errOut, `runArgs entry "--add-host=db.test:198.51.100.7"`) || !strings.Contains(errOut, "nothing was written") {
+		t.Errorf("--force with a runArgs entry of the user's: exit %d, stderr %q", code, errOut)
+	}
+}
