@@ -29,6 +29,63 @@ func TestIntegrationGatewayImage(t *testing.T) {
 	t.Run("from committed files", func(t *testing.T) { testFromCommittedFiles(t, s) })
 	t.Run("vendored, devcontainer up alone", func(t *testing.T) { testVendoredGateway(t, s) })
 	t.Run("published, devcontainer up alone", func(t *testing.T) { testPublishedGateway(t, s) })
+	t.Run("upgraded from an earlier devbox", func(t *testing.T) { testUpgraded(t, s) })
+}
+
+// upgradeFixture is a .devcontainer/ an earlier devbox made (single
+// container, local feature, bin/), with a user's edits.
+var upgradeFixture = filepath.Join("..", "generator", "testdata", "upgrade-single-container")
+
+// testUpgraded: `devbox init --force` converts the committed fixture to the
+// gateway layout, keeping the user's comment, and the box comes up with its
+// firewall working. What this machine cannot do is taken out of the
+// fixture first, as a user would answer init's refusals: their runArgs
+// entry and build.args (which init refuses by name), and, for this machine
+// only, the versioned Node feature (ghcr.io) and `npm ci`.
+func testUpgraded(t *testing.T, s *suite) {
+	dir := filepath.Join(t.TempDir(), "dbit-upgraded")
+	if err := os.CopyFS(filepath.Join(dir, ".devcontainer"), os.DirFS(upgradeFixture)); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("git", "init", "-q", dir).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v: %s", err, out)
+	}
+	dc := filepath.Join(dir, ".devcontainer", "devcontainer.json")
+	if err := patchHuJSON(dc, []map[string]any{
+		{"op": "remove", "path": "/runArgs/4"}, // --add-host=...
+		{"op": "remove", "path": "/build/args"},
+		{"op": "remove", "path": "/features/ghcr.io~1devcontainers~1features~1node:1"},
+		{"op": "remove", "path": "/postCreateCommand"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w := s.adopt(t, dir)
+	out := w.mustDevbox(t, "init", "--force", "--agent", "none", "--lang", "node@system", "--base-image", images.Bookworm)
+	for _, want := range []string{"devbox-firewall", "bin/init-firewall-linux-amd64", "5173"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("init --force does not say what it did with %s:\n%s", want, out)
+		}
+	}
+	for _, gone := range []string{"devbox-firewall", "bin"} {
+		if _, err := os.Stat(filepath.Join(dir, ".devcontainer", gone)); err == nil {
+			t.Errorf(".devcontainer/%s is still there", gone)
+		}
+	}
+	data, err := os.ReadFile(dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"KEEP THIS COMMENT", `"dockerComposeFile"`, "team-npm-cache"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("the upgraded devcontainer.json lost %q:\n%s", want, data)
+		}
+	}
+	checkSmallFiles(t, dir)
+	if err := localize(dir); err != nil {
+		t.Fatal(err)
+	}
+	w.mustDevbox(t, "up")
+	runProbes(t, w.exec, append(httpProbes(inet.Allowed, true), httpProbes(inet.Blocked, false)...))
 }
 
 // pinLine is what `task release:gateway` prints last: the pinned reference.
