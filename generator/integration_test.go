@@ -115,7 +115,7 @@ func TestIntegrationDockerBuild(t *testing.T) {
 			// base image already, so the build needs no network.
 			r, err := Init(Options{
 				Workspace: ws, Agent: "none", Languages: []string{"node@system"}, User: tc.user,
-				BaseImage: tc.base(t), FirewallBinary: firewallBin, SingleContainer: tc.single,
+				BaseImage: tc.base(t), FirewallBinary: firewallBin, SingleContainer: tc.single, VendorGateway: !tc.single,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -126,7 +126,7 @@ func TestIntegrationDockerBuild(t *testing.T) {
 			firewallImage := image
 			if !tc.single {
 				firewallImage = "devbox-generator-test:" + tc.name + "-gateway"
-				run(t, r.Dir, "docker", "build", "-q", "-f", "gateway.Dockerfile", "-t", firewallImage, ".")
+				run(t, filepath.Join(r.Dir, vendorDir), "docker", "build", "-q", "-t", firewallImage, ".")
 				t.Cleanup(func() { exec.Command("docker", "rmi", "-f", firewallImage).Run() })
 				entry := run(t, "", "docker", "image", "inspect", "--format", "{{json .Config.Entrypoint}}", firewallImage)
 				if want := `["/usr/local/sbin/init-firewall","gateway"]`; strings.TrimSpace(entry) != want {
@@ -142,10 +142,16 @@ func TestIntegrationDockerBuild(t *testing.T) {
 				t.Fatal(err)
 			}
 			sum := sha256.Sum256(bin)
+			// The single container's image holds the allowlist; the gateway's
+			// reads it from the workspace, mounted read-only.
+			allowlist := `test "$(stat -c '%U:%G %a' /etc/devbox/firewall.jsonc)" = "root:root 644"`
+			if !tc.single {
+				allowlist = `! test -e /etc/devbox/firewall.jsonc`
+			}
 			firewall := strings.Join([]string{
 				`test "$(stat -c '%U:%G %a' /usr/local/sbin/init-firewall)" = "root:root 755"`,
 				`test "$(stat -c '%U:%G %a' /etc/devbox)" = "root:root 755"`,
-				`test "$(stat -c '%U:%G %a' /etc/devbox/firewall.jsonc)" = "root:root 644"`,
+				allowlist,
 				`test "$(stat -c '%U:%G %a' /var/lib/devbox)" = "root:root 700"`,
 				`test "$(stat -c '%U:%G %a' /run/devbox)" = "root:root 755"`,
 				`echo "` + hex.EncodeToString(sum[:]) + `  /usr/local/sbin/init-firewall" | sha256sum -c -`,
@@ -222,7 +228,7 @@ func TestIntegrationDockerBuildSudoBase(t *testing.T) {
 	ws := newWorkspace(t, "build-sudo-base", true)
 	r, err := Init(Options{
 		Workspace: ws, Agent: "none", Languages: []string{"node@system"},
-		BaseImage: base, FirewallBinary: firewallBin,
+		BaseImage: base,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -288,12 +294,12 @@ func TestIntegrationDockerBuildWithoutBinary(t *testing.T) {
 	ws := newWorkspace(t, "build-missing", true)
 	r, err := Init(Options{
 		Workspace: ws, Agent: "none", Languages: []string{"node@system"},
-		BaseImage: requireBaseImage(t, "bookworm"), FirewallBinary: firewallBin,
+		BaseImage: requireBaseImage(t, "bookworm"), FirewallBinary: firewallBin, VendorGateway: true,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bins, _ := filepath.Glob(filepath.Join(r.Dir, "bin", "init-firewall-linux-*"))
+	bins, _ := filepath.Glob(filepath.Join(r.Dir, vendorDir, "init-firewall-linux-*"))
 	for _, b := range bins {
 		if err := os.Remove(b); err != nil {
 			t.Fatal(err)
@@ -301,11 +307,17 @@ func TestIntegrationDockerBuildWithoutBinary(t *testing.T) {
 	}
 	image := "devbox-generator-test:missing"
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", image).Run() })
-	out, err := exec.Command("docker", "build", "-f", filepath.Join(r.Dir, "gateway.Dockerfile"), "-t", image, r.Dir).CombinedOutput()
+	// One binary is left, so that the COPY has a file to copy and the
+	// Dockerfile's own check speaks.
+	other := "init-firewall-linux-" + otherArch()
+	if err := os.WriteFile(filepath.Join(r.Dir, vendorDir, other), []byte("stand-in"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("docker", "build", "-t", image, filepath.Join(r.Dir, vendorDir)).CombinedOutput()
 	if err == nil {
 		t.Fatal("the image built without an init-firewall binary")
 	}
-	want := "init-firewall-linux-" + hostArch() + " is missing"
+	want := "init-firewall-linux-" + hostArch() + " is not in this build's context"
 	if !strings.Contains(string(out), want) || !strings.Contains(string(out), "go build") {
 		t.Errorf("build output does not say %q and how to build it:\n%s", want, lastLines(string(out), 20))
 	}
