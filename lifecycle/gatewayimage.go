@@ -99,12 +99,26 @@ func (m *Manager) ensureGatewayImage(ctx context.Context, eng Engine, ep Endpoin
 		}
 		return &GatewayImageError{Image: ref, Why: "the engine lacks it and this devbox cannot build it", Err: err}
 	}
-	sum := sha256.Sum256(bin)
+	buildContext, err := gatewayContext(base, arch, bin)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(buildContext)
 	hash := hex.EncodeToString(sum[:])
-	if present && insp.Config != nil && insp.Config.Labels[contract.GatewayBinaryLabel] == hash && insp.Config.Labels[contract.GatewayBaseLabel] == base {
+	if present && insp.Config != nil && insp.Config.Labels[contract.GatewayContextLabel] == hash {
 		return nil
 	}
-	return m.buildGateway(ctx, ep, ref, base, arch, bin, hash)
+	return m.buildGateway(ctx, ep, ref, base, buildContext, hash)
+}
+
+// gatewayContext is the gateway image's build context: the Dockerfile on
+// base and init-firewall for arch.
+func gatewayContext(base, arch string, bin []byte) ([]byte, error) {
+	dockerfile, err := generator.GatewayDockerfile(base, "Built by `devbox up` into the local engine; never pushed.")
+	if err != nil {
+		return nil, err
+	}
+	return tarFiles(map[string][]byte{"Dockerfile": dockerfile, firewallbin.Name(arch): bin})
 }
 
 // gatewayBinary returns init-firewall for linux/arch: the one embedded in
@@ -149,21 +163,12 @@ func within(dir, path string) bool {
 }
 
 // buildGateway builds the gateway image ref on base with the docker CLI,
-// from a build context of the Dockerfile and init-firewall for arch; the
-// labels record what it holds.
-func (m *Manager) buildGateway(ctx context.Context, ep Endpoint, ref, base, arch string, bin []byte, hash string) error {
-	dockerfile, err := generator.GatewayDockerfile(base, "Built by `devbox up` into the local engine; never pushed.")
-	if err != nil {
-		return err
-	}
-	buildContext, err := tarFiles(map[string][]byte{"Dockerfile": dockerfile, firewallbin.Name(arch): bin})
-	if err != nil {
-		return err
-	}
+// from buildContext, whose hash the image's label records.
+func (m *Manager) buildGateway(ctx context.Context, ep Endpoint, ref, base string, buildContext []byte, hash string) error {
 	fmt.Fprintf(m.progress(), "devbox: building the gateway image %s on %s\n", ref, base)
-	_, err = m.Runner.Run(ctx, runner.Cmd{
+	_, err := m.Runner.Run(ctx, runner.Cmd{
 		Name: "docker",
-		Args: []string{"build", "--tag", ref, "--label", contract.GatewayBinaryLabel + "=" + hash, "--label", contract.GatewayBaseLabel + "=" + base, "-"},
+		Args: []string{"build", "--tag", ref, "--label", contract.GatewayContextLabel + "=" + hash, "-"},
 		Env:  ep.cliEnv(), Stdin: bytes.NewReader(buildContext),
 	})
 	if err != nil {

@@ -32,14 +32,19 @@ import (
 // release's image the engine has, a pinned digest, a vendored build).
 func TestEnsureGatewayImage(t *testing.T) {
 	bin := []byte("\x7fELF stand-in")
-	sum := sha256.Sum256(bin)
-	hash := hex.EncodeToString(sum[:])
 	const base = "registry.test/debian:bookworm"
+	hashOf := func(base string, bin []byte) string {
+		c, err := gatewayContext(base, "amd64", bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(c)
+		return hex.EncodeToString(sum[:])
+	}
+	hash := hashOf(base, bin)
 	devel := contract.GatewayImage("(devel)")
 	release := contract.GatewayImage("v1.2.3")
-	labels := func(h, b string) map[string]string {
-		return map[string]string{contract.GatewayBinaryLabel: h, contract.GatewayBaseLabel: b}
-	}
+	labels := func(h string) map[string]string { return map[string]string{contract.GatewayContextLabel: h} }
 	noGo := &runner.RunError{Command: "go build", ExitCode: -1, Err: exec.ErrNotFound}
 	tests := []struct {
 		name     string
@@ -52,9 +57,9 @@ func TestEnsureGatewayImage(t *testing.T) {
 		wantErr  string
 	}{
 		{name: "absent, embedded", version: "(devel)", layout: devService{gatewayImage: devel}, embedded: true, want: "docker build --tag " + devel},
-		{name: "same binary and base", version: "(devel)", layout: devService{gatewayImage: devel}, embedded: true, have: labels(hash, base)},
-		{name: "another binary", version: "(devel)", layout: devService{gatewayImage: devel}, embedded: true, have: labels("0ld", base), want: "docker build --tag " + devel},
-		{name: "another base", version: "(devel)", layout: devService{gatewayImage: devel}, embedded: true, have: labels(hash, "debian:trixie"), want: "docker build --tag " + devel},
+		{name: "same binary and base", version: "(devel)", layout: devService{gatewayImage: devel}, embedded: true, have: labels(hash)},
+		{name: "another binary", version: "(devel)", layout: devService{gatewayImage: devel}, embedded: true, have: labels(hashOf(base, []byte("another"))), want: "docker build --tag " + devel},
+		{name: "another base", version: "(devel)", layout: devService{gatewayImage: devel}, embedded: true, have: labels(hashOf("debian:trixie", bin)), want: "docker build --tag " + devel},
 		{name: "release present", version: "v1.2.3", layout: devService{gatewayImage: release}, have: map[string]string{}},
 		{name: "release absent, nothing to build from", version: "v1.2.3", layout: devService{gatewayImage: release}, goErr: noGo, want: "docker pull " + release},
 		{name: "devel absent, nothing to build from", version: "(devel)", layout: devService{gatewayImage: devel}, goErr: noGo, wantErr: "no Go toolchain"},
@@ -129,10 +134,11 @@ func TestEnsureGatewayImage(t *testing.T) {
 // labels, and a context of the Dockerfile on base and the binary.
 func checkGatewayBuild(t *testing.T, cmd string, buildCtx []byte, hash, base string, bin []byte) {
 	t.Helper()
-	for _, want := range []string{contract.GatewayBinaryLabel + "=" + hash, contract.GatewayBaseLabel + "=" + base} {
-		if !strings.Contains(cmd, want) {
-			t.Errorf("%s: no label %s", cmd, want)
-		}
+	if want := contract.GatewayContextLabel + "=" + hash; !strings.Contains(cmd, want) {
+		t.Errorf("%s: no label %s", cmd, want)
+	}
+	if sum := sha256.Sum256(buildCtx); hex.EncodeToString(sum[:]) != hash {
+		t.Errorf("the label's hash is not the context's")
 	}
 	files := fstest.MapFS{}
 	tr := tar.NewReader(bytes.NewReader(buildCtx))

@@ -140,14 +140,12 @@ const (
 	GatewayImageRepo = "ghcr.io/devbox-sandbox/gateway"
 	// GatewayDevelTag is the tag of a gateway image built by a devbox that
 	// is not a release: it is never published, and devbox rebuilds it when
-	// the init-firewall it would put in differs (GatewayBinaryLabel).
+	// what it would build differs (GatewayContextLabel).
 	GatewayDevelTag = "devel"
-	// GatewayBinaryLabel is the image label holding the SHA-256 of the
-	// init-firewall in a gateway image devbox built.
-	GatewayBinaryLabel = "dev.devbox.init-firewall.sha256"
-	// GatewayBaseLabel is the image label holding the base image a
-	// gateway image devbox built was built from.
-	GatewayBaseLabel = "dev.devbox.gateway.base"
+	// GatewayContextLabel is the image label holding the SHA-256 of the
+	// build context (the Dockerfile, with its base, and init-firewall) of
+	// a gateway image devbox built.
+	GatewayContextLabel = "dev.devbox.gateway.context.sha256"
 	// GatewayConfigDir is where the gateway sees the workspace's
 	// .devcontainer/, read-only: init-firewall reads the allowlist there at
 	// every start, so an edit to firewall.jsonc takes effect at the next
