@@ -26,6 +26,8 @@ devbox=$tmp/devbox
 (cd "$repo" && go build -o "$devbox" ./cmd/devbox)
 base=devbox-test/debian:bookworm
 docker image inspect "$base" >/dev/null 2>&1 || { echo "bench/gateway.sh: no $base image; run the integration tests once (they build it)" >&2; exit 1; }
+# devbox up builds the gateway image on the same local base: nothing is pulled.
+export DEVBOX_GATEWAY_BASE_IMAGE=$base
 cold_base=
 if [ "${COLD:-}" = 1 ]; then
   # The same base with a label no build has seen: a new image ID, so the

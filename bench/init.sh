@@ -45,5 +45,5 @@ for layout in default vendor-gateway; do
   written=$(find "$ws/.devcontainer" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
   largest_file=$(find "$ws/.devcontainer" -type f -printf '%s %P\n' | sort -n | tail -1)
   printf '%-15s median %6.1f ms, fastest %6.1f ms; %d files, %d bytes; largest: %s\n' \
-    "$layout" "$(echo "$median / 1000" | bc -l)" "$(echo "$fastest / 1000" | bc -l)" "$files" "$written" "$largest_file"
+    "$layout" "$(awk -v u="$median" 'BEGIN { print u / 1000 }')" "$(awk -v u="$fastest" 'BEGIN { print u / 1000 }')" "$files" "$written" "$largest_file"
 done
