@@ -123,10 +123,16 @@ func testPublishedGateway(t *testing.T, s *suite) {
 		t.Fatalf("task release:gateway printed no pinned reference:\n%s", combined(res))
 	}
 	pinned := m[1]
+	// By reference, not by ID: the same layers may be another test's image
+	// too (a vendored gateway builds from the same context), and only the
+	// registry's names have to go for compose to pull.
 	removeImages := func() {
-		out, _ := run(context.Background(), "docker", "images", "--quiet", "--no-trunc", "--filter", "reference="+repo+"/gateway")
-		for _, id := range slices.Compact(strings.Fields(out)) {
-			run(context.Background(), "docker", "rmi", "--force", id) //nolint:errcheck // checked below
+		out, _ := run(context.Background(), "docker", "images", "--digests", "--filter", "reference="+repo+"/gateway",
+			"--format", "{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}")
+		for _, ref := range slices.Compact(strings.Fields(out)) {
+			if !strings.HasSuffix(ref, ":<none>") && !strings.HasSuffix(ref, "@<none>") {
+				run(context.Background(), "docker", "rmi", ref) //nolint:errcheck // checked below
+			}
 		}
 	}
 	removeImages()
