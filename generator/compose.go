@@ -69,6 +69,12 @@ func composeProject(s *spec) *types.Project {
 		{Type: types.VolumeTypeBind, Source: "..", Target: workspace},
 		{Type: types.VolumeTypeBind, Source: ".", Target: workspace + "/.devcontainer", ReadOnly: true},
 	}
+	if s.HasGit {
+		// .git is a mount point of its own, so the agent cannot rename it
+		// (and the read-only hooks and config with it) and put a folder of
+		// its own in its place.
+		dev.Volumes = append(dev.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: "../.git", Target: workspace + "/.git"})
+	}
 	if s.HasGitHooks {
 		dev.Volumes = append(dev.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: "../.git/hooks", Target: workspace + "/.git/hooks", ReadOnly: true})
 	}

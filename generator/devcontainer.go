@@ -64,7 +64,7 @@ func ownedKeys(compose bool) []struct {
 
 // ownedEntry reports whether an entry of mounts or runArgs is one devbox
 // makes, so a regeneration replaces it instead of duplicating it.
-var ownedEntry = regexp.MustCompile(`^(source=devbox-|source=\$\{localWorkspaceFolder\}/(\.devcontainer|\.git/hooks|\.git/config),)|` + devboxRunArg.String())
+var ownedEntry = regexp.MustCompile(`^(source=devbox-|source=\$\{localWorkspaceFolder\}/(\.devcontainer|\.git|\.git/hooks|\.git/config),)|` + devboxRunArg.String())
 
 // parseDevcontainer parses devcontainer.json (HuJSON), reporting errors as
 // file:line:col.

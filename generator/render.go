@@ -121,6 +121,12 @@ func (s *spec) devcontainerData() devcontainerData {
 		}
 	}
 	d.Mounts = append(d.Mounts, readOnly(".devcontainer", "Read-only: the agent cannot change the configuration the next rebuild uses."))
+	if s.HasGit {
+		d.Mounts = append(d.Mounts, mount{
+			Spec:    "source=${localWorkspaceFolder}/.git,target=${containerWorkspaceFolder}/.git,type=bind",
+			Comment: "A mount point of its own: the agent cannot rename .git, and the read-only mounts in it, to put a folder of its own in its place.",
+		})
+	}
 	if s.HasGitHooks {
 		d.Mounts = append(d.Mounts, readOnly(".git/hooks", "Read-only: the agent cannot plant a git hook that would run on the host."))
 	}

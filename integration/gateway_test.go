@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,6 +35,7 @@ func testRedTeam(t *testing.T, w *workspace, kind boxKind) {
 		probes := append(httpProbes(inet.Allowed, true)[:2], httpProbes(inet.Blocked, false)...)
 		runProbes(t, asRoot, append(probes, echoProbes(inet.Blocked, false)...))
 	})
+	t.Run("mount points cannot be renamed", func(t *testing.T) { testMountPointsStay(t, w, asRoot) })
 	t.Run("root holds no network capability", func(t *testing.T) {
 		out, code := asRoot("sh", "-c", "grep ^CapEff: /proc/self/status")
 		if code != 0 {
@@ -356,4 +359,26 @@ func (w *workspace) waitGatewayHealthy(t *testing.T, id string) {
 		}
 	}
 	t.Fatalf("gateway %s not healthy: %s", id, fmt.Sprint(docker(t, "logs", "--tail", "20", id)))
+}
+
+// testMountPointsStay: root in dev can rename what it likes in the
+// workspace (the control), but not .git, .devcontainer or .git/hooks, which
+// are mount points: renaming .git would carry the read-only hooks and config
+// along and leave the name free for a folder of the agent's, whose hooks
+// and config host git would then run.
+func testMountPointsStay(t *testing.T, w *workspace, asRoot func(argv ...string) (string, int)) {
+	ws := "/workspaces/" + filepath.Base(w.dir)
+	if out, code := asRoot("sh", "-c", "mkdir "+ws+"/.dbit-x && mv "+ws+"/.dbit-x "+ws+"/.dbit-y && rmdir "+ws+"/.dbit-y"); code != 0 {
+		t.Fatalf("control: root in dev cannot rename a folder of the workspace, so the checks below prove nothing: %s", out)
+	}
+	for _, p := range []string{".git", ".devcontainer", ".git/hooks"} {
+		if out, code := asRoot("mv", ws+"/"+p, ws+"/"+p+"-old"); code == 0 {
+			t.Errorf("root in dev renamed %s: %s", p, out)
+		}
+	}
+	for _, p := range []string{".git/hooks", ".git/config", ".devcontainer/devcontainer.json"} {
+		if _, err := os.Stat(filepath.Join(w.dir, p)); err != nil {
+			t.Errorf("on the host: %v", err)
+		}
+	}
 }
