@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
 
 	"github.com/devbox-sandbox/devbox/integration/internal/images"
 	"github.com/devbox-sandbox/devbox/integration/internal/inet"
@@ -30,6 +34,7 @@ func TestIntegrationGatewayImage(t *testing.T) {
 	t.Run("vendored, devcontainer up alone", func(t *testing.T) { testVendoredGateway(t, s) })
 	t.Run("published, devcontainer up alone", func(t *testing.T) { testPublishedGateway(t, s) })
 	t.Run("upgraded from an earlier devbox", func(t *testing.T) { testUpgraded(t, s) })
+	t.Run("go install of a tagged version", func(t *testing.T) { testGoInstall(t, s) })
 }
 
 // upgradeFixture is a .devcontainer/ an earlier devbox made (single
@@ -246,4 +251,96 @@ func devcontainerUp(t *testing.T, dir string) {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// testGoInstall: a devbox installed with `go install MODULE/cmd/devbox@VERSION`
+// embeds nothing, and its `up` builds the gateway's init-firewall from that
+// version's source in the module cache. The version is served by a Go
+// module proxy in a folder (GOPROXY=file://), made from the committed tree
+// with x/mod's zip, under a release version of its own for this run; the
+// dependencies come from the machine's proxy as usual.
+func testGoInstall(t *testing.T, s *suite) {
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
+	defer cancel()
+	const mod = "github.com/devbox-sandbox/devbox"
+	version := fmt.Sprintf("v0.0.1-rc.%d", time.Now().Unix())
+	proxy := t.TempDir()
+	dir := filepath.Join(proxy, mod, "@v")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	zipFile, err := os.Create(filepath.Join(dir, version+".zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = modzip.CreateFromVCS(zipFile, module.Version{Path: mod, Version: version}, repoRoot(), "HEAD", "")
+	if cerr := zipFile.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("zip the committed tree: %v", err)
+	}
+	goMod, err := exec.CommandContext(ctx, "git", "-C", repoRoot(), "show", "HEAD:go.mod").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{
+		"list":            []byte(version + "\n"),
+		version + ".info": fmt.Appendf(nil, `{"Version": %q, "Time": %q}`, version, time.Now().UTC().Format(time.RFC3339)),
+		version + ".mod":  goMod,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	modCache := strings.TrimSpace(goEnv(t, "GOMODCACHE"))
+	t.Cleanup(func() {
+		// The module cache's copy is read-only; this run's version goes.
+		src := filepath.Join(modCache, mod+"@"+version)
+		exec.Command("chmod", "-R", "u+w", src).Run() //nolint:errcheck // the removal below reports
+		if err := os.RemoveAll(src); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		matches, _ := filepath.Glob(filepath.Join(modCache, "cache", "download", mod, "@v", version+".*"))
+		for _, m := range matches {
+			os.Remove(m)
+		}
+		run(context.Background(), "docker", "rmi", contract.GatewayImage(version)) //nolint:errcheck // best effort
+	})
+	env := []string{
+		"GOPROXY=file://" + proxy + "," + strings.TrimSpace(goEnv(t, "GOPROXY")),
+		"GONOSUMDB=" + mod, "GOBIN=" + t.TempDir(), "CGO_ENABLED=0",
+	}
+	gobin := strings.TrimPrefix(env[2], "GOBIN=")
+	if res, err := (runner.Local{}).Run(ctx, runner.Cmd{Name: "go", Args: []string{"install", mod + "/cmd/devbox@" + version}, Dir: t.TempDir(), Env: env}); err != nil {
+		t.Fatalf("go install: %v\n%s", err, combined(res))
+	}
+	installed := &suite{bin: gobin, devbox: filepath.Join(gobin, "devbox"), firewallBinary: s.firewallBinary, images: s.images, net: s.net}
+	out, err := installed.run(nil, "version")
+	if err != nil || !strings.Contains(combined(out), version) {
+		t.Fatalf("devbox version: %v: %s; want %s", err, combined(out), version)
+	}
+	w := installed.newWorkspace(t, "dbit-goinstall", "--agent", "none", "--base-image", images.Bookworm)
+	compose, err := os.ReadFile(filepath.Join(w.dir, ".devcontainer", "compose.yaml"))
+	if err != nil || !strings.Contains(string(compose), "image: "+contract.GatewayImage(version)+"\n") {
+		t.Fatalf("compose.yaml does not name %s: %v", contract.GatewayImage(version), err)
+	}
+	res, err := installed.run(env, "up", "-w", w.dir)
+	if err != nil {
+		t.Fatalf("devbox up: %v\n%s", err, lastLines(combined(res), 30))
+	}
+	if want := "building init-firewall for linux/"; !strings.Contains(string(res.Stderr), want) || !strings.Contains(string(res.Stderr), mod+"@"+version) {
+		t.Errorf("devbox up did not say it built init-firewall from the module cache's %s@%s:\n%s", mod, version, res.Stderr)
+	}
+	runProbes(t, w.exec, append(httpProbes(inet.Allowed, true), httpProbes(inet.Blocked, false)...))
+}
+
+// goEnv is `go env NAME`.
+func goEnv(t *testing.T, name string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatalf("go env %s: %v", name, err)
+	}
+	return string(out)
 }
