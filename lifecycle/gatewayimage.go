@@ -59,9 +59,9 @@ func (m *Manager) version() string {
 // the local engine, from the init-firewall this devbox carries or builds
 // from its source, and never pulled (a locally built image has no registry
 // digest, so compose.yaml names it by tag). A release's image that the
-// engine has is used as it is; a development build's is rebuilt when the
-// init-firewall or the base it holds differ from what this devbox would put
-// in. Any other image (a pinned digest, another version's tag) and a
+// engine has is used as it is; a development build's is rebuilt when its
+// build context (the Dockerfile with its base, and init-firewall) differs
+// from the one its label records. Any other image (a pinned digest, another version's tag) and a
 // vendored gateway are compose's to pull or build.
 func (m *Manager) ensureGatewayImage(ctx context.Context, eng Engine, ep Endpoint, ws Workspace) error {
 	if ws.layout == nil || ws.layout.gatewayBuild || ws.layout.gatewayImage == "" {
