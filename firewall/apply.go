@@ -82,6 +82,37 @@ func (a *applier) ensureSet(fam family, name string) error {
 	return a.ipset.create(name, fam.afINET, rev, 0)
 }
 
+// ensureTypedSet creates fam's set name of type typ, empty, when it does
+// not exist yet.
+func (a *applier) ensureTypedSet(fam family, name, typ string, timeout bool) error {
+	ok, err := a.ipset.exists(name)
+	if err != nil || ok {
+		return err
+	}
+	return a.ipset.createTyped(name, typ, fam.afINET, 0, timeout)
+}
+
+// replaceTypedSet fills a new set of type typ beside the live one, swaps
+// the two in one kernel operation and destroys the old contents.
+func (a *applier) replaceTypedSet(fam family, name, typ string, entries []portEntry, timeout bool) error {
+	tmp := name + "-new"
+	if err := a.ipset.destroy(tmp); err != nil {
+		return err
+	}
+	if err := a.ipset.createTyped(tmp, typ, fam.afINET, len(entries), timeout); err != nil {
+		return err
+	}
+	if err := a.ipset.addPorts(tmp, entries, 0, typ == typeNetPort); err != nil {
+		_ = a.ipset.destroy(tmp)
+		return err
+	}
+	if err := a.ipset.swap(name, tmp); err != nil {
+		_ = a.ipset.destroy(tmp)
+		return err
+	}
+	return a.ipset.destroy(tmp)
+}
+
 func (a *applier) revision(fam family) (uint8, error) {
 	if rev, ok := a.rev[fam.name]; ok {
 		return rev, nil

@@ -115,7 +115,12 @@ func bridgeHost(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
 
 // ruleset builds fam's rules from the host facts and the config.
 func (h Host) ruleset(fam family, cfg *allowlist.Config, nflogGroup int) Ruleset {
-	r := Ruleset{fam: fam, HostPorts: cfg.HostPorts, InboundPorts: cfg.InboundPorts, ServicePorts: cfg.ServicePorts, NFLogGroup: nflogGroup}
+	r := Ruleset{fam: fam, HostPorts: cfg.HostPorts, InboundPorts: cfg.InboundPorts, ServicePorts: cfg.ServicePorts, NFLogGroup: nflogGroup, DoH: doHPrefixes(), Upstreams: cfg.UpstreamAddrs()}
+	for _, p := range cfg.DenyCIDRs() {
+		if fam.is(p.Addr()) {
+			r.Deny = append(r.Deny, p)
+		}
+	}
 	for _, a := range h.Resolvers {
 		if fam.is(a) {
 			r.Resolvers = append(r.Resolvers, a)

@@ -169,7 +169,8 @@ func probeName(label string) string { return label + ".devbox-probe.invalid." }
 func probeDNS(ctx context.Context, server netip.AddrPort, label string) {
 	q := new(dns.Msg)
 	q.SetQuestion(probeName(label), dns.TypeA)
-	c := &dns.Client{Net: "udp", Timeout: learnWait}
+	// Marked: with the resolver, only marked sockets reach 127.0.0.11.
+	c := &dns.Client{Net: "udp", Timeout: learnWait, Dialer: &net.Dialer{Timeout: learnWait, Control: markControl}}
 	_, _, _ = c.ExchangeContext(ctx, q, server.String())
 }
 
@@ -247,5 +248,6 @@ func Gateway(ctx context.Context, opts Options) (*Summary, error) {
 		s.Pid1Start, _ = Pid1Start()
 		return s, errors.Join(err, writeMarker(opts.RunDir, s))
 	}
+	opts.Resolver = true
 	return Run(ctx, opts)
 }

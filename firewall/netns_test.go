@@ -488,7 +488,15 @@ func agentCopyOfTestBinary(t testing.TB) string {
 // TestMain doubles as the probe helper run by probeAs, and removes the
 // binaries the tests built.
 func TestMain(m *testing.M) {
-	if kind := os.Getenv("DBFW_PROBE"); kind != "" {
+	switch kind := os.Getenv("DBFW_PROBE"); kind {
+	case "":
+	case "query":
+		fmt.Println(queryHelper())
+		os.Exit(0)
+	case "race":
+		fmt.Println(raceHelper())
+		os.Exit(0)
+	default:
 		fmt.Println(probeHelper(kind, os.Getenv("DBFW_ADDR")))
 		os.Exit(0)
 	}
@@ -1235,6 +1243,12 @@ type forwarder struct {
 // answers.
 func startForwarder(t testing.TB, ns *testnet.Netns, listen string, upstreams ...string) *forwarder {
 	t.Helper()
+	return startForwarderIn(t, ns, ns, listen, upstreams...)
+}
+
+// startForwarderIn listens in ns and makes its upstream sockets in from.
+func startForwarderIn(t testing.TB, ns, from *testnet.Netns, listen string, upstreams ...string) *forwarder {
+	t.Helper()
 	var pc net.PacketConn
 	var ln net.Listener
 	var ups []net.Conn
@@ -1243,18 +1257,21 @@ func startForwarder(t testing.TB, ns *testnet.Netns, listen string, upstreams ..
 		if pc, err = net.ListenPacket("udp", listen); err != nil {
 			return err
 		}
-		if ln, err = net.Listen("tcp", listen); err != nil {
-			return err
-		}
-		for _, u := range upstreams {
-			c, err := net.Dial("udp", u)
-			if err != nil {
-				return err
-			}
-			ups = append(ups, c)
-		}
-		return nil
+		ln, err = net.Listen("tcp", listen)
+		return err
 	})
+	if err == nil {
+		err = from.Do(func() error {
+			for _, u := range upstreams {
+				c, err := net.Dial("udp", u)
+				if err != nil {
+					return err
+				}
+				ups = append(ups, c)
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		t.Fatalf("forwarder: %v", err)
 	}

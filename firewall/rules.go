@@ -25,6 +25,16 @@ const (
 	// learned at the gateway's start (LearnLabel).
 	SetDNSV4 = "devbox-dns-v4"
 	SetDNSV6 = "devbox-dns-v6"
+	// SetPortV4 and SetPortV6 (hash:net,port) hold the static CIDRs that
+	// name TCP ports ("203.0.113.0/24:443").
+	SetPortV4 = "devbox-port-v4"
+	SetPortV6 = "devbox-port-v6"
+	// SetNameV4 and SetNameV6 (hash:ip,port with timeouts) hold the
+	// addresses answered for allowed names, on the TCP ports of the rule
+	// that allowed each name. The gateway's resolver adds them before it
+	// releases an answer; the single-container layout fills them at start.
+	SetNameV4 = "devbox-name-v4"
+	SetNameV6 = "devbox-name-v6"
 	// DefaultNFLogGroup is the NFLOG group rejected packets are copied to.
 	DefaultNFLogGroup = 100
 	// NFLogPrefixOut and NFLogPrefixIn prefix the NFLOG messages of
@@ -44,11 +54,13 @@ type family struct {
 	dnsSet     string
 	rejectWith string
 	afINET     uint8
+	portSet    string
+	nameSet    string
 }
 
 var (
-	familyV4 = family{"v4", "inet", "iptables", "iptables-restore", "iptables-save", SetV4, SetDNSV4, "icmp-admin-prohibited", 2}
-	familyV6 = family{"v6", "inet6", "ip6tables", "ip6tables-restore", "ip6tables-save", SetV6, SetDNSV6, "icmp6-adm-prohibited", 10}
+	familyV4 = family{"v4", "inet", "iptables", "iptables-restore", "iptables-save", SetV4, SetDNSV4, "icmp-admin-prohibited", 2, SetPortV4, SetNameV4}
+	familyV6 = family{"v6", "inet6", "ip6tables", "ip6tables-restore", "ip6tables-save", SetV6, SetDNSV6, "icmp6-adm-prohibited", 10, SetPortV6, SetNameV6}
 )
 
 // is reports whether a belongs to the family.
@@ -84,6 +96,21 @@ type Ruleset struct {
 	// query with this random label to Docker's embedded resolver, and
 	// the destinations the resolver forwards it to are its upstreams.
 	LearnLabel string
+	// Resolver says the gateway's filtering resolver answers the box's
+	// DNS: every query is redirected to it (RedirectDNS), DNS leaves only
+	// from its sockets (contract.GatewayMark), and Docker's embedded
+	// resolver is reachable only from them.
+	Resolver bool
+	// Upstreams are the DNS servers the config names: with the resolver,
+	// its sockets alone may ask them.
+	Upstreams []netip.AddrPort
+	// Deny are the prefixes of the config's deny list: refused before any
+	// allow.
+	Deny []netip.Prefix
+	// DoH are the addresses of well-known public DNS resolvers: refused
+	// unless a static CIDR allows them, so an allowed name cannot open a
+	// resolver that answers over HTTPS.
+	DoH []netip.Prefix
 	// NoSet leaves out the allowlist set (it could not be created): the
 	// box is closed but for loopback, replies and DNS.
 	NoSet bool
@@ -172,16 +199,31 @@ func (r Ruleset) ndRules() []string {
 }
 
 func (r Ruleset) outRules() []string {
-	rules := []string{
+	var rules []string
+	if r.Resolver && r.fam.name == "v4" {
+		// dev shares this loopback and can read the real port of Docker's
+		// resolver in /proc/net/udp: only the resolver's sockets reach it.
+		rules = append(rules, fmt.Sprintf("-o lo -d %s -m mark ! --mark %#x -j %s", hostPrefix(dockerDNS), contract.GatewayMark, ChainRejectOut))
+	}
+	rules = append(rules,
 		"-o lo -j ACCEPT",
 		"-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+	)
+	for _, p := range sortedPrefixes(r.Deny) {
+		rules = append(rules, fmt.Sprintf("-d %s -j %s", p, ChainRejectOut))
 	}
-	for _, a := range sortedAddrs(r.Resolvers) {
-		for _, proto := range []string{"udp", "tcp"} {
-			rules = append(rules, fmt.Sprintf("-d %s -p %s --dport 53 -j ACCEPT", hostPrefix(a), proto))
+	if !r.Resolver {
+		for _, a := range sortedAddrs(r.Resolvers) {
+			for _, proto := range []string{"udp", "tcp"} {
+				rules = append(rules, fmt.Sprintf("-d %s -p %s --dport 53 -j ACCEPT", hostPrefix(a), proto))
+			}
 		}
 	}
 	rules = append(rules, r.dnsSetRules()...)
+	// DNS over TLS, to any address.
+	for _, proto := range []string{"tcp", "udp"} {
+		rules = append(rules, fmt.Sprintf("-p %s --dport 853 -j %s", proto, ChainRejectOut))
+	}
 	if r.Minimal {
 		rules = append(rules, r.ndRules()...)
 		return append(rules, r.setRules()...)
@@ -224,18 +266,47 @@ func (r Ruleset) dnsSetRules() []string {
 		learn := fmt.Sprintf("-p udp --dport 53 -m string --algo bm --string %s", r.LearnLabel)
 		rules = append(rules, learn+" -j SET --add-set "+r.fam.dnsSet+" dst", learn+" -j "+ChainRejectOut)
 	}
+	// With the resolver, only its own sockets (marked) may ask the
+	// upstreams: root in dev cannot set the mark.
+	mark := ""
+	if r.Resolver {
+		mark = fmt.Sprintf(" -m mark --mark %#x", contract.GatewayMark)
+	}
 	for _, proto := range []string{"udp", "tcp"} {
-		rules = append(rules, fmt.Sprintf("-p %s --dport 53 -m set --match-set %s dst -j ACCEPT", proto, r.fam.dnsSet))
+		rules = append(rules, fmt.Sprintf("-p %s --dport 53%s -m set --match-set %s dst -j ACCEPT", proto, mark, r.fam.dnsSet))
+	}
+	if !r.Resolver {
+		return rules
+	}
+	for _, up := range r.Upstreams {
+		if !r.fam.is(up.Addr()) {
+			continue
+		}
+		for _, proto := range []string{"udp", "tcp"} {
+			rules = append(rules, fmt.Sprintf("-d %s -p %s --dport %d%s -j ACCEPT", hostPrefix(up.Addr()), proto, up.Port(), mark))
+		}
 	}
 	return rules
 }
 
-// setRules end DEVBOX-OUT: the allowlist, then reject the rest.
+// setRules end DEVBOX-OUT: the static allowlist (every port), the static
+// CIDRs with ports, the answered names' addresses on their ports, then
+// reject the rest. Well-known DNS resolvers are refused between the static
+// sets and the names.
 func (r Ruleset) setRules() []string {
 	if r.NoSet {
 		return []string{"-j " + ChainRejectOut}
 	}
-	return []string{fmt.Sprintf("-m set --match-set %s dst -j ACCEPT", r.fam.set), "-j " + ChainRejectOut}
+	rules := []string{
+		fmt.Sprintf("-m set --match-set %s dst -j ACCEPT", r.fam.set),
+		fmt.Sprintf("-m set --match-set %s dst,dst -j ACCEPT", r.fam.portSet),
+	}
+	for _, p := range sortedPrefixes(r.DoH) {
+		if r.fam.is(p.Addr()) {
+			rules = append(rules, fmt.Sprintf("-d %s -j %s", p, ChainRejectOut))
+		}
+	}
+	return append(rules, fmt.Sprintf("-m set --match-set %s dst,dst -j ACCEPT", r.fam.nameSet), "-j "+ChainRejectOut)
 }
 
 func (r Ruleset) inRules() []string {

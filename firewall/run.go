@@ -46,6 +46,11 @@ type Options struct {
 	NFLogGroup int
 	// Gather overrides the gathering options (tests point DNS elsewhere).
 	Gather GatherOptions
+	// Resolver runs the filtering resolver (the gateway): names are
+	// allowed as they are answered, not resolved at start, and every DNS
+	// packet of the namespace goes to it. The resolver lives until the
+	// context given to Run ends.
+	Resolver bool
 	// Runner runs iptables-restore.
 	Runner runner.Runner
 	// Out receives the dry-run output.
@@ -91,7 +96,7 @@ func SudoInvoked() bool {
 // the firewall reset to the root-owned defaults. Call it when SudoInvoked
 // (the environment is cleared for every run: ResetEnvironment).
 func (o Options) Restrict() Options {
-	return Options{DryRun: o.DryRun, Timeout: o.Timeout, Runner: o.Runner, Out: o.Out}
+	return Options{DryRun: o.DryRun, Timeout: o.Timeout, Runner: o.Runner, Out: o.Out, Resolver: o.Resolver}
 }
 
 // Run applies the allowlist of the config to the current network namespace
@@ -178,6 +183,9 @@ type run struct {
 	noSet bool
 	// learnLabel is the label of the DNS probe while learning.
 	learnLabel string
+	// lookup resolves the gateway's own names (the sources' hosts) when
+	// set; otherwise they go through resolv.conf.
+	lookup *startLookup
 }
 
 func apply(ctx context.Context, opts Options, s *Summary) error {
@@ -228,8 +236,18 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 	if len(early) > 0 {
 		return errors.Join(early...)
 	}
-	if err := r.learnUpstreams(ctx); err != nil {
+	var ups upstreamChoice
+	if opts.Resolver && len(r.cfg.UpstreamAddrs()) > 0 {
+		// The config names the upstreams: nothing to learn.
+	} else if err := r.learnUpstreams(ctx); err != nil {
 		return err
+	}
+	if opts.Resolver {
+		if ups, err = r.chooseUpstreams(); err != nil {
+			return err
+		}
+		r.lookup = upstreamLookup(ups.addrs)
+		r.opts.Gather.SkipDomains = true
 	}
 	if fetch := r.fetchHosts(ctx); len(fetch) > 0 {
 		if err := r.load(ctx, fetch); err != nil {
@@ -239,7 +257,7 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 	s.step("close", &mark)
 
 	gctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-	list, warnings, gatherErr := Gather(gctx, r.cfg, opts.Gather)
+	list, warnings, gatherErr := Gather(gctx, r.cfg, r.opts.Gather)
 	cancel()
 	if list == nil {
 		list = &Allowlist{}
@@ -274,6 +292,12 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 	s.step("conntrack", &mark)
 	if len(errs) > 0 {
 		return errors.Join(errs...)
+	}
+	if opts.Resolver {
+		if err := r.startResolver(ctx, ups); err != nil {
+			return err
+		}
+		s.step("resolver", &mark)
 	}
 	n, skipped, err := Verify(ctx, r.cfg.Verify, len(r.fams) == 2)
 	s.Verified = n
@@ -310,6 +334,15 @@ func (r *run) chooseFamilies(s *Summary) error {
 				errs = append(errs, fmt.Errorf("apply firewall: %w", err))
 			}
 		}
+		for _, set := range []struct {
+			name, typ string
+			timeout   bool
+		}{{f.portSet, typeNetPort, false}, {f.nameSet, typeIPPort, true}} {
+			if err := r.a.ensureTypedSet(f, set.name, set.typ, set.timeout); err != nil {
+				r.noSet = true
+				errs = append(errs, fmt.Errorf("apply firewall: %w", err))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -340,6 +373,7 @@ func (r *run) load(ctx context.Context, fetch []netip.AddrPort) error {
 		wg.Go(func() {
 			rs := r.host.ruleset(f, r.cfg, r.opts.NFLogGroup)
 			rs.NoSet = r.noSet
+			rs.Resolver = r.opts.Resolver
 			rs.LearnLabel = r.learnLabel
 			for _, ap := range fetch {
 				if f.is(ap.Addr()) {
@@ -427,7 +461,7 @@ func (r *run) fetchHosts(ctx context.Context) []netip.AddrPort {
 			port = p
 		}
 		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		addrs, _ := lookupTarget(lctx, u.Hostname())
+		addrs, _ := lookupWith(lctx, r.lookup, u.Hostname())
 		cancel()
 		for _, a := range addrs {
 			out = append(out, netip.AddrPortFrom(a, uint16(port)))
@@ -472,7 +506,10 @@ func pinnedClient(pins map[string][]netip.Addr) *http.Client {
 	}
 }
 
-// replaceSets swaps the gathered prefixes into the live sets.
+// replaceSets swaps the gathered prefixes into the live sets, the static
+// CIDRs with ports into the port sets and, without the resolver, the
+// domains' addresses into the name sets (with no timeout: this layout
+// resolves them once per start). The resolver's name sets are its own.
 func (r *run) replaceSets(list *Allowlist) error {
 	var errs []error
 	for _, f := range r.fams {
@@ -481,6 +518,33 @@ func (r *run) replaceSets(list *Allowlist) error {
 			prefixes = list.V6
 		}
 		if err := r.a.replaceSet(f, prefixes); err != nil {
+			errs = append(errs, fmt.Errorf("apply allowlist: %w", err))
+		}
+		var ports []portEntry
+		for _, rule := range list.PortRules {
+			if f.is(rule.Prefix.Addr()) {
+				for _, p := range rule.Ports {
+					ports = append(ports, portEntry{prefix: rule.Prefix, port: p})
+				}
+			}
+		}
+		if err := r.a.replaceTypedSet(f, f.portSet, typeNetPort, ports, false); err != nil {
+			errs = append(errs, fmt.Errorf("apply allowlist: %w", err))
+		}
+		if r.opts.Resolver {
+			continue
+		}
+		var names []portEntry
+		for name, addrs := range list.Domains {
+			for _, a := range addrs {
+				if f.is(a) {
+					for _, p := range list.DomainPorts[name] {
+						names = append(names, portEntry{prefix: netip.PrefixFrom(a, a.BitLen()), port: p})
+					}
+				}
+			}
+		}
+		if err := r.a.replaceTypedSet(f, f.nameSet, typeIPPort, names, true); err != nil {
 			errs = append(errs, fmt.Errorf("apply allowlist: %w", err))
 		}
 	}
@@ -500,7 +564,7 @@ func (r *run) forget(list *Allowlist) (uint, error) {
 	allowed := func(dst netip.Addr, proto uint8, port uint16) bool {
 		local := r.cfg.AllowLocalNetworks && slices.ContainsFunc(r.host.LocalNets, func(p netip.Prefix) bool { return p.Contains(dst) }) &&
 			(len(r.cfg.ServicePorts) == 0 || proto == 6 && slices.Contains(r.cfg.ServicePorts, int(port)))
-		inList := containsSorted(list.V4, dst) || containsSorted(list.V6, dst) || local
+		inList := containsSorted(list.V4, dst) || containsSorted(list.V6, dst) || local || proto == protoTCP && list.allowsPort(dst, port)
 		switch {
 		case inList && !gateways[dst]:
 			return true

@@ -25,8 +25,14 @@ type Allowlist struct {
 	// than /8 (IPv4) or /16 (IPv6): merged runs are split back to that size.
 	V4, V6 []netip.Prefix
 	// Domains maps each domain that resolved (lower case, no trailing dot)
-	// to its sorted addresses.
+	// to its sorted addresses. They are not in V4 and V6: they are allowed
+	// on their rule's ports only (DomainPorts), in the name sets.
 	Domains map[string][]netip.Addr
+	// DomainPorts maps each domain to the TCP ports its entries name.
+	DomainPorts map[string][]uint16
+	// PortRules are the static CIDRs that name ports; they are not in V4
+	// and V6 either.
+	PortRules []allowlist.CIDRRule
 	// Sources reports each source that was configured, in a fixed order:
 	// "cidrs", "dns", "github", "aws".
 	Sources []SourceResult
@@ -72,6 +78,9 @@ type GatherOptions struct {
 	// RetryBackoff is the wait before the second attempt; it doubles after
 	// each attempt, up to 8 times this value (default 500ms).
 	RetryBackoff time.Duration
+	// SkipDomains leaves the domains out: the gateway's resolver allows
+	// their addresses as they are answered.
+	SkipDomains bool
 }
 
 func (o GatherOptions) withDefaults() GatherOptions {
@@ -104,8 +113,11 @@ type sourceOutput struct {
 	result   SourceResult
 	prefixes []netip.Prefix
 	domains  map[string][]netip.Addr
-	warnings []Warning
-	err      error
+	// domainPorts and portRules are what the name and port sets get.
+	domainPorts map[string][]uint16
+	portRules   []allowlist.CIDRRule
+	warnings    []Warning
+	err         error
 }
 
 // Gather collects the allowlist of cfg from its sources concurrently: the
@@ -126,9 +138,10 @@ func Gather(ctx context.Context, cfg *allowlist.Config, opts GatherOptions) (*Al
 	}
 	f := &fetcher{client: opts.HTTPClient, attempts: opts.HTTPAttempts, backoff: opts.RetryBackoff, cacheDir: cacheDir}
 
-	outs := []*sourceOutput{gatherCIDRs(cfg.CIDRs)}
+	cidrs := gatherCIDRs(cfg.CIDRs)
+	outs := []*sourceOutput{cidrs}
 	var run []func() *sourceOutput
-	if len(cfg.Domains)+len(cfg.OptionalDomains) > 0 {
+	if len(cfg.Domains)+len(cfg.OptionalDomains) > 0 && !opts.SkipDomains {
 		run = append(run, func() *sourceOutput { return gatherDNS(ctx, cfg.Domains, cfg.OptionalDomains, opts) })
 	}
 	if cfg.GitHub != nil {
@@ -149,7 +162,7 @@ func Gather(ctx context.Context, cfg *allowlist.Config, opts GatherOptions) (*Al
 	wg.Wait()
 	outs = append(outs, results...)
 
-	list := &Allowlist{Domains: map[string][]netip.Addr{}}
+	list := &Allowlist{Domains: map[string][]netip.Addr{}, DomainPorts: map[string][]uint16{}, PortRules: cidrs.portRules}
 	var b netipx.IPSetBuilder
 	var warnings []Warning
 	var errs []error
@@ -159,6 +172,9 @@ func Gather(ctx context.Context, cfg *allowlist.Config, opts GatherOptions) (*Al
 		}
 		for d, addrs := range o.domains {
 			list.Domains[d] = addrs
+		}
+		for d, ports := range o.domainPorts {
+			list.DomainPorts[d] = ports
 		}
 		warnings = append(warnings, o.warnings...)
 		if o.err != nil {
@@ -210,19 +226,24 @@ func splitTo(p netip.Prefix, bits int) []netip.Prefix {
 }
 
 // gatherCIDRs parses the static prefixes (already checked by Validate, but
-// an allowlist.Config built in code may not have been).
+// an allowlist.Config built in code may not have been). Those that name
+// ports go to the port sets, the others to the allow sets.
 func gatherCIDRs(cidrs []string) *sourceOutput {
 	o := &sourceOutput{result: SourceResult{Name: "cidrs"}}
 	var errs []error
 	for i, s := range cidrs {
-		p, err := allowlist.ParseCIDR(s)
+		rule, err := allowlist.ParseCIDREntry(s)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cidrs[%d] %q: %w", i, s, err))
 			continue
 		}
-		o.prefixes = append(o.prefixes, p)
+		if len(rule.Ports) > 0 {
+			o.portRules = append(o.portRules, rule)
+			continue
+		}
+		o.prefixes = append(o.prefixes, rule.Prefix)
 	}
-	o.result.Prefixes = len(o.prefixes)
+	o.result.Prefixes = len(o.prefixes) + len(o.portRules)
 	if len(errs) > 0 {
 		o.err = fmt.Errorf("gather static cidrs: %w", errors.Join(errs...))
 	}
@@ -251,4 +272,20 @@ func normalizeDomain(d string) string {
 func sortAddrs(addrs []netip.Addr) []netip.Addr {
 	slices.SortFunc(addrs, netip.Addr.Compare)
 	return slices.Compact(addrs)
+}
+
+// allowsPort reports whether TCP to dst on port is allowed by a static CIDR
+// with ports or by a domain's address on its ports.
+func (l *Allowlist) allowsPort(dst netip.Addr, port uint16) bool {
+	for _, rule := range l.PortRules {
+		if rule.Prefix.Contains(dst) && slices.Contains(rule.Ports, port) {
+			return true
+		}
+	}
+	for name, addrs := range l.Domains {
+		if slices.Contains(addrs, dst) && slices.Contains(l.DomainPorts[name], port) {
+			return true
+		}
+	}
+	return false
 }

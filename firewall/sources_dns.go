@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 )
 
 // maxCNAMEHops bounds how many CNAMEs a name may go through.
@@ -44,15 +47,17 @@ func Resolvers(path string) ([]netip.Addr, error) {
 	return addrs, nil
 }
 
-// resolver asks the nameservers of a resolv.conf, UDP first and TCP when the
+// startLookup asks the nameservers of a resolv.conf, UDP first and TCP when the
 // reply is truncated, trying each server in turn for a number of rounds.
-type resolver struct {
+type startLookup struct {
 	servers  []string // host:port
 	timeout  time.Duration
 	attempts int
 	// tcp asks over TCP only: set when a server is Docker's resolver on a
 	// loopback shared with dev (tcpOnly).
 	tcp bool
+	// dialer, when set, makes the sockets (the gateway marks them).
+	dialer *net.Dialer
 }
 
 // tcpOnly reports whether lookups to server must go over TCP. Docker's
@@ -65,22 +70,25 @@ func tcpOnly(server netip.Addr) bool { return server == dockerDNS }
 // errNoSuchDomain marks an NXDOMAIN answer, which no retry changes.
 var errNoSuchDomain = errors.New("no such domain (NXDOMAIN)")
 
-// gatherDNS resolves the required and optional domains concurrently.
+// gatherDNS resolves the required and optional domains concurrently: the
+// exact names; a wildcard cannot be resolved ahead (only the gateway's
+// resolver allows those, as they are asked), so it is skipped with a
+// warning.
 func gatherDNS(ctx context.Context, required, optional []string, opts GatherOptions) *sourceOutput {
-	o := &sourceOutput{result: SourceResult{Name: "dns"}, domains: map[string][]netip.Addr{}}
+	o := &sourceOutput{result: SourceResult{Name: "dns"}, domains: map[string][]netip.Addr{}, domainPorts: map[string][]uint16{}}
 	servers, err := Resolvers(opts.ResolvConf)
 	if err != nil {
 		o.err = fmt.Errorf("resolve domains: %w", err)
 		return o
 	}
-	r := &resolver{timeout: opts.DNSTimeout, attempts: opts.DNSAttempts}
+	r := &startLookup{timeout: opts.DNSTimeout, attempts: opts.DNSAttempts}
 	for _, a := range servers {
 		r.servers = append(r.servers, net.JoinHostPort(a.String(), strconv.Itoa(opts.DNSPort)))
 		r.tcp = r.tcp || tcpOnly(a)
 	}
 
 	// A domain listed twice, or both required and optional, is resolved once
-	// and counts as required.
+	// and counts as required; its ports are those of every entry.
 	isRequired := map[string]bool{}
 	var names []string
 	for _, list := range []struct {
@@ -88,11 +96,21 @@ func gatherDNS(ctx context.Context, required, optional []string, opts GatherOpti
 		required bool
 	}{{required, true}, {optional, false}} {
 		for _, d := range list.domains {
-			n := normalizeDomain(d)
+			rule, err := allowlist.ParseNameEntry(d)
+			if err != nil {
+				o.warnings = append(o.warnings, Warning{Source: "dns", Message: fmt.Sprintf("%s skipped: %v", d, err)})
+				continue
+			}
+			n := rule.Pattern.String()
+			if strings.HasPrefix(n, "*") {
+				o.warnings = append(o.warnings, Warning{Source: "dns", Message: fmt.Sprintf("%s skipped: a wildcard needs the gateway's resolver (this layout resolves names once, at start)", d)})
+				continue
+			}
 			if _, seen := isRequired[n]; !seen {
 				names = append(names, n)
 			}
 			isRequired[n] = isRequired[n] || list.required
+			o.domainPorts[n] = mergePorts(o.domainPorts[n], rule.Ports)
 		}
 	}
 
@@ -128,25 +146,32 @@ func gatherDNS(ctx context.Context, required, optional []string, opts GatherOpti
 			}
 			continue
 		}
-		o.domains[name] = res.addrs
+		var kept []netip.Addr
 		for _, a := range res.addrs {
-			p, err := addrPrefix(a)
-			if err != nil {
+			if _, err := addrPrefix(a); err != nil {
 				o.warnings = append(o.warnings, Warning{Source: "dns", Message: fmt.Sprintf("%s: skipped %v", name, err)})
 				continue
 			}
-			o.prefixes = append(o.prefixes, p)
+			kept = append(kept, a)
 		}
+		o.domains[name] = kept
+		o.result.Prefixes += len(kept)
 	}
-	o.result.Prefixes = len(o.prefixes)
 	o.err = errors.Join(errs...)
 	return o
+}
+
+// mergePorts returns the sorted union of a and b.
+func mergePorts(a, b []uint16) []uint16 {
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // resolveName returns the A and AAAA addresses of name. It fails when
 // neither gives an address; a family that fails while the other answers is
 // a warning.
-func (r *resolver) resolveName(ctx context.Context, name string) ([]netip.Addr, []string, error) {
+func (r *startLookup) resolveName(ctx context.Context, name string) ([]netip.Addr, []string, error) {
 	var v4, v6 []netip.Addr
 	var err4, err6 error
 	var wg sync.WaitGroup
@@ -184,7 +209,7 @@ func (r *resolver) resolveName(ctx context.Context, name string) ([]netip.Addr, 
 
 // lookup returns the records of type qtype (A or AAAA) for name, following
 // CNAMEs: those in the answer, then by asking again for the last target.
-func (r *resolver) lookup(ctx context.Context, name string, qtype uint16) ([]netip.Addr, error) {
+func (r *startLookup) lookup(ctx context.Context, name string, qtype uint16) ([]netip.Addr, error) {
 	typ := dns.TypeToString[qtype]
 	current := dns.Fqdn(name)
 	hops := 0
@@ -238,7 +263,7 @@ func (r *resolver) lookup(ctx context.Context, name string, qtype uint16) ([]net
 // exchange asks the servers for name/qtype until one answers. NXDOMAIN is
 // an answer (errNoSuchDomain); timeouts, garbage, SERVFAIL and REFUSED move
 // on to the next server.
-func (r *resolver) exchange(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
+func (r *startLookup) exchange(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
 	q := new(dns.Msg)
 	q.SetQuestion(name, qtype)
 	q.SetEdns0(1232, false)
@@ -266,8 +291,8 @@ func (r *resolver) exchange(ctx context.Context, name string, qtype uint16) (*dn
 
 // exchangeOne sends q to server over UDP, and over TCP when the reply is
 // truncated.
-func (r *resolver) exchangeOne(ctx context.Context, q *dns.Msg, server string) (*dns.Msg, error) {
-	c := &dns.Client{Net: "udp", Timeout: r.timeout}
+func (r *startLookup) exchangeOne(ctx context.Context, q *dns.Msg, server string) (*dns.Msg, error) {
+	c := &dns.Client{Net: "udp", Timeout: r.timeout, Dialer: r.dialer}
 	if r.tcp {
 		c.Net = "tcp"
 	}
@@ -286,7 +311,7 @@ func (r *resolver) exchangeOne(ctx context.Context, q *dns.Msg, server string) (
 
 // explain turns the usual exchange failures into short messages (the
 // socket addresses in net errors differ for every query and say nothing).
-func (r *resolver) explain(ctx context.Context, err error) error {
+func (r *startLookup) explain(ctx context.Context, err error) error {
 	var netErr net.Error
 	var dnsErr *dns.Error
 	switch {

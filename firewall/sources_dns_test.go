@@ -96,11 +96,12 @@ func TestGatherDNS(t *testing.T) {
 			if fmt.Sprint(list.Domains) != fmt.Sprint(wantDomains) {
 				t.Errorf("Domains = %v\nwant %v", list.Domains, wantDomains)
 			}
-			if want := srcPrefixes("198.51.100.1/32", "203.0.113.5/32"); !slices.Equal(list.V4, want) {
-				t.Errorf("V4 = %v, want %v", list.V4, want)
+			// The names' addresses go to the name sets, on their ports only.
+			if len(list.V4)+len(list.V6) != 0 {
+				t.Errorf("V4 = %v, V6 = %v: want none (names are allowed on their ports)", list.V4, list.V6)
 			}
-			if want := srcPrefixes("2001:db8::1/128", "2001:db8::5/128", "2001:db8::6/128"); !slices.Equal(list.V6, want) {
-				t.Errorf("V6 = %v, want %v", list.V6, want)
+			if got := list.DomainPorts["api.test"]; !slices.Equal(got, []uint16{443}) {
+				t.Errorf("DomainPorts[api.test] = %v, want [443]", got)
 			}
 			if len(warnings) != 1 || !strings.Contains(warnings[0].String(), "dns: optional domain dead.test skipped: no such domain") {
 				t.Errorf("warnings = %v, want one for dead.test", warnings)
@@ -219,8 +220,8 @@ func TestGatherDNSSkipsUnspecifiedAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := srcPrefixes("198.51.100.9/32"); !slices.Equal(list.V4, want) {
-		t.Errorf("V4 = %v, want %v", list.V4, want)
+	if want := srcAddrs("198.51.100.9"); !slices.Equal(list.Domains["zero.test"], want) {
+		t.Errorf("Domains[zero.test] = %v, want %v", list.Domains["zero.test"], want)
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0].Message, "0.0.0.0 is unspecified") {
 		t.Errorf("warnings = %v", warnings)

@@ -51,6 +51,13 @@ type Summary struct {
 	// DNSUpstreams are the upstreams of Docker's embedded resolver the
 	// gateway learned at its start (DNS to them is allowed).
 	DNSUpstreams []string `json:"dnsUpstreams,omitempty"`
+	// Resolver names the addresses the gateway's filtering resolver
+	// listens on (empty without one).
+	Resolver string `json:"resolver,omitempty"`
+	// UpstreamsFrom says where the resolver's upstreams (DNSUpstreams)
+	// came from: "config", "learned" (where Docker's resolver forwards)
+	// or "docker" (Docker's resolver itself, forwarding from the host).
+	UpstreamsFrom string `json:"upstreamsFrom,omitempty"`
 	// Verified counts the verify targets that behaved as configured.
 	Verified int `json:"verified"`
 	// DurationMS is the wall time of the run.

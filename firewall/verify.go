@@ -255,3 +255,13 @@ func lookupTarget(ctx context.Context, host string) ([]netip.Addr, error) {
 	}
 	return addrs, err
 }
+
+// lookupWith is lookupTarget through l, or through resolv.conf when l is
+// nil.
+func lookupWith(ctx context.Context, l *startLookup, host string) ([]netip.Addr, error) {
+	if _, err := netip.ParseAddr(host); l == nil || err == nil {
+		return lookupTarget(ctx, host)
+	}
+	addrs, _, err := l.resolveName(ctx, host)
+	return addrs, err
+}

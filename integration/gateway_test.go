@@ -18,7 +18,7 @@ import (
 // testRedTeam attacks the box from dev as the agent's user and as root
 // (`devbox exec -u root`): the allowlist holds for both, root holds no
 // network capability and cannot change the namespace, DNS goes nowhere but
-// the learned upstream, the services answer on their ports only, and the
+// the gateway's resolver, the services answer on their ports only, and the
 // Docker host is out of reach on every network.
 func testRedTeam(t *testing.T, w *workspace, kind boxKind) {
 	gateway := w.gatewayContainer(t)
@@ -76,50 +76,65 @@ func testRedTeam(t *testing.T, w *workspace, kind boxKind) {
 			t.Errorf("the agent's user bound port 53 on the gateway's loopback: %s", out)
 		}
 	})
-	t.Run("DNS only through the learned upstream", func(t *testing.T) {
-		// A query to the stand-in internet's blocked host, which runs a
-		// resolver (a control container without the firewall gets answers
-		// there), and to the upstream the gateway learned.
-		// argv: HOST [tcp]. Over TCP the query is length-prefixed.
-		query := `import socket,sys
-tcp=len(sys.argv) > 2
-s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM); s.settimeout(3)
-q=b'\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07allowed\x04dbit\x04test\x00\x00\x01\x00\x01'
+	t.Run("DNS: only allowed names leave, through the gateway's resolver", func(t *testing.T) {
+		// argv: HOST PORT NAME QTYPE [tcp]; prints the answer's rcode and
+		// record types, or why there was none. 127.0.0.11's real port is
+		// read from /proc/net/udp (or tcp) when PORT is "real".
+		query := `import socket,sys,struct,random
+host,port,name,qtype=sys.argv[1],sys.argv[2],sys.argv[3],int(sys.argv[4])
+tcp=len(sys.argv) > 5
+if port == 'real':
+    for line in open('/proc/net/tcp' if tcp else '/proc/net/udp').read().splitlines()[1:]:
+        local=line.split()[1]
+        if local.startswith('0B00007F:'): port=int(local.split(':')[1], 16)
+port=int(port)
+q=struct.pack('>HHHHHH', random.randrange(65536), 0x0100, 1, 0, 0, 0)+b''.join(bytes([len(l)])+l.encode() for l in name.split('.'))+b'\x00'+struct.pack('>HH', qtype, 1)
+s=socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM); s.settimeout(3)
 try:
-    s.connect((sys.argv[1], 53)); s.send(len(q).to_bytes(2, 'big')+q if tcp else q)
-    if not s.recv(512): raise OSError('closed')
-    print('answered')
+    s.connect((host, port)); s.send(len(q).to_bytes(2, 'big')+q if tcp else q)
+    r=s.recv(4096)
+    if tcp: r=r[2:]
+    print('rcode', r[3] & 15, 'answers', struct.unpack('>H', r[6:8])[0])
 except socket.timeout:
-    print('timeout'); sys.exit(3)
+    print('timeout')
 except OSError as e:
-    print('refused', e); sys.exit(2)`
+    print('refused', e)`
+		const txt, a = "16", "1"
 		control := startControl(t, docker(t, "inspect", "--format", "{{.Image}}", w.devContainer(t)), egressNetwork(t, w.devContainer(t)))
-		for _, proto := range [][]string{nil, {"tcp"}} {
-			if out, code := control.exec(append([]string{"python3", "-c", query, inet.Blocked.V4.String()}, proto...)...); code != 0 {
-				t.Fatalf("control: no DNS answer from %s %v (exit %d: %s): the checks below prove nothing", inet.Blocked.V4, proto, code, out)
-			}
+		controlName := fmt.Sprintf("control-%d.%s", time.Now().UnixNano(), inet.Allowed.Name)
+		if out, code := control.exec("python3", "-c", query, inet.Blocked.V4.String(), "53", controlName, txt); code != 0 || !requireSuite(t).net.SawQuery(controlName) {
+			t.Fatalf("control: %s to %s unseen by the stand-in's DNS servers (exit %d: %s): the checks below prove nothing", controlName, inet.Blocked.V4, code, out)
 		}
-		for _, run := range []func(...string) (string, int){w.exec, asRoot} {
-			for _, host := range []string{inet.Blocked.V4.String(), inet.Blocked.V6.String()} {
+		var names []string
+		for who, run := range map[string]func(...string) (string, int){"user": w.exec, "root": asRoot} {
+			for _, host := range [][2]string{{"127.0.0.11", "53"}, {"127.0.0.11", "real"}, {inet.Resolver.V4.String(), "53"}, {inet.Blocked.V4.String(), "53"}, {inet.Blocked.V6.String(), "53"}} {
 				for _, proto := range [][]string{nil, {"tcp"}} {
-					if out, code := run(append([]string{"python3", "-c", query, host}, proto...)...); code != 2 {
-						t.Errorf("DNS to %s %v: exit %d (%s), want refused at once", host, proto, code, out)
+					// A random label under an allowed name, as a tunnel would use.
+					name := fmt.Sprintf("leak-%s-%d.%s", who, time.Now().UnixNano(), inet.Allowed.Name)
+					names = append(names, name)
+					for _, qtype := range []string{txt, a} {
+						out, _ := run(append([]string{"python3", "-c", query, host[0], host[1], name, qtype}, proto...)...)
+						if !strings.Contains(out, "rcode 3 ") && !strings.Contains(out, "refused") && !strings.Contains(out, "answers 0") {
+							t.Errorf("%s: %s type %s to %s:%s %v: %s, want NXDOMAIN, no answer or refused", who, name, qtype, host[0], host[1], proto, out)
+						}
 					}
 				}
 			}
-			if out, code := run("python3", "-c", query, inet.Resolver.V4.String()); code != 0 {
-				t.Errorf("DNS to the learned upstream %s: exit %d (%s)", inet.Resolver.V4, code, out)
-			}
 			if out, code := run("getent", "hosts", inet.Allowed.Name); code != 0 || !strings.Contains(out, inet.Allowed.V4.String()) && !strings.Contains(out, inet.Allowed.V6.String()) {
-				t.Errorf("getent hosts %s through 127.0.0.11: exit %d: %s", inet.Allowed.Name, code, out)
+				t.Errorf("%s: getent hosts %s through 127.0.0.11: exit %d: %s", who, inet.Allowed.Name, code, out)
 			}
 		}
-		// Root may rewrite dev's resolv.conf; the blocked host's resolver,
-		// which answers the control, stays out of reach. (The gateway reads
-		// its own resolv.conf.)
+		for _, name := range names {
+			if requireSuite(t).net.SawQuery(name) {
+				t.Errorf("the stand-in internet's DNS saw %s", name)
+			}
+		}
+		// Root may rewrite dev's resolv.conf: its queries still reach only
+		// the gateway's resolver, which answers allowed names. (The gateway
+		// reads its own resolv.conf.)
 		swap := fmt.Sprintf(`cp /etc/resolv.conf /tmp/resolv.orig && echo 'nameserver %s' >/etc/resolv.conf; getent hosts %s; rc=$?; cat /tmp/resolv.orig >/etc/resolv.conf; exit $rc`, inet.Blocked.V4, inet.Allowed.Name)
-		if out, code := asRoot("sh", "-c", swap); code == 0 {
-			t.Errorf("with resolv.conf naming %s, root in dev resolved %s: %s", inet.Blocked.V4, inet.Allowed.Name, out)
+		if out, code := asRoot("sh", "-c", swap); code != 0 {
+			t.Errorf("with resolv.conf naming %s, root in dev could not resolve %s through the redirect: %s", inet.Blocked.V4, inet.Allowed.Name, out)
 		}
 		if out, code := w.exec("getent", "hosts", inet.Allowed.Name); code != 0 {
 			t.Errorf("resolv.conf not restored: getent hosts %s: exit %d: %s", inet.Allowed.Name, code, out)

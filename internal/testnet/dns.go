@@ -48,6 +48,16 @@ type DNSServer struct {
 	delay    time.Duration
 	chase    bool
 	queries  int
+	ttl      uint32
+	// asked records every name asked (canonical), with its type.
+	asked []Query
+}
+
+// Query is one question the server received.
+type Query struct {
+	Name  string // canonical, with the trailing dot
+	Type  string // "A", "TXT", ...
+	Proto string // "udp" or "tcp"
 }
 
 // NewDNSServer starts a server on addr ("127.0.0.1:0" picks a free port; the
@@ -62,7 +72,7 @@ func NewDNSServer(addr string, records map[string][]string) (*DNSServer, error) 
 	if err := checkRecords(records); err != nil {
 		return nil, fmt.Errorf("start test DNS server: %w", err)
 	}
-	s := &DNSServer{done: make(chan struct{}), chase: true}
+	s := &DNSServer{done: make(chan struct{}), chase: true, ttl: 60}
 	s.SetRecords(records)
 	pc, l, err := listenBoth(addr)
 	if err != nil {
@@ -166,6 +176,32 @@ func (s *DNSServer) SetFollowCNAMEs(follow bool) {
 	s.mu.Unlock()
 }
 
+// SetTTL sets the TTL of the records it answers from now on (60 at first).
+func (s *DNSServer) SetTTL(ttl uint32) {
+	s.mu.Lock()
+	s.ttl = ttl
+	s.mu.Unlock()
+}
+
+// Asked returns every question the server received, in order.
+func (s *DNSServer) Asked() []Query {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Query(nil), s.asked...)
+}
+
+// Saw reports whether the server received a question for name (any case,
+// with or without the trailing dot) or for a name below it.
+func (s *DNSServer) Saw(name string) bool {
+	name = dns.CanonicalName(name)
+	for _, q := range s.Asked() {
+		if q.Name == name || dns.IsSubDomain(name, q.Name) {
+			return true
+		}
+	}
+	return false
+}
+
 // Queries returns how many queries the server has received.
 func (s *DNSServer) Queries() int {
 	s.mu.Lock()
@@ -185,9 +221,17 @@ func (s *DNSServer) Close() error {
 }
 
 func (s *DNSServer) serve(w dns.ResponseWriter, req *dns.Msg) {
+	_, isUDP := w.RemoteAddr().(*net.UDPAddr)
 	s.mu.Lock()
 	s.queries++
-	behavior, delay, chase := s.behavior, s.delay, s.chase
+	proto := "tcp"
+	if isUDP {
+		proto = "udp"
+	}
+	for _, q := range req.Question {
+		s.asked = append(s.asked, Query{Name: dns.CanonicalName(q.Name), Type: dns.TypeToString[q.Qtype], Proto: proto})
+	}
+	behavior, delay, chase, ttl := s.behavior, s.delay, s.chase, s.ttl
 	records := s.records
 	s.mu.Unlock()
 
@@ -198,7 +242,6 @@ func (s *DNSServer) serve(w dns.ResponseWriter, req *dns.Msg) {
 			return
 		}
 	}
-	_, isUDP := w.RemoteAddr().(*net.UDPAddr)
 	reply := new(dns.Msg)
 	reply.SetReply(req)
 	reply.Authoritative = true
@@ -213,7 +256,7 @@ func (s *DNSServer) serve(w dns.ResponseWriter, req *dns.Msg) {
 	case behavior == Truncate && isUDP:
 		reply.Truncated = true
 	case len(req.Question) == 1:
-		answer(reply, records, req.Question[0], chase)
+		answer(reply, records, req.Question[0], chase, ttl)
 	default:
 		reply.Rcode = dns.RcodeFormatError
 	}
@@ -221,7 +264,7 @@ func (s *DNSServer) serve(w dns.ResponseWriter, req *dns.Msg) {
 }
 
 // answer fills reply for question q from records.
-func answer(reply *dns.Msg, records map[string][]string, q dns.Question, chase bool) {
+func answer(reply *dns.Msg, records map[string][]string, q dns.Question, chase bool, ttl uint32) {
 	name := dns.CanonicalName(q.Name)
 	for hop := 0; hop < 16; hop++ {
 		values, ok := records[name]
@@ -232,7 +275,7 @@ func answer(reply *dns.Msg, records map[string][]string, q dns.Question, chase b
 			return
 		}
 		hdr := func(rrtype uint16) dns.RR_Header {
-			return dns.RR_Header{Name: name, Rrtype: rrtype, Class: dns.ClassINET, Ttl: 60}
+			return dns.RR_Header{Name: name, Rrtype: rrtype, Class: dns.ClassINET, Ttl: ttl}
 		}
 		var next string
 		for _, v := range values {

@@ -1,12 +1,16 @@
 package inet
 
+import "strconv"
+
 // Allowlist returns the firewall.jsonc entries that point every source and
 // probe of an allowlist at the stand-ins: the tests write them over the
 // generated values, whose public hosts must never be contacted.
 func Allowlist() map[string]any {
 	return map[string]any{
-		"domains":         []string{Allowed.Name},
-		"optionalDomains": []string{OptionalAlias, OptionalMissing},
+		// Names allow TCP 443 unless they say otherwise; the test hosts
+		// serve HTTP on HTTPPort.
+		"domains":         []string{Allowed.Name + ":" + strconv.Itoa(HTTPPort)},
+		"optionalDomains": []string{OptionalAlias + ":" + strconv.Itoa(HTTPPort), OptionalMissing},
 		"cidrs":           []string{prefix(Static.V4), prefix(Static.V6)},
 		"github":          map[string]any{"url": GitHubMetaURL, "keys": []string{"web", "api", "git"}},
 		"aws":             map[string]any{"url": AWSRangesURL, "services": []string{"S3"}, "regions": []string{"us-east-1"}},

@@ -113,6 +113,18 @@ func (n *Internet) exists(ctx context.Context) bool {
 // Requests returns how many requests the HTTP server has answered for path.
 func (n *Internet) Requests(path string) int { return n.servers.requests(path) }
 
+// SawQuery reports whether any DNS server of the stand-in internet (the
+// resolver the boxes are pointed at, and the one on the blocked host) was
+// asked name or a name below it.
+func (n *Internet) SawQuery(name string) bool {
+	for _, d := range n.servers.dns {
+		if d.Saw(name) {
+			return true
+		}
+	}
+	return false
+}
+
 // route is the part of `ip -json route` output the checks read.
 type route struct {
 	Dst string `json:"dst"`

@@ -1,0 +1,234 @@
+//go:build linux
+
+package firewall
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// Set types beside hash:net. Entries with ports are TCP only: an allowlist
+// entry names TCP ports ("example.com:443"), and a set entry "addr,tcp:443"
+// does not match UDP to the same port.
+const (
+	typeNet     = "hash:net"
+	typeNetPort = "hash:net,port"
+	typeIPPort  = "hash:ip,port"
+)
+
+// protoTCP is IPPROTO_TCP, as a hash:*,port entry names its protocol.
+const protoTCP = 6
+
+// maxSetTimeout is the longest timeout the kernel takes for an entry.
+const maxSetTimeout = 2147483 * time.Second
+
+// portEntry is one entry of a hash:net,port or hash:ip,port set: TCP to the
+// prefix (a single address for hash:ip,port) on port.
+type portEntry struct {
+	prefix netip.Prefix
+	port   uint16
+}
+
+// typeRevisionOf asks the kernel for the newest revision of set type typ for
+// family, the one `ipset create` would use.
+func (c *ipsetConn) typeRevisionOf(typ string, family uint8) (uint8, error) {
+	attrs := nameAttr(nl.IPSET_ATTR_TYPENAME, typ)
+	attrs = appendAttr(attrs, nl.IPSET_ATTR_FAMILY, []byte{family})
+	msgs, err := c.request(nl.IPSET_CMD_TYPE, 0, attrs)
+	if err != nil {
+		return 0, fmt.Errorf("ask the kernel for ipset type %s: %w", typ, err)
+	}
+	for _, m := range msgs {
+		for a := range nl.ParseAttributes(m[nfgenmsgLen:]) {
+			if a.Type == nl.IPSET_ATTR_REVISION && len(a.Value) == 1 {
+				return a.Value[0], nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("kernel did not name a %s revision", typ)
+}
+
+// createTyped makes an empty set of type typ sized for about n entries.
+// withTimeout gives it timeout support (entries then carry their own
+// timeout; 0 means none).
+func (c *ipsetConn) createTyped(name, typ string, family uint8, n int, withTimeout bool) error {
+	rev, err := c.typeRevisionOf(typ, family)
+	if err != nil {
+		return fmt.Errorf("create ipset %s: %w", name, err)
+	}
+	hashSize := uint32(1024)
+	for int(hashSize) < n && hashSize < 1<<20 {
+		hashSize <<= 1
+	}
+	maxElem := uint32(max(262144, 2*n))
+	data := appendAttr(nil, nl.IPSET_ATTR_HASHSIZE|unix.NLA_F_NET_BYTEORDER, beUint32(hashSize))
+	data = appendAttr(data, nl.IPSET_ATTR_MAXELEM|unix.NLA_F_NET_BYTEORDER, beUint32(maxElem))
+	if withTimeout {
+		data = appendAttr(data, nl.IPSET_ATTR_TIMEOUT|unix.NLA_F_NET_BYTEORDER, beUint32(0))
+	}
+	attrs := nameAttr(nl.IPSET_ATTR_SETNAME, name)
+	attrs = append(attrs, nameAttr(nl.IPSET_ATTR_TYPENAME, typ)...)
+	attrs = appendAttr(attrs, nl.IPSET_ATTR_REVISION, []byte{rev})
+	attrs = appendAttr(attrs, nl.IPSET_ATTR_FAMILY, []byte{family})
+	attrs = append(attrs, nested(nl.IPSET_ATTR_DATA, data)...)
+	if _, err := c.request(nl.IPSET_CMD_CREATE, unix.NLM_F_EXCL, attrs); err != nil {
+		return fmt.Errorf("create ipset %s (%s): %w", name, typ, err)
+	}
+	return nil
+}
+
+// addPorts puts entries into the hash:net,port or hash:ip,port set name,
+// each with timeout (0: the set's default, none). An entry already present
+// gets the new timeout (the kernel's -exist), which is how a repeated DNS
+// answer refreshes its addresses.
+func (c *ipsetConn) addPorts(name string, entries []portEntry, timeout time.Duration, withCIDR bool) error {
+	setName := nameAttr(nl.IPSET_ATTR_SETNAME, name)
+	secs := uint32(min(timeout, maxSetTimeout) / time.Second)
+	if timeout > 0 && secs == 0 {
+		secs = 1
+	}
+	size := min(c.batch, 1000)
+	for start := 0; start < len(entries); start += size {
+		batch := entries[start:min(start+size, len(entries))]
+		list := make([]byte, 0, len(batch)*64)
+		for _, e := range batch {
+			list = append(list, nested(nl.IPSET_ATTR_DATA, portEntryAttrs(e, secs, timeout > 0, withCIDR))...)
+		}
+		attrs := append(append([]byte{}, setName...), nested(nl.IPSET_ATTR_ADT, list)...)
+		attrs = appendAttr(attrs, nl.IPSET_ATTR_LINENO|unix.NLA_F_NET_BYTEORDER, beUint32(uint32(start)))
+		if _, err := c.request(nl.IPSET_CMD_ADD, 0, attrs); err != nil {
+			return fmt.Errorf("add %d entries (from %s port %d) to ipset %s: %w", len(batch), batch[0].prefix, batch[0].port, name, err)
+		}
+	}
+	return nil
+}
+
+// portEntryAttrs encodes one entry: address (and prefix length for
+// hash:net,port), TCP port and, when set, the timeout in seconds.
+func portEntryAttrs(e portEntry, secs uint32, withTimeout, withCIDR bool) []byte {
+	typ := nl.IPSET_ATTR_IPADDR_IPV4
+	if e.prefix.Addr().Is6() {
+		typ = nl.IPSET_ATTR_IPADDR_IPV6
+	}
+	b := nested(nl.IPSET_ATTR_IP, appendAttr(nil, typ|unix.NLA_F_NET_BYTEORDER, e.prefix.Addr().AsSlice()))
+	if withCIDR {
+		b = appendAttr(b, nl.IPSET_ATTR_CIDR, []byte{uint8(e.prefix.Bits())})
+	}
+	b = appendAttr(b, nl.IPSET_ATTR_PORT|unix.NLA_F_NET_BYTEORDER, binary.BigEndian.AppendUint16(nil, e.port))
+	b = appendAttr(b, nl.IPSET_ATTR_PROTO, []byte{protoTCP})
+	if withTimeout {
+		b = appendAttr(b, nl.IPSET_ATTR_TIMEOUT|unix.NLA_F_NET_BYTEORDER, beUint32(secs))
+	}
+	return b
+}
+
+// listPorts returns the entries of a hash:net,port or hash:ip,port set.
+func (c *ipsetConn) listPorts(name string) ([]portEntry, error) {
+	msgs, err := c.request(nl.IPSET_CMD_LIST, 0, nameAttr(nl.IPSET_ATTR_SETNAME, name))
+	if err != nil {
+		return nil, fmt.Errorf("list ipset %s: %w", name, err)
+	}
+	var out []portEntry
+	for _, m := range msgs {
+		for a := range nl.ParseAttributes(m[nfgenmsgLen:]) {
+			if a.Type&nl.NLA_TYPE_MASK != nl.IPSET_ATTR_ADT {
+				continue
+			}
+			for d := range nl.ParseAttributes(a.Value) {
+				p, ok := parseEntry(d.Value)
+				if !ok {
+					continue
+				}
+				e := portEntry{prefix: p}
+				for f := range nl.ParseAttributes(d.Value) {
+					if f.Type&nl.NLA_TYPE_MASK == nl.IPSET_ATTR_PORT && len(f.Value) == 2 {
+						e.port = binary.BigEndian.Uint16(f.Value)
+					}
+				}
+				out = append(out, e)
+			}
+		}
+	}
+	return out, nil
+}
+
+// NameSets lets the resolver allow answered addresses: it adds them, with
+// the ports of the rule that allowed the name and a timeout, to the
+// family's name set over its own netlink socket. It is safe for concurrent
+// use; one request is on the socket at a time.
+type NameSets struct {
+	mu   sync.Mutex
+	conn *ipsetConn
+	// v6 says the IPv6 set exists (IPv6 is filtered); IPv6 addresses are
+	// refused otherwise.
+	v6 bool
+}
+
+// OpenNameSets opens a netlink socket for the name sets of the current
+// network namespace. ipv6 says whether the IPv6 set is in use.
+func OpenNameSets(ipv6 bool) (*NameSets, error) {
+	c, err := openIpset()
+	if err != nil {
+		return nil, err
+	}
+	tv := unix.NsecToTimeval((time.Second).Nanoseconds())
+	for _, s := range c.sockets {
+		_ = s.Socket.SetSendTimeout(&tv)
+		_ = s.Socket.SetReceiveTimeout(&tv)
+	}
+	return &NameSets{conn: c, v6: ipv6}, nil
+}
+
+// Allow adds every address on every port for timeout. It returns only once
+// the kernel holds them all, or with an error: then some may be held, none
+// may be released to a client.
+func (n *NameSets) Allow(addrs []netip.Addr, ports []uint16, timeout time.Duration) error {
+	if len(ports) == 0 {
+		return errors.New("allow: no ports")
+	}
+	if timeout <= 0 {
+		return errors.New("allow: entries of the name sets must time out")
+	}
+	var v4, v6 []portEntry
+	for _, a := range addrs {
+		a = a.Unmap()
+		for _, p := range ports {
+			e := portEntry{prefix: netip.PrefixFrom(a, a.BitLen()), port: p}
+			if a.Is4() {
+				v4 = append(v4, e)
+			} else {
+				v6 = append(v6, e)
+			}
+		}
+	}
+	if len(v6) > 0 && !n.v6 {
+		return errors.New("allow: IPv6 is not filtered here")
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(v4) > 0 {
+		if err := n.conn.addPorts(SetNameV4, v4, timeout, false); err != nil {
+			return err
+		}
+	}
+	if len(v6) > 0 {
+		if err := n.conn.addPorts(SetNameV6, v6, timeout, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close releases the socket.
+func (n *NameSets) Close() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.conn.Close()
+}
