@@ -34,12 +34,31 @@ const (
 // Config is the allowlist read from firewall.jsonc (HuJSON: comments and
 // trailing commas allowed). The json tags are the file format of design.md.
 type Config struct {
-	// Domains must resolve (A/AAAA, CNAMEs followed); one that does not is an error.
+	// Domains are name entries (ParseNameEntry): a name or pattern and
+	// optional TCP ports, 443 when none are written. Where the box resolves
+	// through the gateway's filtering resolver, a name is resolved when it
+	// is asked for and Domains and OptionalDomains allow the same. Where
+	// the allowlist is resolved once at start (the single-container
+	// layout), an exact name in Domains must resolve, or the box starts
+	// closed.
 	Domains []string `json:"domains"`
-	// OptionalDomains that do not resolve only produce a warning.
+	// OptionalDomains are name entries like Domains'. They differ only where
+	// names are resolved once at start: one that does not resolve then
+	// gives a warning, not a failure.
 	OptionalDomains []string `json:"optionalDomains"`
-	// CIDRs are static prefixes (or single addresses) allowed as they are.
+	// CIDRs are static prefixes or single addresses (ParseCIDREntry), with
+	// optional TCP ports; one without ports allows every port and protocol.
 	CIDRs []string `json:"cidrs"`
+	// Deny lists names, patterns and prefixes that are never allowed,
+	// whatever else allows them: ports cannot be given.
+	Deny []string `json:"deny"`
+	// Upstreams are the DNS servers the gateway's resolver asks
+	// (ParseUpstream): "IP" or "IP:PORT", "[IPv6]:PORT"; port 53 by
+	// default. When empty, the resolver asks what Docker's resolver
+	// forwards to.
+	Upstreams []string `json:"upstreams"`
+	// DNS tunes how long answered addresses stay allowed.
+	DNS DNSConfig `json:"dns"`
 	// GitHub, when non-nil, adds ranges from GitHub's meta API.
 	GitHub *GitHubConfig `json:"github"`
 	// AWS, when non-nil, adds ranges from AWS's ip-ranges.json.
@@ -68,7 +87,33 @@ type Config struct {
 	file    string
 	data    []byte
 	offsets map[string]int
+	// parsed holds the entries compiled by ParseConfig; nil for a Config
+	// built in code, whose accessors compile it at every call.
+	parsed *parsed
 }
+
+// DNSConfig tunes the gateway's resolver. Both are whole seconds; nil
+// takes the default.
+type DNSConfig struct {
+	// MinTTL is the least time an answered address stays allowed, whatever
+	// the answer's TTL: 1-86400, DefaultMinTTL when nil.
+	MinTTL *int `json:"minTTL"`
+	// Grace is added to that time, so that a client that got the answer
+	// just before it expired can still connect: 0-3600, DefaultGrace when
+	// nil.
+	Grace *int `json:"grace"`
+}
+
+// Defaults and bounds of DNSConfig, in seconds.
+const (
+	DefaultMinTTL = 60
+	DefaultGrace  = 30
+	maxMinTTL     = 86400
+	maxGrace      = 3600
+)
+
+// DefaultUpstreamPort is the port of an upstream written without one.
+const DefaultUpstreamPort = 53
 
 // GitHubConfig selects ranges from GitHub's meta API
 // (https://docs.github.com/rest/meta/meta).
@@ -125,9 +170,11 @@ func ParseConfig(filename string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	c.setDefaults()
-	if err := c.Validate(); err != nil {
+	p, err := c.compile()
+	if err != nil {
 		return nil, err
 	}
+	c.parsed = p
 	return c, nil
 }
 
@@ -138,13 +185,15 @@ var hujsonPosition = regexp.MustCompile(`^hujson: line (\d+), column (\d+): `)
 func syntaxError(filename string, err error) error {
 	m := hujsonPosition.FindStringSubmatch(err.Error())
 	if m == nil {
-		return fmt.Errorf("%s: %w", filename, err)
+		return &ConfigError{File: filename, Err: err}
 	}
 	inner := errors.Unwrap(err)
 	if inner == nil {
 		inner = errors.New(strings.TrimPrefix(err.Error(), m[0]))
 	}
-	return fmt.Errorf("%s:%s:%s: %w", filename, m[1], m[2], inner)
+	line, _ := strconv.Atoi(m[1])
+	col, _ := strconv.Atoi(m[2])
+	return &ConfigError{File: filename, Line: line, Col: col, Err: inner}
 }
 
 func (c *Config) setDefaults() {
@@ -173,10 +222,10 @@ type decoder struct {
 	offsets map[string]int
 }
 
-// at formats the file position of byte offset off.
-func (d *decoder) at(off int) string {
+// errorf returns the error of the text at byte offset off.
+func (d *decoder) errorf(off int, format string, args ...any) error {
 	line, col := lineCol(d.data, off)
-	return fmt.Sprintf("%s:%d:%d", d.file, line, col)
+	return &ConfigError{File: d.file, Line: line, Col: col, Err: fmt.Errorf(format, args...)}
 }
 
 // lineCol returns the 1-based line and column (in bytes) of offset off in
@@ -215,7 +264,7 @@ func (d *decoder) decode(v *hujson.Value, dst reflect.Value, path string) error 
 		got = 't'
 	}
 	if got != want {
-		return fmt.Errorf("%s: %s: want %s, got %s", d.at(v.StartOffset), name, kindName(want), kindName(got))
+		return d.errorf(v.StartOffset, "%s: want %s, got %s", name, kindName(want), kindName(got))
 	}
 	switch val := v.Value.(type) {
 	case *hujson.Object:
@@ -229,12 +278,12 @@ func (d *decoder) decode(v *hujson.Value, dst reflect.Value, path string) error 
 				keyPath = path + "." + key
 			}
 			if seen[key] {
-				return fmt.Errorf("%s: duplicate key %q", d.at(m.Name.StartOffset), keyPath)
+				return d.errorf(m.Name.StartOffset, "duplicate key %q", keyPath)
 			}
 			seen[key] = true
 			index, ok := fields[key]
 			if !ok {
-				return fmt.Errorf("%s: unknown key %q (known: %s)", d.at(m.Name.StartOffset), keyPath, knownKeys(t))
+				return d.errorf(m.Name.StartOffset, "unknown key %q (known: %s)", keyPath, knownKeys(t))
 			}
 			if err := d.decode(&m.Value, dst.Field(index), keyPath); err != nil {
 				return err
@@ -257,7 +306,7 @@ func (d *decoder) decode(v *hujson.Value, dst reflect.Value, path string) error 
 		case '0':
 			n, err := strconv.Atoi(string(val))
 			if err != nil {
-				return fmt.Errorf("%s: %s: want an integer, got %s", d.at(v.StartOffset), name, val)
+				return d.errorf(v.StartOffset, "%s: want an integer, got %s", name, val)
 			}
 			dst.SetInt(int64(n))
 		}
@@ -320,21 +369,13 @@ func knownKeys(t reflect.Type) string {
 // e.g. `firewall.jsonc:4:12: cidrs[2] "10.0.0.0/4": prefix shorter than /8 is
 // a catch-all`. It does not contact the network.
 func (c *Config) Validate() error {
-	for i, d := range c.Domains {
-		if err := ValidateDomain(d); err != nil {
-			return c.entryError(fmt.Sprintf("domains[%d]", i), d, err)
-		}
-	}
-	for i, d := range c.OptionalDomains {
-		if err := ValidateDomain(d); err != nil {
-			return c.entryError(fmt.Sprintf("optionalDomains[%d]", i), d, err)
-		}
-	}
-	for i, s := range c.CIDRs {
-		if _, err := ParseCIDR(s); err != nil {
-			return c.entryError(fmt.Sprintf("cidrs[%d]", i), s, err)
-		}
-	}
+	_, err := c.compile()
+	return err
+}
+
+// check validates what compile does not parse: sources, ports and verify
+// targets.
+func (c *Config) check() error {
 	if g := c.GitHub; g != nil {
 		if err := validateSourceURL(g.URL); err != nil {
 			return c.entryError("github.url", g.URL, err)
@@ -382,14 +423,11 @@ func (c *Config) entryError(path, value string, err error) error {
 	if value != "" {
 		where = fmt.Sprintf("%s %q", path, value)
 	}
-	switch off, ok := c.offsets[path]; {
-	case ok && c.file != "":
-		line, col := lineCol(c.data, off)
-		return fmt.Errorf("%s:%d:%d: %s: %w", c.file, line, col, where, err)
-	case c.file != "":
-		return fmt.Errorf("%s: %s: %w", c.file, where, err)
+	e := &ConfigError{File: c.file, Err: fmt.Errorf("%s: %w", where, err)}
+	if off, ok := c.offsets[path]; ok && c.file != "" {
+		e.Line, e.Col = lineCol(c.data, off)
 	}
-	return fmt.Errorf("%s: %w", where, err)
+	return e
 }
 
 func validateSourceURL(s string) error {
@@ -408,14 +446,21 @@ func validateSourceURL(s string) error {
 // an optional trailing dot. Names are taken as fully qualified. Wildcards and
 // IP addresses are refused (they belong in cidrs).
 func ValidateDomain(d string) error {
-	name := strings.TrimSuffix(d, ".")
+	if strings.Contains(d, "*") {
+		return errors.New("wildcards cannot be resolved; list each name")
+	}
+	return validateName(strings.TrimSuffix(d, "."))
+}
+
+// validateName checks a name without its trailing dot: letters, digits,
+// '-' and '_' in labels of 1-63 bytes, at most 253 bytes, and not an IP
+// address.
+func validateName(name string) error {
 	switch {
 	case name == "":
 		return errors.New("empty domain")
 	case len(name) > 253:
 		return errors.New("domain longer than 253 bytes")
-	case strings.Contains(name, "*"):
-		return errors.New("wildcards cannot be resolved; list each name")
 	}
 	if _, err := netip.ParseAddr(name); err == nil {
 		return errors.New("an IP address is not a domain; put it in cidrs")

@@ -42,7 +42,7 @@ func TestParseConfig(t *testing.T) {
 		},
 		CacheDir: DefaultCacheDir,
 	}
-	c.file, c.data, c.offsets = "", nil, nil
+	c.file, c.data, c.offsets, c.parsed = "", nil, nil, nil
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("ParseConfig:\n got %+v\nwant %+v", c, want)
 	}
@@ -83,7 +83,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"mapped", `{"cidrs": ["::ffff:0:0/96"]}`, `IPv4-mapped`},
 		{"bad cidr", `{"cidrs": ["10.0.0.0/33"]}`, `cidrs[0] "10.0.0.0/33": not a CIDR prefix`},
 		{"bad domain", `{"domains": ["ok.com", "bad_-.com"]}`, `domains[1] "bad_-.com": label "bad_-"`},
-		{"wildcard", `{"optionalDomains": ["*.github.com"]}`, `optionalDomains[0] "*.github.com": wildcards`},
+		{"public suffix", `{"optionalDomains": ["**.github.io"]}`, `optionalDomains[0] "**.github.io": "github.io" is a public suffix`},
 		{"ip domain", `{"domains": ["1.2.3.4"]}`, `put it in cidrs`},
 		{"port 0", `{"hostPorts": [0]}`, `hostPorts[0] "0": port must be 1-65535`},
 		{"port big", `{"inboundPorts": [22, 65536]}`, `inboundPorts[1] "65536": port must be 1-65535`},
