@@ -717,7 +717,7 @@ func TestIntegrationNetnsApply(t *testing.T) {
 
 	// A re-run with a broken config keeps the rules it finds.
 	r = l.apply(t, "--config", l.config(t, `{"domains": [`))
-	if r.code != 1 || !strings.Contains(r.stderr, "firewall left as it was (closed)") || !strings.Contains(r.stderr, "firewall.jsonc:1:") {
+	if r.code != 2 || !strings.Contains(r.stderr, "firewall left as it was (closed)") || !strings.Contains(r.stderr, "firewall.jsonc:1:") {
 		t.Errorf("re-run with a broken config: exit %d: %s", r.code, r.stderr)
 	}
 	if after := l.rulesState(t); after != before {
@@ -902,7 +902,7 @@ func TestIntegrationNetnsFailClosed(t *testing.T) {
 		{
 			name:   "malformed config",
 			config: "{\n  \"domains\": [\"allowed.test\"],\n  \"cidrs\": [\"0.0.0.0/0\"]\n}\n",
-			code:   1, message: "firewall.jsonc:3:", allowed: probeRefused,
+			code:   2, message: "firewall.jsonc:3:", allowed: probeRefused,
 		},
 		{
 			name:   "duplicates and a dead optional domain are fine",

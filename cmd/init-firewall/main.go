@@ -10,12 +10,14 @@
 //
 // `gateway` is the gateway container's main process: it closes the network
 // namespace first, applies and verifies the allowlist, and then stays up
-// until it is stopped (status 0). When the firewall fails it exits with 1:
-// the gateway stops, and dev, which joins its namespace, has no network.
+// until it is stopped (status 0). When the firewall fails it exits with 1
+// (2 for a bad config): the gateway stops, and dev, which joins its
+// namespace, has no network.
 //
 // Exit status: 0 applied and verified (status: ready), 1 failed, closed
-// (status: failed or not ready in time), 2 usage error. All logic lives in
-// package firewall; this is wiring.
+// (status: failed or not ready in time), 2 usage error or a bad config
+// (firewall.jsonc's syntax, keys or entries; the firewall is closed all
+// the same). All logic lives in package firewall; this is wiring.
 package main
 
 import (
@@ -153,9 +155,18 @@ func report(s *firewall.Summary, err error, asJSON bool, stdout, stderr io.Write
 		if s == nil && !asJSON {
 			fmt.Fprintln(stderr, "init-firewall: "+err.Error())
 		}
-		return 1
+		return failureStatus(err)
 	}
 	return 0
+}
+
+// failureStatus is the exit status of a failed run: 2 when the config is
+// at fault, which only its writer can fix, 1 otherwise.
+func failureStatus(err error) int {
+	if _, bad := errors.AsType[*allowlist.ConfigError](err); bad {
+		return 2
+	}
+	return 1
 }
 
 func usageStatus(err error) int {
