@@ -102,7 +102,7 @@ func gatherDNS(ctx context.Context, required, optional []string, opts GatherOpti
 				continue
 			}
 			n := rule.Pattern.String()
-			if strings.HasPrefix(n, "*") {
+			if rule.Pattern.IsWildcard() {
 				o.warnings = append(o.warnings, Warning{Source: "dns", Message: fmt.Sprintf("%s skipped: a wildcard needs the gateway's resolver (this layout resolves names once, at start)", d)})
 				continue
 			}
