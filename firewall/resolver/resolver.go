@@ -139,8 +139,8 @@ type Server struct {
 	udp, tcp *dns.Client // upstream clients
 	svc      *dns.Client // to ServiceUpstream (TCP)
 
-	svcMu       sync.Mutex
-	svcInflight map[cacheKey]bool
+	// svcFlights are the service queries in flight, for the loop guard.
+	svcFlights flights
 
 	mu      sync.Mutex
 	servers []*dns.Server
@@ -178,11 +178,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{
-		cfg:         cfg,
-		services:    map[string]bool{},
-		cache:       newCache(cfg.CacheSize),
-		svcInflight: map[cacheKey]bool{},
-		closed:      make(chan struct{}),
+		cfg:      cfg,
+		services: map[string]bool{},
+		cache:    newCache(cfg.CacheSize),
+		closed:   make(chan struct{}),
 	}
 	for _, name := range cfg.Services {
 		n := canonical(name)
@@ -405,7 +404,7 @@ func (s *Server) lookup(ctx context.Context, name string, qtype uint16, ports []
 	}
 	s.stats.cacheMisses.Add(1)
 
-	res, shared := s.flights.do(key, func() flightResult {
+	res, shared, _ := s.flights.do(key, true, func() flightResult {
 		r := s.resolve(ctx, name, qtype)
 		if r.err == nil && len(r.addrs) > 0 {
 			r.allowErr = s.allow(ctx, r.addrs, ports, max(r.ttl, s.cfg.MinTTL)+s.cfg.Grace)
@@ -473,35 +472,31 @@ func (s *Server) service(ctx context.Context, req, resp *dns.Msg, name string, e
 		s.stats.refusedType.Add(1)
 		return resp // NODATA
 	}
-	key := cacheKey{name, q.Qtype}
-	s.svcMu.Lock()
-	if s.svcInflight[key] {
-		s.svcMu.Unlock()
+	res, _, busy := s.svcFlights.do(cacheKey{name, q.Qtype}, false, func() flightResult {
+		var r flightResult
+		reply, up, err := s.exchange(ctx, s.svc, dns.Fqdn(name), q.Qtype, []netip.AddrPort{s.cfg.ServiceUpstream})
+		r.upstream, r.err = up, err
+		if err == nil {
+			r.rcode = reply.Rcode
+			r.addrs, r.ttl = ownAddrs(reply, dns.Fqdn(name), q.Qtype)
+		}
+		return r
+	})
+	if busy {
 		s.stats.loopGuard.Add(1)
 		resp.Rcode = dns.RcodeNameError
 		ev.Err = "service query came back while in flight (Docker's resolver forwarded it): loop broken"
 		return resp
 	}
-	s.svcInflight[key] = true
-	s.svcMu.Unlock()
-	defer func() {
-		s.svcMu.Lock()
-		delete(s.svcInflight, key)
-		s.svcMu.Unlock()
-	}()
-
-	reply, up, err := s.exchange(ctx, s.svc, name, q.Qtype, []netip.AddrPort{s.cfg.ServiceUpstream})
-	ev.Upstream = up
-	if err != nil {
+	ev.Upstream, ev.Answer = res.upstream, res.addrs
+	if res.err != nil {
 		s.stats.upstreamErrors.Add(1)
 		resp.Rcode = dns.RcodeServerFailure
-		ev.Err = err.Error()
+		ev.Err = res.err.Error()
 		return resp
 	}
-	resp.Rcode = reply.Rcode
-	addrs, ttl := ownAddrs(reply, dns.Fqdn(name), q.Qtype)
-	ev.Answer = addrs
-	resp.Answer = addressRecords(q, addrs, uint32(ttl/time.Second))
+	resp.Rcode = res.rcode
+	resp.Answer = addressRecords(q, res.addrs, uint32(res.ttl/time.Second))
 	return resp
 }
 

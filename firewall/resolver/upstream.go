@@ -182,14 +182,17 @@ type flight struct {
 	res  flightResult
 }
 
-// do runs fn for key, or waits for the run already under way; shared says
-// which.
-func (f *flights) do(key cacheKey, fn func() flightResult) (res flightResult, shared bool) {
+// do runs fn for key. When a run for key is under way it waits for it and
+// returns its result (shared), or, unless join, returns at once (busy).
+func (f *flights) do(key cacheKey, join bool, fn func() flightResult) (res flightResult, shared, busy bool) {
 	f.mu.Lock()
 	if c, ok := f.m[key]; ok {
 		f.mu.Unlock()
+		if !join {
+			return flightResult{}, false, true
+		}
 		<-c.done
-		return c.res, true
+		return c.res, true, false
 	}
 	if f.m == nil {
 		f.m = map[cacheKey]*flight{}
@@ -204,5 +207,5 @@ func (f *flights) do(key cacheKey, fn func() flightResult) (res flightResult, sh
 		close(c.done)
 	}()
 	c.res = fn()
-	return c.res, false
+	return c.res, false, false
 }

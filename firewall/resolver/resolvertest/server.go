@@ -226,6 +226,15 @@ func (s *Server) serve(w dns.ResponseWriter, q *dns.Msg) {
 	if opts.Mangle != nil {
 		opts.Mangle(q, reply)
 	}
+	if proto == "udp" {
+		// As a real server does: 512 bytes, or the client's EDNS size.
+		size := dns.MinMsgSize
+		if opt := q.IsEdns0(); opt != nil {
+			size = int(opt.UDPSize())
+			reply.SetEdns0(opt.UDPSize(), false)
+		}
+		reply.Truncate(size)
+	}
 	_ = w.WriteMsg(reply)
 }
 
