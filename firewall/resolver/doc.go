@@ -15,6 +15,7 @@
 // It must not contact anything but the upstreams it is given, and must
 // never release an address the Allower did not confirm.
 //
-// Measure it with bench/resolver.sh (see bench/README.md), which runs the
-// Benchmark* functions here on one core.
+// Measure it with bench/resolver.sh, which runs the Benchmark* functions of
+// bench_test.go (the resolver in a process of its own, on one core) and
+// says what each figure means.
 package resolver

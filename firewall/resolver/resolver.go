@@ -397,6 +397,11 @@ func (s *Server) lookup(ctx context.Context, name string, qtype uint16, ports []
 		s.stats.cacheHits.Add(1)
 		remaining := time.Duration(e.expires - now.UnixNano())
 		ev.Cached, ev.Answer, ev.CNAMEs = true, e.addrs, e.cnames
+		// Checked again: the allowed CIDRs behind cfg.Inward may have
+		// shrunk since the answer was cached.
+		if err := s.checkInward(e.addrs); err != nil {
+			return answer{}, err
+		}
 		if err := s.allow(ctx, e.addrs, ports, max(remaining, s.cfg.MinTTL)+s.cfg.Grace); err != nil {
 			return answer{}, err
 		}

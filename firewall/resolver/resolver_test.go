@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,6 +217,24 @@ func TestInwardAnswerRefused(t *testing.T) {
 	}
 	if st := e.res.Stats(); st.RefusedInward != 7 {
 		t.Errorf("Stats.RefusedInward = %d, want 7", st.RefusedInward)
+	}
+}
+
+// TestInwardRecheckedOnCacheHit: an inward answer cached while an allowed
+// CIDR covered it is refused once the CIDR is gone.
+func TestInwardRecheckedOnCacheHit(t *testing.T) {
+	var covered atomic.Bool
+	covered.Store(true)
+	e := newEnv(t, patterns{"intranet.test"}, func(c *resolver.Config) {
+		c.Inward = func(netip.Addr) bool { return covered.Load() }
+	})
+	e.up.Set("intranet.test", 300, ip("10.1.2.3"))
+	if m := e.ask("udp", "intranet.test", dns.TypeA); rcode(m) != "NOERROR" || len(m.Answer) != 1 {
+		t.Fatalf("covered: %s %v", rcode(m), m.Answer)
+	}
+	covered.Store(false)
+	if m := e.ask("udp", "intranet.test", dns.TypeA); rcode(m) != "SERVFAIL" || len(m.Answer) != 0 {
+		t.Errorf("no longer covered, from the cache: %s %v, want SERVFAIL", rcode(m), m.Answer)
 	}
 }
 

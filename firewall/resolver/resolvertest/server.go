@@ -10,6 +10,7 @@ package resolvertest
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/netip"
 	"strings"
@@ -46,6 +47,11 @@ type Options struct {
 	StopAtCNAME bool
 	// Mangle, when set, may change each reply before it is sent.
 	Mangle func(query, reply *dns.Msg)
+	// Synthesize, when set to a zone ("bench.test"), answers every name
+	// under it that has no record with an address made from a hash of the
+	// name (A in 198.18.0.0/15, AAAA in 2001:db8:5e::/48, TTL 300), so
+	// benchmarks and races can ask for any number of fresh names.
+	Synthesize string
 }
 
 type record struct {
@@ -259,6 +265,9 @@ func (s *Server) answer(reply *dns.Msg, qq dns.Question, opts Options) {
 			continue
 		}
 		r, ok := s.records[name]
+		if !ok && opts.Synthesize != "" && dns.IsSubDomain(dns.CanonicalName(opts.Synthesize), name) {
+			r, ok = synthesize(name), true
+		}
 		if !ok {
 			if hops == 0 {
 				reply.Rcode = dns.RcodeNameError
@@ -305,4 +314,14 @@ func addGarbage(reply *dns.Msg, name string) {
 	)
 	reply.Ns = append(reply.Ns, &dns.NS{Hdr: hdr(name, dns.TypeNS), Ns: "ns.evil.example."})
 	reply.Extra = append(reply.Extra, &dns.A{Hdr: hdr("ns.evil.example.", dns.TypeA), A: net.IPv4(127, 0, 0, 1)})
+}
+
+// synthesize makes the record of a name under Options.Synthesize.
+func synthesize(name string) record {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	v := h.Sum32()
+	v4 := netip.AddrFrom4([4]byte{198, 18 + byte(v>>16)&1, byte(v >> 8), byte(v)})
+	v6 := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x5e, 12: byte(v >> 24), 13: byte(v >> 16), 14: byte(v >> 8), 15: byte(v)})
+	return record{ttl: 300, addrs: []netip.Addr{v4, v6}}
 }
