@@ -316,7 +316,8 @@ func (l *lab) config(t testing.TB, body string) string {
 // fullConfig uses every source.
 const fullConfig = `{
   // test allowlist
-  "domains": ["allowed.test", "alias.test", "duplicate.test"],
+  // Names allow TCP 443 unless they name ports; the lab serves HTTP on 80.
+  "domains": ["allowed.test:80", "alias.test:80", "duplicate.test:80"],
   "optionalDomains": ["dead.test"],
   "cidrs": ["198.51.100.10/32", "198.51.100.10"],
   "github": {"url": "META/meta", "keys": ["api"]},
@@ -620,6 +621,7 @@ func TestIntegrationNetnsApply(t *testing.T) {
 	for _, c := range []struct{ what, addr, want string }{
 		{"allowed v4 (domain, cidr)", allowedV4 + ":80", probeReached},
 		{"allowed v6 (AAAA; needs neighbour discovery)", "[" + allowedV6 + "]:80", probeReached},
+		{"allowed v6 by name on a port its entry does not name", "[" + allowedV6 + "]:81", probeRefused},
 		{"GitHub meta range", githubV4 + ":80", probeReached},
 		{"AWS range v4 (S3 us-east-1)", awsV4 + ":80", probeReached},
 		{"AWS range v6", "[" + awsV6 + "]:80", probeReached},
@@ -637,7 +639,9 @@ func TestIntegrationNetnsApply(t *testing.T) {
 	}
 	for _, c := range []struct{ what, addr, want string }{
 		{"allowed v4", allowedV4 + ":7", probeReached},
-		{"allowed v6", "[" + allowedV6 + "]:7", probeReached},
+		// allowedV6 is allowed by name only, and a name allows TCP on its
+		// ports: UDP there is refused.
+		{"allowed v6 by name (TCP only)", "[" + allowedV6 + "]:7", probeRefused},
 		{"blocked v4", blockedV4 + ":7", probeRefused},
 		{"blocked v6", "[" + blockedV6 + "]:7", probeRefused},
 	} {
