@@ -32,7 +32,14 @@ func TestBadInput(t *testing.T) {
 		{name: "language twice", opts: Options{Languages: []string{"go@1.25", "go@1.26"}}, want: []string{`language "go" given twice`}},
 		{name: "unknown service", opts: Options{Services: []string{"postgres,kafka"}}, want: []string{`unknown service "kafka"`, "postgres, redis, mysql, mongodb"}},
 		{name: "unknown preset", opts: Options{Presets: []string{"rubygems"}}, want: []string{`unknown preset "rubygems"`, "npm, pypi", "none"}},
-		{name: "invalid domain", opts: Options{Allow: []string{"*.example.com"}}, want: []string{`invalid --allow "*.example.com"`, "wildcard"}}, // parsed only, never dialed
+		{name: "pattern over a public suffix", opts: Options{Allow: []string{"**.github.io"}}, want: []string{`invalid --allow "**.github.io"`, `"github.io" is a public suffix`}},
+		{name: "wildcard inside a name", opts: Options{Allow: []string{"api.*.example.com"}}, want: []string{`invalid --allow "api.*.example.com"`, "whole first label"}}, // parsed only, never dialed
+		{name: "bare wildcard", opts: Options{Allow: []string{"**"}}, want: []string{`invalid --allow "**"`, "match everything"}},
+		{name: "name port out of range", opts: Options{Allow: []string{"example.com:65536"}}, want: []string{`invalid --allow "example.com:65536"`, "1-65535"}}, // parsed only, never dialed
+		{name: "port twice", opts: Options{Allow: []string{"example.com:443,443"}}, want: []string{`invalid --allow "example.com:443,443"`, "twice"}},           // parsed only, never dialed
+		{name: "a port alone", opts: Options{Allow: []string{"example.com,443"}}, want: []string{`invalid --allow "443"`, "single label"}},                      // parsed only, never dialed
+		{name: "IPv6 ports without brackets", opts: Options{Allow: []string{"2001:db8::/32:443"}}, want: []string{`invalid --allow "2001:db8::/32:443"`, "[2001:db8::/32]:443"}},
+		{name: "CIDR port zero", opts: Options{Allow: []string{"203.0.113.0/24:0"}}, want: []string{`invalid --allow "203.0.113.0/24:0"`, "1-65535"}},
 		{name: "domain with bad character", opts: Options{Allow: []string{"exa mple.com"}}, want: []string{`invalid --allow "exa mple.com"`}},
 		{name: "catch-all CIDR", opts: Options{Allow: []string{"0.0.0.0/0"}}, want: []string{`invalid --allow "0.0.0.0/0"`, "catch-all"}},
 		{name: "catch-all IPv6", opts: Options{Allow: []string{"::/0"}}, want: []string{`invalid --allow "::/0"`}},

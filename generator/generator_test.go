@@ -26,7 +26,7 @@ var combinations = []combination{
 	{name: "claude-default", git: true, opts: Options{}},
 	{name: "claude-node-python-services", git: true, opts: Options{
 		Agent: "claude", Languages: []string{"node@22,python@3.12"}, Services: []string{"postgres,redis"},
-		Allow: []string{"example.org", "203.0.113.0/24"},
+		Allow: []string{"example.org", "203.0.113.0/24", "**.Example.NET.:443,22", "198.51.100.0/24:22", "[2001:db8:100::/48]:80,443", "2001:db8:200::/48"},
 	}},
 	{name: "claude-single-container", git: true, opts: Options{SingleContainer: true, Sysctls: []string{"net.ipv4.tcp_keepalive_time=600"}, Publish: []string{"5173"}}},
 	{name: "single-container-services", git: true, opts: Options{

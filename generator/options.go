@@ -3,7 +3,6 @@ package generator
 import (
 	"fmt"
 	"io"
-	"net/netip"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -352,32 +351,28 @@ func (s *spec) resolveAllowlist(o Options, defaults []string) error {
 		}
 	}
 	cidrs := newHostSet()
-	for _, entry := range splitList(o.Allow) {
-		if looksLikeAddress(entry) {
-			p, err := allowlist.ParseCIDR(entry)
+	for _, entry := range splitAllow(o.Allow) {
+		if allowlist.IsCIDREntry(entry) {
+			r, err := allowlist.ParseCIDREntry(entry)
 			if err != nil {
-				return inputErrorf("invalid --allow %q: %v (expected a domain such as example.com or a CIDR such as 203.0.113.0/24)", entry, err)
+				return inputErrorf("invalid --allow %q: %v (%s)", entry, err, allowForms)
 			}
-			cidrs.add(p.String(), "--allow")
+			cidrs.add(r.String(), "--allow")
 			continue
 		}
-		if err := allowlist.ValidateDomain(entry); err != nil {
-			return inputErrorf("invalid --allow %q: %v (expected a domain such as example.com or a CIDR such as 203.0.113.0/24)", entry, err)
+		r, err := allowlist.ParseNameEntry(entry)
+		if err != nil {
+			return inputErrorf("invalid --allow %q: %v (%s)", entry, err, allowForms)
 		}
-		domains.add(strings.ToLower(strings.TrimSuffix(entry, ".")), "--allow")
+		domains.add(r.String(), "--allow")
 	}
 	s.Domains, s.Optional, s.CIDRs = domains.list, optional.without(domains), cidrs.list
 	return nil
 }
 
-// looksLikeAddress tells a CIDR or IP address from a domain name.
-func looksLikeAddress(s string) bool {
-	if strings.Contains(s, "/") || strings.Contains(s, ":") {
-		return true
-	}
-	_, err := netip.ParseAddr(s)
-	return err == nil
-}
+// allowForms is what --allow takes, for its errors.
+const allowForms = "expected a name such as example.com, a pattern such as *.example.com or **.example.com, " +
+	"a CIDR such as 203.0.113.0/24, each with optional TCP ports: example.com:22, [2001:db8::/32]:80,443"
 
 // portStartSysctl is the sysctl the gateway owns.
 const portStartSysctl = "net.ipv4.ip_unprivileged_port_start"
@@ -466,6 +461,42 @@ func splitList(values []string) []string {
 		}
 	}
 	return out
+}
+
+// splitAllow splits --allow values like splitList, except that the commas
+// of a port list stay in their entry: "a.example.com:80,443,b.example.com"
+// is two entries. A part that is a number continues the previous entry when
+// that one ends with ports (":443" after a name, an IPv4 address or a
+// bracketed IPv6 one).
+func splitAllow(values []string) []string {
+	var out []string
+	for _, part := range splitList(values) {
+		if n := len(out); n > 0 && isPortNumber(part) && endsWithPorts(out[n-1]) {
+			out[n-1] += "," + part
+			continue
+		}
+		out = append(out, part)
+	}
+	return out
+}
+
+// endsWithPorts reports whether entry ends with ":PORT[,PORT...]" that is
+// a port list, not the last group of a bare IPv6 address.
+func endsWithPorts(entry string) bool {
+	i := strings.LastIndexByte(entry, ':')
+	if i < 0 || !strings.HasPrefix(entry, "[") && strings.Count(entry, ":") > 1 {
+		return false
+	}
+	for p := range strings.SplitSeq(entry[i+1:], ",") {
+		if !isPortNumber(p) {
+			return false
+		}
+	}
+	return true
+}
+
+func isPortNumber(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 // dedupe keeps the first occurrence of each string, in order.

@@ -11,7 +11,12 @@ type preset struct {
 	Verify   string   // an URL init-firewall checks is reachable after applying
 }
 
-// host is one allowlisted name and the reason it is there.
+// host is one allowlist entry and the reason it is there. Name is written
+// as allowlist.ParseNameEntry (or, for cidrs, ParseCIDREntry) takes it: a
+// name without ports allows TCP 443 only, so a preset names other ports
+// where its tools need them (apt over http://). Git over SSH needs none
+// here: it goes to GitHub's published ranges (the github preset's "git"
+// key), which keep every port.
 type host struct {
 	Name string
 	Why  string
@@ -115,8 +120,8 @@ var presets = []preset{
 	{
 		Name: "debian", Why: "Debian packages at run time (apt needs root; the user has none, but root scripts may)",
 		Domains: []host{
-			{"deb.debian.org", "Debian archive"},
-			{"security.debian.org", "Debian security updates"},
+			{"deb.debian.org:80,443", "Debian archive; apt's sources use http:// by default"},
+			{"security.debian.org:80,443", "Debian security updates; apt's sources use http:// by default"},
 		},
 	},
 }

@@ -219,11 +219,11 @@ func (s *spec) firewallData() firewallData {
 	return d
 }
 
-// allows reports whether name is a required or optional domain.
+// allows reports whether a required or optional name entry matches name.
 func (s *spec) allows(name string) bool {
 	for _, list := range [][]host{s.Domains, s.Optional} {
 		for _, h := range list {
-			if h.Name == name {
+			if r, err := allowlist.ParseNameEntry(h.Name); err == nil && r.Pattern.Match(name) {
 				return true
 			}
 		}

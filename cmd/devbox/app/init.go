@@ -30,7 +30,7 @@ func newInitCommand(env Env) *cli.Command {
 			&cli.StringSliceFlag{Name: "lang", Usage: "languages as NAME@VERSION (node@22, python@3.12, go@1.26; VERSION system = the distribution's packages)"},
 			&cli.StringSliceFlag{Name: "services", Usage: "backing services: postgres, redis, mysql, mongodb"},
 			&cli.StringSliceFlag{Name: "service-image", Usage: "use another image for a service, as `NAME=IMAGE` (postgres=pgvector/pgvector:pg16)"},
-			&cli.StringSliceFlag{Name: "allow", Usage: "allow egress to a `DOMAIN or CIDR` (repeatable)"},
+			&cli.StringSliceFlag{Name: "allow", Usage: "allow egress to an `ENTRY`: a name (TCP 443), a pattern (*.example.com, **.example.com) or a CIDR (every port), each with optional TCP ports (example.com:22, [2001:db8::/32]:80,443); repeatable"},
 			&cli.StringSliceFlag{Name: "preset", Usage: "add an allowlist preset `NAME` (claude, codex, gemini, vscode, github, npm, pypi, go, crates, debian; none drops the defaults)"},
 			&cli.StringFlag{Name: "base-image", Value: generator.DefaultBaseImage, Usage: "the Dockerfile's base `IMAGE` (Debian-based)"},
 			&cli.StringFlag{Name: "user", Value: generator.DefaultUser, Usage: "the non-root user's `NAME`"},

@@ -90,6 +90,8 @@ func TestInitCommandErrors(t *testing.T) {
 		{[]string{"--agent", "copilot"}, 2, `unknown agent "copilot": accepted values: claude, codex, gemini, none`},
 		{[]string{"--lang", "ruby@3"}, 2, `unknown language "ruby"`},
 		{[]string{"--allow", "0.0.0.0/0"}, 2, "catch-all"},
+		{[]string{"--allow", "*.co.uk:443"}, 2, `invalid --allow "*.co.uk:443": "co.uk" is a public suffix`},
+		{[]string{"--allow", "example.com:0"}, 2, `invalid --allow "example.com:0"`}, // parsed only, never dialed
 		{[]string{"--no-such-flag"}, 2, "no-such-flag"},
 		{[]string{"extra-arg"}, 2, "takes no arguments"},
 		{[]string{"--single-container", "--firewall-binary", "/nonexistent"}, 2, "/nonexistent"},
