@@ -237,9 +237,11 @@ func ParseCIDREntry(s string) (CIDRRule, error) {
 		if !strings.Contains(addr, ":") {
 			return CIDRRule{}, errors.New("brackets are for IPv6 only: write 198.51.100.0/24:443")
 		}
-	case strings.Count(s, ":") == 1:
+	default:
 		// An IPv6 address has two colons or more: one is IPv4 with ports.
-		addr, ports, hasPorts = strings.Cut(s, ":")
+		if i := strings.IndexByte(s, ':'); i >= 0 && strings.IndexByte(s[i+1:], ':') < 0 {
+			addr, ports, hasPorts = s[:i], s[i+1:], true
+		}
 	}
 	p, err := ParseCIDR(addr)
 	if err != nil {

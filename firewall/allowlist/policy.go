@@ -111,7 +111,9 @@ func (m ruleMaps) match(name string, first bool, buf []*policyRule) []*policyRul
 }
 
 // Decide returns the decision for name (any case, trailing dot allowed).
-// Deny entries win over allow entries.
+// Deny entries win over allow entries. It does not check that name is a
+// well-formed DNS name ("a b.example.com" matches **.example.com): the
+// resolver refuses malformed questions before it asks.
 func (p *Policy) Decide(name string) Decision {
 	if p == nil || p.invalid != "" {
 		return Decision{Rule: p.reason()}
