@@ -102,7 +102,7 @@ func (a *applier) replaceTypedSet(fam family, name, typ string, entries []portEn
 	if err := a.ipset.createTyped(tmp, typ, fam.afINET, len(entries), timeout); err != nil {
 		return err
 	}
-	if err := a.ipset.addPorts(tmp, entries, 0, typ == typeNetPort); err != nil {
+	if err := a.ipset.addPorts(tmp, entries, typ == typeNetPort); err != nil {
 		_ = a.ipset.destroy(tmp)
 		return err
 	}

@@ -216,20 +216,6 @@ func (a policyAdapter) Decide(name string) resolver.Decision {
 	return resolver.Decision{Allowed: d.Allowed, Rule: d.Rule, Ports: d.Ports}
 }
 
-// allowerAdapter lets the resolver write the name sets.
-type allowerAdapter struct{ n *NameSets }
-
-func (a allowerAdapter) Allow(ctx context.Context, addrs []netip.Addr, ports []uint16, timeout time.Duration) error {
-	done := make(chan error, 1)
-	go func() { done <- a.n.Allow(addrs, ports, timeout) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // startResolver starts the gateway's filtering resolver on the loopback
 // and then redirects the namespace's DNS to it. It runs until ctx ends.
 func (r *run) startResolver(ctx context.Context, ups upstreamChoice) error {
@@ -252,7 +238,7 @@ func (r *run) startResolver(ctx context.Context, ups upstreamChoice) error {
 	}
 	srv, err := resolver.New(resolver.Config{
 		Policy:          policyAdapter{r.cfg.Policy()},
-		Allower:         allowerAdapter{sets},
+		Allower:         sets,
 		Upstreams:       ups.addrs,
 		Services:        services,
 		ServiceUpstream: netip.AddrPortFrom(dockerDNS, 53),

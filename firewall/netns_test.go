@@ -574,6 +574,8 @@ func (l *lab) addDockerNAT(t testing.TB) {
 		{"-t", "nat", "-A", "POSTROUTING", "-d", "127.0.0.11/32", "-j", "DOCKER_POSTROUTING"},
 		{"-t", "nat", "-A", "DOCKER_OUTPUT", "-d", "127.0.0.11/32", "-p", "udp", "--dport", "53", "-j", "DNAT", "--to-destination", "127.0.0.11:40553"},
 		{"-t", "nat", "-A", "DOCKER_POSTROUTING", "-s", "127.0.0.11/32", "-p", "udp", "--sport", "40553", "-j", "SNAT", "--to-source", ":53"},
+		{"-t", "nat", "-A", "DOCKER_OUTPUT", "-d", "127.0.0.11/32", "-p", "tcp", "--dport", "53", "-j", "DNAT", "--to-destination", "127.0.0.11:40553"},
+		{"-t", "nat", "-A", "DOCKER_POSTROUTING", "-s", "127.0.0.11/32", "-p", "tcp", "--sport", "40553", "-j", "SNAT", "--to-source", ":53"},
 	} {
 		l.client.MustRun(t, append([]string{"iptables"}, args...)...)
 	}

@@ -3,11 +3,11 @@
 package firewall
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink/nl"
@@ -30,10 +30,12 @@ const protoTCP = 6
 const maxSetTimeout = 2147483 * time.Second
 
 // portEntry is one entry of a hash:net,port or hash:ip,port set: TCP to the
-// prefix (a single address for hash:ip,port) on port.
+// prefix (a single address for hash:ip,port) on port, for timeout (0: none;
+// only in a set made with timeouts).
 type portEntry struct {
-	prefix netip.Prefix
-	port   uint16
+	prefix  netip.Prefix
+	port    uint16
+	timeout time.Duration
 }
 
 // typeRevisionOf asks the kernel for the newest revision of set type typ for
@@ -85,21 +87,17 @@ func (c *ipsetConn) createTyped(name, typ string, family uint8, n int, withTimeo
 }
 
 // addPorts puts entries into the hash:net,port or hash:ip,port set name,
-// each with timeout (0: the set's default, none). An entry already present
-// gets the new timeout (the kernel's -exist), which is how a repeated DNS
-// answer refreshes its addresses.
-func (c *ipsetConn) addPorts(name string, entries []portEntry, timeout time.Duration, withCIDR bool) error {
+// each with its timeout. An entry already present gets the new timeout
+// (the kernel's -exist), which is how a repeated DNS answer refreshes its
+// addresses.
+func (c *ipsetConn) addPorts(name string, entries []portEntry, withCIDR bool) error {
 	setName := nameAttr(nl.IPSET_ATTR_SETNAME, name)
-	secs := uint32(min(timeout, maxSetTimeout) / time.Second)
-	if timeout > 0 && secs == 0 {
-		secs = 1
-	}
 	size := min(c.batch, 1000)
 	for start := 0; start < len(entries); start += size {
 		batch := entries[start:min(start+size, len(entries))]
 		list := make([]byte, 0, len(batch)*64)
 		for _, e := range batch {
-			list = append(list, nested(nl.IPSET_ATTR_DATA, portEntryAttrs(e, secs, timeout > 0, withCIDR))...)
+			list = append(list, nested(nl.IPSET_ATTR_DATA, portEntryAttrs(e, withCIDR))...)
 		}
 		attrs := append(append([]byte{}, setName...), nested(nl.IPSET_ATTR_ADT, list)...)
 		attrs = appendAttr(attrs, nl.IPSET_ATTR_LINENO|unix.NLA_F_NET_BYTEORDER, beUint32(uint32(start)))
@@ -111,8 +109,9 @@ func (c *ipsetConn) addPorts(name string, entries []portEntry, timeout time.Dura
 }
 
 // portEntryAttrs encodes one entry: address (and prefix length for
-// hash:net,port), TCP port and, when set, the timeout in seconds.
-func portEntryAttrs(e portEntry, secs uint32, withTimeout, withCIDR bool) []byte {
+// hash:net,port), TCP port and, when set, the timeout in whole seconds
+// (rounded up, so an entry never expires early).
+func portEntryAttrs(e portEntry, withCIDR bool) []byte {
 	typ := nl.IPSET_ATTR_IPADDR_IPV4
 	if e.prefix.Addr().Is6() {
 		typ = nl.IPSET_ATTR_IPADDR_IPV6
@@ -123,7 +122,8 @@ func portEntryAttrs(e portEntry, secs uint32, withTimeout, withCIDR bool) []byte
 	}
 	b = appendAttr(b, nl.IPSET_ATTR_PORT|unix.NLA_F_NET_BYTEORDER, binary.BigEndian.AppendUint16(nil, e.port))
 	b = appendAttr(b, nl.IPSET_ATTR_PROTO, []byte{protoTCP})
-	if withTimeout {
+	if e.timeout > 0 {
+		secs := uint32((min(e.timeout, maxSetTimeout) + time.Second - 1) / time.Second)
 		b = appendAttr(b, nl.IPSET_ATTR_TIMEOUT|unix.NLA_F_NET_BYTEORDER, beUint32(secs))
 	}
 	return b
@@ -161,18 +161,32 @@ func (c *ipsetConn) listPorts(name string) ([]portEntry, error) {
 
 // NameSets lets the resolver allow answered addresses: it adds them, with
 // the ports of the rule that allowed the name and a timeout, to the
-// family's name set over its own netlink socket. It is safe for concurrent
-// use; one request is on the socket at a time.
+// family's name set over its own netlink socket. Concurrent calls are
+// written together: one writer takes every request waiting and adds them
+// all in one message per family, so a burst of answers costs a few
+// netlink round trips, not one each.
 type NameSets struct {
-	mu   sync.Mutex
 	conn *ipsetConn
 	// v6 says the IPv6 set exists (IPv6 is filtered); IPv6 addresses are
 	// refused otherwise.
-	v6 bool
+	v6   bool
+	reqs chan *allowRequest
+	stop chan struct{}
+	done chan struct{}
 }
 
+// allowRequest is one Allow waiting for the writer.
+type allowRequest struct {
+	v4, v6 []portEntry
+	err    chan error
+}
+
+// maxGroup bounds the requests written together.
+const maxGroup = 512
+
 // OpenNameSets opens a netlink socket for the name sets of the current
-// network namespace. ipv6 says whether the IPv6 set is in use.
+// network namespace and starts their writer. ipv6 says whether the IPv6
+// set is in use.
 func OpenNameSets(ipv6 bool) (*NameSets, error) {
 	c, err := openIpset()
 	if err != nil {
@@ -183,52 +197,92 @@ func OpenNameSets(ipv6 bool) (*NameSets, error) {
 		_ = s.Socket.SetSendTimeout(&tv)
 		_ = s.Socket.SetReceiveTimeout(&tv)
 	}
-	return &NameSets{conn: c, v6: ipv6}, nil
+	n := &NameSets{conn: c, v6: ipv6, reqs: make(chan *allowRequest, maxGroup), stop: make(chan struct{}), done: make(chan struct{})}
+	go n.write()
+	return n, nil
+}
+
+// write adds what waits, a group at a time, until Close.
+func (n *NameSets) write() {
+	defer close(n.done)
+	for {
+		var group []*allowRequest
+		select {
+		case r := <-n.reqs:
+			group = append(group, r)
+		case <-n.stop:
+			return
+		}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case r := <-n.reqs:
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		var v4, v6 []portEntry
+		for _, r := range group {
+			v4 = append(v4, r.v4...)
+			v6 = append(v6, r.v6...)
+		}
+		var err error
+		if len(v4) > 0 {
+			err = n.conn.addPorts(SetNameV4, v4, false)
+		}
+		if err == nil && len(v6) > 0 {
+			err = n.conn.addPorts(SetNameV6, v6, false)
+		}
+		for _, r := range group {
+			r.err <- err
+		}
+	}
 }
 
 // Allow adds every address on every port for timeout. It returns only once
 // the kernel holds them all, or with an error: then some may be held, none
 // may be released to a client.
-func (n *NameSets) Allow(addrs []netip.Addr, ports []uint16, timeout time.Duration) error {
+func (n *NameSets) Allow(ctx context.Context, addrs []netip.Addr, ports []uint16, timeout time.Duration) error {
 	if len(ports) == 0 {
 		return errors.New("allow: no ports")
 	}
 	if timeout <= 0 {
 		return errors.New("allow: entries of the name sets must time out")
 	}
-	var v4, v6 []portEntry
+	r := &allowRequest{err: make(chan error, 1)}
 	for _, a := range addrs {
 		a = a.Unmap()
 		for _, p := range ports {
-			e := portEntry{prefix: netip.PrefixFrom(a, a.BitLen()), port: p}
+			e := portEntry{prefix: netip.PrefixFrom(a, a.BitLen()), port: p, timeout: timeout}
 			if a.Is4() {
-				v4 = append(v4, e)
+				r.v4 = append(r.v4, e)
 			} else {
-				v6 = append(v6, e)
+				r.v6 = append(r.v6, e)
 			}
 		}
 	}
-	if len(v6) > 0 && !n.v6 {
+	if len(r.v6) > 0 && !n.v6 {
 		return errors.New("allow: IPv6 is not filtered here")
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(v4) > 0 {
-		if err := n.conn.addPorts(SetNameV4, v4, timeout, false); err != nil {
-			return err
-		}
+	select {
+	case n.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.done:
+		return errors.New("allow: the name sets are closed")
 	}
-	if len(v6) > 0 {
-		if err := n.conn.addPorts(SetNameV6, v6, timeout, false); err != nil {
-			return err
-		}
+	select {
+	case err := <-r.err:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil
 }
 
-// Close releases the socket.
+// Close stops the writer and releases the socket.
 func (n *NameSets) Close() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	close(n.stop)
+	<-n.done
 	n.conn.Close()
 }

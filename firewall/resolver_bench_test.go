@@ -224,7 +224,7 @@ func BenchmarkNameSetsAllow(b *testing.B) {
 	for range b.N {
 		a = a.Next()
 		start := time.Now()
-		if err := sets.Allow([]netip.Addr{a}, []uint16{80, 443}, 90*time.Second); err != nil {
+		if err := sets.Allow(context.Background(), []netip.Addr{a}, []uint16{80, 443}, 90*time.Second); err != nil {
 			b.Fatal(err)
 		}
 		times = append(times, time.Since(start))

@@ -135,6 +135,10 @@ type Server struct {
 	services map[string]bool
 	cache    *cache
 	flights  flights
+	// misses bounds the upstream lookups in progress: a flood of fresh
+	// names waits here, not on the scheduler, so the answers in progress
+	// are allowed and released within AllowTimeout.
+	misses   chan struct{}
 	stats    counters
 	udp, tcp *dns.Client // upstream clients
 	svc      *dns.Client // to ServiceUpstream (TCP)
@@ -149,6 +153,9 @@ type Server struct {
 }
 
 type policyBox struct{ p Policy }
+
+// maxMisses is how many upstream lookups run at once.
+const maxMisses = 32
 
 // New checks cfg and returns a Server that is not serving yet.
 func New(cfg Config) (*Server, error) {
@@ -181,6 +188,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		services: map[string]bool{},
 		cache:    newCache(cfg.CacheSize),
+		misses:   make(chan struct{}, maxMisses),
 		closed:   make(chan struct{}),
 	}
 	for _, name := range cfg.Services {
@@ -410,6 +418,12 @@ func (s *Server) lookup(ctx context.Context, name string, qtype uint16, ports []
 	s.stats.cacheMisses.Add(1)
 
 	res, shared, _ := s.flights.do(key, true, func() flightResult {
+		select {
+		case s.misses <- struct{}{}:
+			defer func() { <-s.misses }()
+		case <-ctx.Done():
+			return flightResult{err: ctx.Err()}
+		}
 		r := s.resolve(ctx, name, qtype)
 		if r.err == nil && len(r.addrs) > 0 {
 			r.allowErr = s.allow(ctx, r.addrs, ports, max(r.ttl, s.cfg.MinTTL)+s.cfg.Grace)
