@@ -84,9 +84,11 @@ func resolverRecords() map[string][]string {
 // gatewayProc is init-firewall gateway running in the lab's client
 // namespace.
 type gatewayProc struct {
-	cmd    *exec.Cmd
-	out    *syncBuilder
-	exited chan error
+	cmd *exec.Cmd
+	out *syncBuilder
+	// exited is closed when the process has ended, with err its end.
+	exited chan struct{}
+	err    error
 }
 
 // syncBuilder is a strings.Builder safe for the process's two streams.
@@ -125,13 +127,13 @@ func (l *lab) startGatewayOn(t testing.TB, config, cpus string) *gatewayProc {
 		argv = append([]string{"taskset", "-c", cpus}, argv...)
 	}
 	cmd := l.client.Command(ctx, argv...)
-	g := &gatewayProc{cmd: cmd, out: &syncBuilder{}, exited: make(chan error, 1)}
+	g := &gatewayProc{cmd: cmd, out: &syncBuilder{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = g.out, g.out
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	go func() { g.exited <- cmd.Wait() }()
+	go func() { g.err = cmd.Wait(); close(g.exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGCONT)
 		_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -147,8 +149,8 @@ func (l *lab) startGatewayOn(t testing.TB, config, cpus string) *gatewayProc {
 			return g
 		}
 		select {
-		case err := <-g.exited:
-			t.Fatalf("gateway exited before it was ready: %v\n%s", err, g.out.String())
+		case <-g.exited:
+			t.Fatalf("gateway exited before it was ready: %v\n%s", g.err, g.out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -336,6 +338,16 @@ func TestIntegrationNetnsResolver(t *testing.T) {
 				}
 			}
 		}
+		// Wherever it was sent, a query is answered by the resolver.
+		for _, uid := range []int{1000, 0} {
+			for _, server := range servers {
+				for _, proto := range []string{"udp", "tcp"} {
+					if got := l.query(t, uid, server, "a.wild.test", "A", proto); got != "NOERROR "+wildV4 {
+						t.Errorf("uid %d %s %s a.wild.test: %s, want the resolver's answer", uid, proto, server, got)
+					}
+				}
+			}
+		}
 		for _, q := range append(l.dns.Asked(), l.otherDNS.Asked()...) {
 			if q.Type != "A" && q.Type != "AAAA" {
 				t.Errorf("an upstream saw %s %s over %s", q.Name, q.Type, q.Proto)
@@ -475,8 +487,8 @@ func TestIntegrationNetnsResolver(t *testing.T) {
 	})
 
 	select {
-	case err := <-g.exited:
-		t.Fatalf("gateway exited while ready: %v\n%s", err, g.out.String())
+	case <-g.exited:
+		t.Fatalf("gateway exited while ready: %v\n%s", g.err, g.out.String())
 	default:
 	}
 }

@@ -209,6 +209,17 @@ func (r Ruleset) outRules() []string {
 		"-o lo -j ACCEPT",
 		"-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
 	)
+	if r.Resolver {
+		// DNS to any address, redirected to the resolver: the filter
+		// still sees the interface the packet was first routed to.
+		lo := "127.0.0.1/32"
+		if r.fam.name == "v6" {
+			lo = "::1/128"
+		}
+		for _, proto := range []string{"udp", "tcp"} {
+			rules = append(rules, fmt.Sprintf("-d %s -p %s --dport %d -m conntrack --ctstate DNAT -j ACCEPT", lo, proto, ResolverPort))
+		}
+	}
 	for _, p := range sortedPrefixes(r.Deny) {
 		rules = append(rules, fmt.Sprintf("-d %s -j %s", p, ChainRejectOut))
 	}

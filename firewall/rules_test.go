@@ -56,18 +56,28 @@ func TestRestorePayload(t *testing.T) {
 		fetch []netip.AddrPort
 		learn string
 		ports []int
+		// resolver: the gateway's filtering resolver, with an upstream and
+		// a deny entry of the config.
+		resolver bool
 	}{
-		{"v4-first-run", familyV4, FirstRunHooks, []netip.AddrPort{netip.MustParseAddrPort("203.0.113.5:443")}, "", nil},
-		{"v6-first-run", familyV6, FirstRunHooks, nil, "", nil},
-		{"v4-rerun-misplaced-hook", familyV4, Hooks{InsertOut: true, DeleteOut: 2}, nil, "", nil},
-		{"v4-gateway-learning", familyV4, FirstRunHooks, nil, "dbx0123", []int{6379, 5432}},
+		{"v4-first-run", familyV4, FirstRunHooks, []netip.AddrPort{netip.MustParseAddrPort("203.0.113.5:443")}, "", nil, false},
+		{"v6-first-run", familyV6, FirstRunHooks, nil, "", nil, false},
+		{"v4-rerun-misplaced-hook", familyV4, Hooks{InsertOut: true, DeleteOut: 2}, nil, "", nil, false},
+		{"v4-gateway-learning", familyV4, FirstRunHooks, nil, "dbx0123", []int{6379, 5432}, false},
+		{"v4-gateway-resolver", familyV4, FirstRunHooks, nil, "", []int{5432}, true},
+		{"v6-gateway-resolver", familyV6, FirstRunHooks, nil, "", nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := *cfg
 			c.ServicePorts = tc.ports
+			if tc.resolver {
+				c.Upstreams = []string{"198.51.100.53", "[2001:db8:1::53]:5353"}
+				c.Deny = []string{"203.0.113.0/24", "2001:db8:dead::/48", "bad.example.com"}
+			}
 			rs := host.ruleset(tc.fam, &c, DefaultNFLogGroup)
 			rs.Fetch = tc.fetch
 			rs.LearnLabel = tc.learn
+			rs.Resolver = tc.resolver
 			golden(t, "restore-"+tc.name+".txt", rs.Restore(tc.hooks))
 		})
 	}

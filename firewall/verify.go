@@ -50,12 +50,19 @@ func Verify(ctx context.Context, v allowlist.VerifyConfig, ipv6 bool) (ok int, s
 		results = append(results, result{s, err})
 		mu.Unlock()
 	}
+	// Targets written as addresses are checked after those written as
+	// names: with the gateway's resolver, an address allowed only through
+	// a name opens once the name is answered.
+	var byAddr []string
 	for _, s := range v.Reachable {
-		if t, err := allowlist.ParseTarget(s); err == nil && !ipv6 {
-			if a, err := netip.ParseAddr(t.Host); err == nil && a.Is6() && !a.Is4In6() {
+		t, err := allowlist.ParseTarget(s)
+		if a, aerr := netip.ParseAddr(t.Host); err == nil && aerr == nil {
+			if !ipv6 && a.Is6() && !a.Is4In6() {
 				skipped = append(skipped, s)
 				continue
 			}
+			byAddr = append(byAddr, s)
+			continue
 		}
 		wg.Add(1)
 		go check(s, checkReachable)
@@ -63,6 +70,11 @@ func Verify(ctx context.Context, v allowlist.VerifyConfig, ipv6 bool) (ok int, s
 	for _, s := range v.Blocked {
 		wg.Add(1)
 		go check(s, checkBlocked)
+	}
+	wg.Wait()
+	for _, s := range byAddr {
+		wg.Add(1)
+		go check(s, checkReachable)
 	}
 	wg.Wait()
 	var errs []string
