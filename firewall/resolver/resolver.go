@@ -214,6 +214,11 @@ func (s *Server) Start(ctx context.Context, addrs ...string) error {
 	if len(addrs) == 0 {
 		return errors.New("start resolver: no listen address given")
 	}
+	select {
+	case <-s.closed:
+		return errors.New("start resolver: the server is closed (make a new one with New)")
+	default:
+	}
 	var started []*dns.Server
 	var bound []string
 	for _, addr := range addrs {
@@ -264,7 +269,7 @@ func (s *Server) Addrs() []string {
 	return slices.Clone(s.addrs)
 }
 
-// Close stops serving.
+// Close stops serving; a closed Server cannot be started again.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	servers := s.servers
@@ -409,7 +414,7 @@ func (s *Server) lookup(ctx context.Context, name string, qtype uint16, ports []
 	}
 	s.stats.cacheMisses.Add(1)
 
-	res, shared, _ := s.flights.do(key, true, func() flightResult {
+	res, shared, _ := s.flights.do(key, 0, nil, func() flightResult {
 		r := s.resolve(ctx, name, qtype)
 		if r.err == nil && len(r.addrs) > 0 {
 			r.allowErr = s.allow(ctx, r.addrs, ports, max(r.ttl, s.cfg.MinTTL)+s.cfg.Grace)
@@ -466,10 +471,15 @@ func (s *Server) allow(ctx context.Context, addrs []netip.Addr, ports []uint16, 
 	return err
 }
 
-// service asks Docker's resolver for a compose service name. A query that
-// is already in flight is Docker's resolver forwarding it back to us (it
-// did not know the name, and the gateway's nat rule returns every DNS packet
-// here): it gets NXDOMAIN at once, which breaks the loop.
+// service asks Docker's resolver for a compose service name, over TCP
+// (root in dev shares the loopback Docker's resolver listens on and could
+// race forged UDP answers; see firewall.tcpOnly).
+//
+// Docker's resolver forwards a name it does not know upstream, as the very
+// message it got, ID included, and the gateway's nat rule brings it back
+// here. That query, identical to one in flight down to the ID this
+// resolver chose, gets NXDOMAIN at once, which breaks the loop. Other
+// identical queries (clients asking at the same time) share the answer.
 func (s *Server) service(ctx context.Context, req, resp *dns.Msg, name string, ev *Event) *dns.Msg {
 	q := req.Question[0]
 	switch {
@@ -477,9 +487,11 @@ func (s *Server) service(ctx context.Context, req, resp *dns.Msg, name string, e
 		s.stats.refusedType.Add(1)
 		return resp // NODATA
 	}
-	res, _, busy := s.svcFlights.do(cacheKey{name, q.Qtype}, false, func() flightResult {
+	out := newQuery(name, q.Qtype)
+	isLoop := func(inFlight uint16) bool { return inFlight == req.Id }
+	res, _, busy := s.svcFlights.do(cacheKey{name, q.Qtype}, out.Id, isLoop, func() flightResult {
 		var r flightResult
-		reply, up, err := s.exchange(ctx, s.svc, dns.Fqdn(name), q.Qtype, []netip.AddrPort{s.cfg.ServiceUpstream})
+		reply, up, err := s.exchange(ctx, s.svc, out, []netip.AddrPort{s.cfg.ServiceUpstream})
 		r.upstream, r.err = up, err
 		if err == nil {
 			r.rcode = reply.Rcode

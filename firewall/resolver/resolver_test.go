@@ -707,6 +707,25 @@ func TestServices(t *testing.T) {
 	if st := e.res.Stats(); st.LoopGuard != 1 {
 		t.Errorf("Stats.LoopGuard = %d, want 1", st.LoopGuard)
 	}
+
+	// Clients asking for a service at the same time all get the answer,
+	// from one query to Docker's resolver.
+	docker.SetOptions(resolvertest.Options{Delay: 100 * time.Millisecond})
+	docker.ClearLog()
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			q := new(dns.Msg)
+			q.SetQuestion("db.", dns.TypeA)
+			if m, err := exchange("udp", q, e.addr); err != nil || rcode(m) != "NOERROR" || len(m.Answer) != 1 {
+				t.Errorf("concurrent service query: %v %v", m, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := docker.Count("db"); n != 1 {
+		t.Errorf("Docker's resolver asked %d times for 10 concurrent queries, want 1", n)
+	}
 }
 
 func TestEvents(t *testing.T) {
@@ -772,9 +791,17 @@ func TestStartStop(t *testing.T) {
 	if err := res.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
+	if err := res.Start(ctx, addrs[0]); err == nil {
+		t.Errorf("a closed server started again")
+	}
+
 	// Ending Start's context closes the sockets too.
-	if err := res.Start(ctx, addrs[0]); err != nil {
-		t.Fatalf("rebinding a closed server's address: %v", err)
+	res2, err := resolver.New(resolver.Config{Policy: patterns{}, Allower: &fakeAllower{}, Upstreams: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res2.Start(ctx, addrs[0]); err != nil {
+		t.Fatalf("binding a closed server's address again: %v", err)
 	}
 	cancel()
 	for {
