@@ -304,9 +304,9 @@ func (s *Server) Handle(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
 	if req.Response {
 		return nil
 	}
-	start := s.cfg.Now()
+	start := time.Now()
 	s.stats.queries.Add(1)
-	ev := Event{Time: start}
+	ev := Event{Time: s.cfg.Now()}
 	resp := s.handle(ctx, req, &ev)
 	finish(req, resp, tcp)
 	if resp.Rcode == dns.RcodeServerFailure {
@@ -314,7 +314,7 @@ func (s *Server) Handle(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
 	}
 	if s.cfg.Log != nil {
 		ev.Rcode = dns.RcodeToString[resp.Rcode]
-		ev.Duration = s.cfg.Now().Sub(start)
+		ev.Duration = time.Since(start)
 		s.cfg.Log(ev)
 	}
 	return resp
