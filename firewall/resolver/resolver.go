@@ -105,6 +105,10 @@ type Config struct {
 	UpstreamTimeout time.Duration
 	// CacheSize bounds the cache's entries; negative turns the cache off.
 	CacheSize int
+	// MaxInFlight bounds the upstream resolutions at once (beyond it a
+	// query waits up to UpstreamTimeout, then gets SERVFAIL); MaxTCPConns
+	// the client TCP connections (beyond it: closed at once).
+	MaxInFlight, MaxTCPConns int
 	// Log is called once for every query answered. May be nil.
 	Log func(Event)
 	// Now is the clock (tests move it); nil is time.Now.
@@ -136,8 +140,10 @@ type Server struct {
 	cache    *cache
 	flights  flights
 	stats    counters
-	udp, tcp *dns.Client // upstream clients
-	svc      *dns.Client // to ServiceUpstream (TCP)
+	udp, tcp *dns.Client   // upstream clients
+	inFlight chan struct{} // MaxInFlight slots
+	tcpSlots chan struct{} // MaxTCPConns slots, shared by every listener
+	svc      *dns.Client   // to ServiceUpstream (TCP)
 
 	// svcFlights are the service queries in flight, for the loop guard.
 	svcFlights flights
@@ -174,6 +180,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = DefaultCacheSize
 	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.MaxTCPConns <= 0 {
+		cfg.MaxTCPConns = DefaultMaxTCPConns
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -182,6 +194,8 @@ func New(cfg Config) (*Server, error) {
 		services: map[string]bool{},
 		cache:    newCache(cfg.CacheSize),
 		closed:   make(chan struct{}),
+		inFlight: make(chan struct{}, cfg.MaxInFlight),
+		tcpSlots: make(chan struct{}, cfg.MaxTCPConns),
 	}
 	for _, name := range cfg.Services {
 		n := canonical(name)
@@ -237,7 +251,7 @@ func (s *Server) Start(ctx context.Context, addrs ...string) error {
 		}
 		for _, srv := range []*dns.Server{
 			{PacketConn: pc, Handler: s, UDPSize: 4096, MsgAcceptFunc: accept},
-			{Listener: l, Handler: s, MsgAcceptFunc: accept, ReadTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }},
+			{Listener: &limitListener{Listener: l, slots: s.tcpSlots}, Handler: s, MsgAcceptFunc: accept, ReadTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }},
 		} {
 			up := make(chan struct{})
 			srv.NotifyStartedFunc = func() { close(up) }
@@ -415,6 +429,10 @@ func (s *Server) lookup(ctx context.Context, name string, qtype uint16, ports []
 	s.stats.cacheMisses.Add(1)
 
 	res, shared, _ := s.flights.do(key, 0, nil, func() flightResult {
+		if err := s.acquire(ctx); err != nil {
+			return flightResult{err: err}
+		}
+		defer s.release()
 		r := s.resolve(ctx, name, qtype)
 		if r.err == nil && len(r.addrs) > 0 {
 			r.allowErr = s.allow(ctx, r.addrs, ports, max(r.ttl, s.cfg.MinTTL)+s.cfg.Grace)
@@ -490,6 +508,10 @@ func (s *Server) service(ctx context.Context, req, resp *dns.Msg, name string, e
 	out := newQuery(name, q.Qtype)
 	isLoop := func(inFlight uint16) bool { return inFlight == req.Id }
 	res, _, busy := s.svcFlights.do(cacheKey{name, q.Qtype}, out.Id, isLoop, func() flightResult {
+		if err := s.acquire(ctx); err != nil {
+			return flightResult{err: err}
+		}
+		defer s.release()
 		var r flightResult
 		reply, up, err := s.exchange(ctx, s.svc, out, []netip.AddrPort{s.cfg.ServiceUpstream})
 		r.upstream, r.err = up, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -812,4 +813,61 @@ func TestStartStop(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling: the port is freed by a goroutine
 	}
+}
+
+func TestLimits(t *testing.T) {
+	t.Run("in flight", func(t *testing.T) {
+		e := newEnv(t, patterns{"**.test"}, func(c *resolver.Config) {
+			c.MaxInFlight, c.UpstreamTimeout = 2, 700*time.Millisecond
+		})
+		e.up.SetOptions(resolvertest.Options{Synthesize: "slow.test", Delay: 400 * time.Millisecond})
+		// Five names at once, two slots, each query 400ms: two run, two
+		// wait 400ms and run, the fifth would wait 800ms, past the 700ms
+		// bound, and gets SERVFAIL.
+		var wg sync.WaitGroup
+		var servfail atomic.Int32
+		for i := range 5 {
+			wg.Go(func() {
+				q := new(dns.Msg)
+				q.SetQuestion(fmt.Sprintf("n%d.slow.test.", i), dns.TypeA)
+				if m, err := exchange("udp", q, e.addr); err != nil || rcode(m) == "SERVFAIL" {
+					servfail.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if st := e.res.Stats(); servfail.Load() != 1 || st.Overload != 1 {
+			t.Errorf("%d SERVFAIL, stats %+v; want 1 turned away", servfail.Load(), st)
+		}
+	})
+	t.Run("TCP connections", func(t *testing.T) {
+		e := newEnv(t, patterns{"**.test"}, func(c *resolver.Config) { c.MaxTCPConns = 2 })
+		// Two TCP connections held open; a third is closed at once.
+		for range 2 {
+			c, err := net.Dial("tcp", e.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			// A query proves the server holds the connection.
+			q := new(dns.Msg)
+			q.SetQuestion("nope.example.", dns.TypeA)
+			co := &dns.Conn{Conn: c}
+			if err := co.WriteMsg(q); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := co.ReadMsg(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		third, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer third.Close()
+		third.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := third.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("a third TCP connection: read %v, want it closed", err)
+		}
+	})
 }
