@@ -122,7 +122,7 @@ func newQuery(name string, qtype uint16) *dns.Msg {
 // exchange asks servers in order for q until one gives a sane NOERROR or
 // NXDOMAIN answer; it returns that answer and the server. Timeouts,
 // SERVFAIL, REFUSED and insane answers move on to the next.
-func (s *Server) exchange(ctx context.Context, c *dnsClient, q *dns.Msg, servers []netip.AddrPort) (*dns.Msg, string, error) {
+func (s *Server) exchange(ctx context.Context, c *dns.Client, q *dns.Msg, servers []netip.AddrPort) (*dns.Msg, string, error) {
 	var errs []error
 	for _, server := range servers {
 		addr := server.String()
@@ -143,12 +143,9 @@ func (s *Server) exchange(ctx context.Context, c *dnsClient, q *dns.Msg, servers
 	return nil, "", fmt.Errorf("ask upstreams for %s %s: %w", strings.TrimSuffix(qq.Name, "."), dns.Type(qq.Qtype), errors.Join(errs...))
 }
 
-// dnsClient is miekg's client; the alias keeps signatures short.
-type dnsClient = dns.Client
-
 // exchangeOne asks one server, over TCP again when the UDP answer is
 // truncated.
-func (s *Server) exchangeOne(ctx context.Context, c *dnsClient, q *dns.Msg, addr string) (*dns.Msg, error) {
+func (s *Server) exchangeOne(ctx context.Context, c *dns.Client, q *dns.Msg, addr string) (*dns.Msg, error) {
 	tctx, cancel := context.WithTimeout(ctx, s.cfg.UpstreamTimeout)
 	defer cancel()
 	reply, _, err := c.ExchangeContext(tctx, q, addr)
