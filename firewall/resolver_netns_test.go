@@ -233,7 +233,7 @@ func raceHelper() string {
 			}
 			q := new(dns.Msg)
 			q.SetQuestion(fmt.Sprintf("r%d.wild.test.", i), dns.TypeA)
-			c := &dns.Client{Net: "tcp", Timeout: 10 * time.Second}
+			c := &dns.Client{Net: "udp", Timeout: 10 * time.Second}
 			reply, _, err := c.Exchange(q, server)
 			if err != nil || reply.Rcode != dns.RcodeSuccess || len(reply.Answer) != 1 {
 				fail("answer %v %v", reply, err)

@@ -105,6 +105,10 @@ type Config struct {
 	UpstreamTimeout time.Duration
 	// CacheSize bounds the cache's entries; negative turns the cache off.
 	CacheSize int
+	// MaxInFlight bounds the upstream resolutions at once (beyond it a
+	// query waits up to UpstreamTimeout, then gets SERVFAIL); MaxTCPConns
+	// the client TCP connections (beyond it: closed at once).
+	MaxInFlight, MaxTCPConns int
 	// Log is called once for every query answered. May be nil.
 	Log func(Event)
 	// Now is the clock (tests move it); nil is time.Now.
@@ -135,13 +139,11 @@ type Server struct {
 	services map[string]bool
 	cache    *cache
 	flights  flights
-	// misses bounds the upstream lookups in progress: a flood of fresh
-	// names waits here, not on the scheduler, so the answers in progress
-	// are allowed and released within AllowTimeout.
-	misses   chan struct{}
 	stats    counters
-	udp, tcp *dns.Client // upstream clients
-	svc      *dns.Client // to ServiceUpstream (TCP)
+	udp, tcp *dns.Client   // upstream clients
+	inFlight chan struct{} // MaxInFlight slots
+	tcpSlots chan struct{} // MaxTCPConns slots, shared by every listener
+	svc      *dns.Client   // to ServiceUpstream (TCP)
 
 	// svcFlights are the service queries in flight, for the loop guard.
 	svcFlights flights
@@ -153,9 +155,6 @@ type Server struct {
 }
 
 type policyBox struct{ p Policy }
-
-// maxMisses is how many upstream lookups run at once.
-const maxMisses = 32
 
 // New checks cfg and returns a Server that is not serving yet.
 func New(cfg Config) (*Server, error) {
@@ -181,6 +180,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = DefaultCacheSize
 	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.MaxTCPConns <= 0 {
+		cfg.MaxTCPConns = DefaultMaxTCPConns
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -188,8 +193,9 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		services: map[string]bool{},
 		cache:    newCache(cfg.CacheSize),
-		misses:   make(chan struct{}, maxMisses),
 		closed:   make(chan struct{}),
+		inFlight: make(chan struct{}, cfg.MaxInFlight),
+		tcpSlots: make(chan struct{}, cfg.MaxTCPConns),
 	}
 	for _, name := range cfg.Services {
 		n := canonical(name)
@@ -222,6 +228,11 @@ func (s *Server) Start(ctx context.Context, addrs ...string) error {
 	if len(addrs) == 0 {
 		return errors.New("start resolver: no listen address given")
 	}
+	select {
+	case <-s.closed:
+		return errors.New("start resolver: the server is closed (make a new one with New)")
+	default:
+	}
 	var started []*dns.Server
 	var bound []string
 	for _, addr := range addrs {
@@ -240,7 +251,7 @@ func (s *Server) Start(ctx context.Context, addrs ...string) error {
 		}
 		for _, srv := range []*dns.Server{
 			{PacketConn: pc, Handler: s, UDPSize: 4096, MsgAcceptFunc: accept},
-			{Listener: l, Handler: s, MsgAcceptFunc: accept, ReadTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }},
+			{Listener: &limitListener{Listener: l, slots: s.tcpSlots}, Handler: s, MsgAcceptFunc: accept, ReadTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }},
 		} {
 			up := make(chan struct{})
 			srv.NotifyStartedFunc = func() { close(up) }
@@ -272,7 +283,7 @@ func (s *Server) Addrs() []string {
 	return slices.Clone(s.addrs)
 }
 
-// Close stops serving.
+// Close stops serving; a closed Server cannot be started again.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	servers := s.servers
@@ -307,9 +318,9 @@ func (s *Server) Handle(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
 	if req.Response {
 		return nil
 	}
-	start := s.cfg.Now()
+	start := time.Now()
 	s.stats.queries.Add(1)
-	ev := Event{Time: start}
+	ev := Event{Time: s.cfg.Now()}
 	resp := s.handle(ctx, req, &ev)
 	finish(req, resp, tcp)
 	if resp.Rcode == dns.RcodeServerFailure {
@@ -317,7 +328,7 @@ func (s *Server) Handle(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
 	}
 	if s.cfg.Log != nil {
 		ev.Rcode = dns.RcodeToString[resp.Rcode]
-		ev.Duration = s.cfg.Now().Sub(start)
+		ev.Duration = time.Since(start)
 		s.cfg.Log(ev)
 	}
 	return resp
@@ -417,13 +428,11 @@ func (s *Server) lookup(ctx context.Context, name string, qtype uint16, ports []
 	}
 	s.stats.cacheMisses.Add(1)
 
-	res, shared, _ := s.flights.do(key, true, func() flightResult {
-		select {
-		case s.misses <- struct{}{}:
-			defer func() { <-s.misses }()
-		case <-ctx.Done():
-			return flightResult{err: ctx.Err()}
+	res, shared, _ := s.flights.do(key, 0, nil, func() flightResult {
+		if err := s.acquire(ctx); err != nil {
+			return flightResult{err: err}
 		}
+		defer s.release()
 		r := s.resolve(ctx, name, qtype)
 		if r.err == nil && len(r.addrs) > 0 {
 			r.allowErr = s.allow(ctx, r.addrs, ports, max(r.ttl, s.cfg.MinTTL)+s.cfg.Grace)
@@ -480,10 +489,15 @@ func (s *Server) allow(ctx context.Context, addrs []netip.Addr, ports []uint16, 
 	return err
 }
 
-// service asks Docker's resolver for a compose service name. A query that
-// is already in flight is Docker's resolver forwarding it back to us (it
-// did not know the name, and the gateway's nat rule returns every DNS packet
-// here): it gets NXDOMAIN at once, which breaks the loop.
+// service asks Docker's resolver for a compose service name, over TCP
+// (root in dev shares the loopback Docker's resolver listens on and could
+// race forged UDP answers; see firewall.tcpOnly).
+//
+// Docker's resolver forwards a name it does not know upstream, as the very
+// message it got, ID included, and the gateway's nat rule brings it back
+// here. That query, identical to one in flight down to the ID this
+// resolver chose, gets NXDOMAIN at once, which breaks the loop. Other
+// identical queries (clients asking at the same time) share the answer.
 func (s *Server) service(ctx context.Context, req, resp *dns.Msg, name string, ev *Event) *dns.Msg {
 	q := req.Question[0]
 	switch {
@@ -491,9 +505,15 @@ func (s *Server) service(ctx context.Context, req, resp *dns.Msg, name string, e
 		s.stats.refusedType.Add(1)
 		return resp // NODATA
 	}
-	res, _, busy := s.svcFlights.do(cacheKey{name, q.Qtype}, false, func() flightResult {
+	out := newQuery(name, q.Qtype)
+	isLoop := func(inFlight uint16) bool { return inFlight == req.Id }
+	res, _, busy := s.svcFlights.do(cacheKey{name, q.Qtype}, out.Id, isLoop, func() flightResult {
+		if err := s.acquire(ctx); err != nil {
+			return flightResult{err: err}
+		}
+		defer s.release()
 		var r flightResult
-		reply, up, err := s.exchange(ctx, s.svc, dns.Fqdn(name), q.Qtype, []netip.AddrPort{s.cfg.ServiceUpstream})
+		reply, up, err := s.exchange(ctx, s.svc, out, []netip.AddrPort{s.cfg.ServiceUpstream})
 		r.upstream, r.err = up, err
 		if err == nil {
 			r.rcode = reply.Rcode

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -323,7 +324,7 @@ func TestRace1000(t *testing.T) {
 		e.up.Set(fmt.Sprintf("n%d.race.test", i), 300, netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}))
 	}
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 200) // the client side's sockets
+	sem := make(chan struct{}, 1000) // all at once
 	for i := range n {
 		wg.Go(func() {
 			sem <- struct{}{}
@@ -339,7 +340,7 @@ func TestRace1000(t *testing.T) {
 				return
 			}
 			if len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != want.String() {
-				t.Errorf("%s: %v, want %v", name, m.Answer, want)
+				t.Errorf("%s: %s %v, want %v", name, rcode(m), m.Answer, want)
 				return
 			}
 			if allowedAt, ok := e.allower.AllowedAt(want); !ok || allowedAt.After(at) {
@@ -707,6 +708,25 @@ func TestServices(t *testing.T) {
 	if st := e.res.Stats(); st.LoopGuard != 1 {
 		t.Errorf("Stats.LoopGuard = %d, want 1", st.LoopGuard)
 	}
+
+	// Clients asking for a service at the same time all get the answer,
+	// from one query to Docker's resolver.
+	docker.SetOptions(resolvertest.Options{Delay: 100 * time.Millisecond})
+	docker.ClearLog()
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			q := new(dns.Msg)
+			q.SetQuestion("db.", dns.TypeA)
+			if m, err := exchange("udp", q, e.addr); err != nil || rcode(m) != "NOERROR" || len(m.Answer) != 1 {
+				t.Errorf("concurrent service query: %v %v", m, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := docker.Count("db"); n != 1 {
+		t.Errorf("Docker's resolver asked %d times for 10 concurrent queries, want 1", n)
+	}
 }
 
 func TestEvents(t *testing.T) {
@@ -772,9 +792,17 @@ func TestStartStop(t *testing.T) {
 	if err := res.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
+	if err := res.Start(ctx, addrs[0]); err == nil {
+		t.Errorf("a closed server started again")
+	}
+
 	// Ending Start's context closes the sockets too.
-	if err := res.Start(ctx, addrs[0]); err != nil {
-		t.Fatalf("rebinding a closed server's address: %v", err)
+	res2, err := resolver.New(resolver.Config{Policy: patterns{}, Allower: &fakeAllower{}, Upstreams: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res2.Start(ctx, addrs[0]); err != nil {
+		t.Fatalf("binding a closed server's address again: %v", err)
 	}
 	cancel()
 	for {
@@ -785,4 +813,61 @@ func TestStartStop(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling: the port is freed by a goroutine
 	}
+}
+
+func TestLimits(t *testing.T) {
+	t.Run("in flight", func(t *testing.T) {
+		e := newEnv(t, patterns{"**.test"}, func(c *resolver.Config) {
+			c.MaxInFlight, c.UpstreamTimeout = 2, 700*time.Millisecond
+		})
+		e.up.SetOptions(resolvertest.Options{Synthesize: "slow.test", Delay: 400 * time.Millisecond})
+		// Five names at once, two slots, each query 400ms: two run, two
+		// wait 400ms and run, the fifth would wait 800ms, past the 700ms
+		// bound, and gets SERVFAIL.
+		var wg sync.WaitGroup
+		var servfail atomic.Int32
+		for i := range 5 {
+			wg.Go(func() {
+				q := new(dns.Msg)
+				q.SetQuestion(fmt.Sprintf("n%d.slow.test.", i), dns.TypeA)
+				if m, err := exchange("udp", q, e.addr); err != nil || rcode(m) == "SERVFAIL" {
+					servfail.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if st := e.res.Stats(); servfail.Load() != 1 || st.Overload != 1 {
+			t.Errorf("%d SERVFAIL, stats %+v; want 1 turned away", servfail.Load(), st)
+		}
+	})
+	t.Run("TCP connections", func(t *testing.T) {
+		e := newEnv(t, patterns{"**.test"}, func(c *resolver.Config) { c.MaxTCPConns = 2 })
+		// Two TCP connections held open; a third is closed at once.
+		for range 2 {
+			c, err := net.Dial("tcp", e.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			// A query proves the server holds the connection.
+			q := new(dns.Msg)
+			q.SetQuestion("nope.example.", dns.TypeA)
+			co := &dns.Conn{Conn: c}
+			if err := co.WriteMsg(q); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := co.ReadMsg(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		third, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer third.Close()
+		third.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := third.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("a third TCP connection: read %v, want it closed", err)
+		}
+	})
 }

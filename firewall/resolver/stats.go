@@ -20,6 +20,7 @@ type Stats struct {
 	CacheMisses    uint64
 	Shared         uint64 // misses that waited for an identical one
 	LoopGuard      uint64 // service queries answered NXDOMAIN because they came back
+	Overload       uint64 // SERVFAIL: MaxInFlight resolutions were running
 	CacheEntries   int
 	// AllowP50, AllowP99 and AllowMax are upper bounds of the Allower's
 	// latency, from a histogram of power-of-two microsecond buckets.
@@ -30,7 +31,7 @@ type Stats struct {
 type counters struct {
 	queries, allowed, refusedPolicy, refusedType, refusedInward, malformed,
 	servfail, upstreamErrors, allowErrors, cacheHits, cacheMisses, shared,
-	loopGuard atomic.Uint64
+	loopGuard, overload atomic.Uint64
 	allowLatency histogram
 }
 
@@ -87,6 +88,7 @@ func (s *Server) Stats() Stats {
 		CacheMisses:    c.cacheMisses.Load(),
 		Shared:         c.shared.Load(),
 		LoopGuard:      c.loopGuard.Load(),
+		Overload:       c.overload.Load(),
 		CacheEntries:   s.cache.len(),
 	}
 	st.AllowP50, st.AllowCalls = c.allowLatency.quantile(0.5)

@@ -37,7 +37,7 @@ func (s *Server) resolve(ctx context.Context, name string, qtype uint16) flightR
 	ttl := MaxTTL
 	hops := 0
 	for {
-		reply, up, err := s.exchange(ctx, s.udp, current, qtype, s.cfg.Upstreams)
+		reply, up, err := s.exchange(ctx, s.udp, newQuery(current, qtype), s.cfg.Upstreams)
 		r.upstream = up
 		if err != nil {
 			s.stats.upstreamErrors.Add(1)
@@ -109,14 +109,20 @@ func ownAddrs(reply *dns.Msg, owner string, qtype uint16) ([]netip.Addr, time.Du
 	return addrs, ttl
 }
 
-// exchange asks servers in order for name/qtype (RD set) until one gives a
-// sane NOERROR or NXDOMAIN answer; it returns that answer and the server.
-// Timeouts, SERVFAIL, REFUSED and insane answers move on to the next.
-func (s *Server) exchange(ctx context.Context, c *dnsClient, name string, qtype uint16, servers []netip.AddrPort) (*dns.Msg, string, error) {
+// newQuery is a query for name/qtype as the resolver sends it upstream:
+// RD set, EDNS, a random ID from crypto/rand.
+func newQuery(name string, qtype uint16) *dns.Msg {
 	q := new(dns.Msg)
-	q.SetQuestion(name, qtype) // a random ID from crypto/rand
+	q.SetQuestion(dns.Fqdn(name), qtype)
 	q.RecursionDesired = true
 	q.SetEdns0(maxUDPSize, false)
+	return q
+}
+
+// exchange asks servers in order for q until one gives a sane NOERROR or
+// NXDOMAIN answer; it returns that answer and the server. Timeouts,
+// SERVFAIL, REFUSED and insane answers move on to the next.
+func (s *Server) exchange(ctx context.Context, c *dns.Client, q *dns.Msg, servers []netip.AddrPort) (*dns.Msg, string, error) {
 	var errs []error
 	for _, server := range servers {
 		addr := server.String()
@@ -133,15 +139,13 @@ func (s *Server) exchange(ctx context.Context, c *dnsClient, name string, qtype 
 		}
 		return reply, addr, nil
 	}
-	return nil, "", fmt.Errorf("ask upstreams for %s %s: %w", strings.TrimSuffix(name, "."), dns.Type(qtype), errors.Join(errs...))
+	qq := q.Question[0]
+	return nil, "", fmt.Errorf("ask upstreams for %s %s: %w", strings.TrimSuffix(qq.Name, "."), dns.Type(qq.Qtype), errors.Join(errs...))
 }
-
-// dnsClient is miekg's client; the alias keeps signatures short.
-type dnsClient = dns.Client
 
 // exchangeOne asks one server, over TCP again when the UDP answer is
 // truncated.
-func (s *Server) exchangeOne(ctx context.Context, c *dnsClient, q *dns.Msg, addr string) (*dns.Msg, error) {
+func (s *Server) exchangeOne(ctx context.Context, c *dns.Client, q *dns.Msg, addr string) (*dns.Msg, error) {
 	tctx, cancel := context.WithTimeout(ctx, s.cfg.UpstreamTimeout)
 	defer cancel()
 	reply, _, err := c.ExchangeContext(tctx, q, addr)
@@ -179,16 +183,19 @@ type flights struct {
 
 type flight struct {
 	done chan struct{}
+	tag  uint16
 	res  flightResult
 }
 
-// do runs fn for key. When a run for key is under way it waits for it and
-// returns its result (shared), or, unless join, returns at once (busy).
-func (f *flights) do(key cacheKey, join bool, fn func() flightResult) (res flightResult, shared, busy bool) {
+// do runs fn for key, or waits for the run already under way and shares
+// its result. tag is kept with a run: a caller for whom loop(tag) of the
+// run under way is true gets looped at once instead of waiting (a query
+// that is that run coming back would wait for itself).
+func (f *flights) do(key cacheKey, tag uint16, loop func(tag uint16) bool, fn func() flightResult) (res flightResult, shared, looped bool) {
 	f.mu.Lock()
 	if c, ok := f.m[key]; ok {
 		f.mu.Unlock()
-		if !join {
+		if loop != nil && loop(c.tag) {
 			return flightResult{}, false, true
 		}
 		<-c.done
@@ -197,7 +204,7 @@ func (f *flights) do(key cacheKey, join bool, fn func() flightResult) (res fligh
 	if f.m == nil {
 		f.m = map[cacheKey]*flight{}
 	}
-	c := &flight{done: make(chan struct{}), res: flightResult{err: errors.New("resolution panicked")}}
+	c := &flight{done: make(chan struct{}), tag: tag, res: flightResult{err: errors.New("resolution panicked")}}
 	f.m[key] = c
 	f.mu.Unlock()
 	defer func() {

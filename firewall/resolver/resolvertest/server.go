@@ -80,7 +80,10 @@ type Server struct {
 }
 
 // Start serves on addr ("127.0.0.1:0" when empty; port 0 picks one port
-// free for both UDP and TCP) and returns once both sockets are bound.
+// free for both UDP and TCP) and returns once both sockets are bound. The
+// sockets are opened before Start returns, in the network namespace of the
+// calling thread, so a test can start it from a goroutine locked into a
+// namespace.
 func Start(addr string, opts Options) (*Server, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"

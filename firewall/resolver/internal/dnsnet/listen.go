@@ -7,6 +7,9 @@ import (
 	"net"
 )
 
+// udpReadBuffer is the receive buffer asked for UDP sockets.
+const udpReadBuffer = 4 << 20
+
 // ListenBoth binds UDP and TCP on the same address. With port 0 it picks a
 // port that is free for both, trying a few times because the UDP port the
 // kernel picks may be taken for TCP.
@@ -23,6 +26,13 @@ func ListenBoth(addr string) (net.PacketConn, net.Listener, error) {
 		}
 		l, err := net.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
+			// A burst of queries (a build starting, a test's 1,000 names)
+			// must not overflow the default ~200 KB buffer: a dropped query
+			// costs the client a retry, 1 to 5 s. The kernel caps this at
+			// net.core.rmem_max; less is no error.
+			if u, ok := pc.(*net.UDPConn); ok {
+				setReadBuffer(u, udpReadBuffer)
+			}
 			return pc, l, nil
 		}
 		pc.Close()
