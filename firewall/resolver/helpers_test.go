@@ -47,7 +47,8 @@ type allowCall struct {
 }
 
 // fakeAllower records calls; err makes them fail, hold makes them wait
-// (ignoring ctx, as a stuck kernel call would) until it is closed, and
+// until it is closed or ctx ends (as the gateway's name sets do when their
+// kernel call is stuck: the call stays, the caller is released), and
 // called is signalled on each call when set.
 type fakeAllower struct {
 	mu      sync.Mutex
@@ -66,7 +67,11 @@ func (f *fakeAllower) Allow(ctx context.Context, addrs []netip.Addr, ports []uin
 		called <- struct{}{}
 	}
 	if hold != nil {
-		<-hold
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if err != nil {
 		return err

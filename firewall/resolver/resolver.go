@@ -462,8 +462,9 @@ func (s *Server) lookup(ctx context.Context, name string, qtype uint16, ports []
 	return answer{rcode: res.rcode, addrs: res.addrs, ttl: uint32(res.ttl / time.Second)}, nil
 }
 
-// allow calls the Allower, bounded by AllowTimeout even when the Allower
-// does not heed its context.
+// allow calls the Allower, bounded by AllowTimeout through its context:
+// an Allower must return once its context is done (the gateway's name sets
+// do), so that no answer waits longer and none is released unallowed.
 func (s *Server) allow(ctx context.Context, addrs []netip.Addr, ports []uint16, timeout time.Duration) error {
 	if len(addrs) == 0 {
 		return nil
@@ -471,16 +472,15 @@ func (s *Server) allow(ctx context.Context, addrs []netip.Addr, ports []uint16, 
 	actx, cancel := context.WithTimeout(ctx, s.cfg.AllowTimeout)
 	defer cancel()
 	start := time.Now()
-	done := make(chan error, 1)
-	go func() { done <- s.cfg.Allower.Allow(actx, addrs, ports, timeout) }()
-	var err error
-	select {
-	case err = <-done:
-		if err != nil {
-			err = fmt.Errorf("allow %d addresses: %w", len(addrs), err)
-		}
-	case <-actx.Done():
+	err := s.cfg.Allower.Allow(actx, addrs, ports, timeout)
+	switch {
+	case err == nil && actx.Err() != nil:
+		// Confirmed, but too late to count: the bound is the client's.
 		err = fmt.Errorf("allow %d addresses: not confirmed within %v", len(addrs), s.cfg.AllowTimeout)
+	case err != nil && actx.Err() != nil:
+		err = fmt.Errorf("allow %d addresses: not confirmed within %v", len(addrs), s.cfg.AllowTimeout)
+	case err != nil:
+		err = fmt.Errorf("allow %d addresses: %w", len(addrs), err)
 	}
 	s.stats.allowLatency.observe(time.Since(start))
 	if err != nil {

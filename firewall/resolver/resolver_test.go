@@ -818,15 +818,16 @@ func TestStartStop(t *testing.T) {
 func TestLimits(t *testing.T) {
 	t.Run("in flight", func(t *testing.T) {
 		e := newEnv(t, patterns{"**.test"}, func(c *resolver.Config) {
-			c.MaxInFlight, c.UpstreamTimeout = 2, 700*time.Millisecond
+			c.MaxInFlight, c.UpstreamTimeout = 2, 500*time.Millisecond
 		})
-		e.up.SetOptions(resolvertest.Options{Synthesize: "slow.test", Delay: 400 * time.Millisecond})
-		// Five names at once, two slots, each query 400ms: two run, two
-		// wait 400ms and run, the fifth would wait 800ms, past the 700ms
-		// bound, and gets SERVFAIL.
+		// Under half the timeout, so UDP is not retried over TCP.
+		e.up.SetOptions(resolvertest.Options{Synthesize: "slow.test", Delay: 200 * time.Millisecond})
+		// Seven names at once, two slots, each query 200ms: two run, two
+		// wait 200ms, two 400ms, and the seventh would wait 600ms, past
+		// the 500ms bound, and gets SERVFAIL.
 		var wg sync.WaitGroup
 		var servfail atomic.Int32
-		for i := range 5 {
+		for i := range 7 {
 			wg.Go(func() {
 				q := new(dns.Msg)
 				q.SetQuestion(fmt.Sprintf("n%d.slow.test.", i), dns.TypeA)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -144,12 +145,20 @@ func (s *Server) exchange(ctx context.Context, c *dns.Client, q *dns.Msg, server
 }
 
 // exchangeOne asks one server, over TCP again when the UDP answer is
-// truncated.
+// truncated or does not come within half of UpstreamTimeout (a datagram
+// lost in a burst must not cost the client the whole timeout).
 func (s *Server) exchangeOne(ctx context.Context, c *dns.Client, q *dns.Msg, addr string) (*dns.Msg, error) {
 	tctx, cancel := context.WithTimeout(ctx, s.cfg.UpstreamTimeout)
 	defer cancel()
-	reply, _, err := c.ExchangeContext(tctx, q, addr)
-	if err == nil && reply.Truncated && c.Net == "udp" {
+	if c.Net != "udp" {
+		reply, _, err := c.ExchangeContext(tctx, q, addr)
+		return reply, err
+	}
+	uctx, ucancel := context.WithTimeout(tctx, s.cfg.UpstreamTimeout/2)
+	reply, _, err := c.ExchangeContext(uctx, q, addr)
+	ucancel()
+	var ne net.Error
+	if err == nil && reply.Truncated || errors.As(err, &ne) && ne.Timeout() && tctx.Err() == nil {
 		reply, _, err = s.tcp.ExchangeContext(tctx, q, addr)
 	}
 	return reply, err
