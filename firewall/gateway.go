@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -32,18 +31,7 @@ var dockerDNS = netip.MustParseAddr("127.0.0.11")
 // rules let them reach the sources while gathering, and nothing in dev can
 // set that mark.
 func markedDialer() *net.Dialer {
-	return &net.Dialer{Timeout: 5 * time.Second, Resolver: tcpResolver, Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		if err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_MARK, contract.GatewayMark)
-		}); err != nil {
-			return err
-		}
-		if serr != nil {
-			return fmt.Errorf("mark socket: %w", serr)
-		}
-		return nil
-	}}
+	return &net.Dialer{Timeout: 5 * time.Second, Resolver: tcpResolver, Control: markControl}
 }
 
 // learnUpstreams learns where Docker's embedded resolver forwards, when

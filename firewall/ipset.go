@@ -127,40 +127,12 @@ func nameAttr(typ int, name string) []byte {
 // typeRevision asks the kernel for the newest revision of hash:net it has
 // for family, the one `ipset create` would use.
 func (c *ipsetConn) typeRevision(family uint8) (uint8, error) {
-	attrs := nameAttr(nl.IPSET_ATTR_TYPENAME, "hash:net")
-	attrs = appendAttr(attrs, nl.IPSET_ATTR_FAMILY, []byte{family})
-	msgs, err := c.request(nl.IPSET_CMD_TYPE, 0, attrs)
-	if err != nil {
-		return 0, err
-	}
-	for _, m := range msgs {
-		for a := range nl.ParseAttributes(m[nfgenmsgLen:]) {
-			if a.Type == nl.IPSET_ATTR_REVISION && len(a.Value) == 1 {
-				return a.Value[0], nil
-			}
-		}
-	}
-	return 0, errors.New("kernel did not name a hash:net revision")
+	return c.typeRevisionOf(typeNet, family)
 }
 
 // create makes an empty hash:net set of family sized for about n entries.
 func (c *ipsetConn) create(name string, family uint8, revision uint8, n int) error {
-	hashSize := uint32(1024)
-	for int(hashSize) < n && hashSize < 1<<20 {
-		hashSize <<= 1
-	}
-	maxElem := uint32(max(65536, 2*n))
-	data := appendAttr(nil, nl.IPSET_ATTR_HASHSIZE|unix.NLA_F_NET_BYTEORDER, beUint32(hashSize))
-	data = appendAttr(data, nl.IPSET_ATTR_MAXELEM|unix.NLA_F_NET_BYTEORDER, beUint32(maxElem))
-	attrs := nameAttr(nl.IPSET_ATTR_SETNAME, name)
-	attrs = append(attrs, nameAttr(nl.IPSET_ATTR_TYPENAME, "hash:net")...)
-	attrs = appendAttr(attrs, nl.IPSET_ATTR_REVISION, []byte{revision})
-	attrs = appendAttr(attrs, nl.IPSET_ATTR_FAMILY, []byte{family})
-	attrs = append(attrs, nested(nl.IPSET_ATTR_DATA, data)...)
-	if _, err := c.request(nl.IPSET_CMD_CREATE, unix.NLM_F_EXCL, attrs); err != nil {
-		return fmt.Errorf("create ipset %s: %w", name, err)
-	}
-	return nil
+	return c.createRev(name, typeNet, family, revision, n, false)
 }
 
 // destroy removes the set name; a set that does not exist is not an error.

@@ -445,20 +445,7 @@ func outcome(err error) string {
 // as uid/gid 1000, the agent's user.
 func (l *lab) probeAs(t testing.TB, kind, addr string) string {
 	t.Helper()
-	exe := agentCopyOfTestBinary(t)
-	var out []byte
-	err := l.client.Do(func() error {
-		cmd := exec.Command(exe, "-test.run=^$")
-		cmd.Env = []string{"DBFW_PROBE=" + kind, "DBFW_ADDR=" + addr}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 1000, Gid: 1000}}
-		var err error
-		out, err = cmd.CombinedOutput()
-		return err
-	})
-	if err != nil {
-		t.Fatalf("probe helper: %v: %s", err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return l.helper(t, 1000, "DBFW_PROBE="+kind, "DBFW_ADDR="+addr)
 }
 
 var (

@@ -65,11 +65,19 @@ func (c *ipsetConn) createTyped(name, typ string, family uint8, n int, withTimeo
 	if err != nil {
 		return fmt.Errorf("create ipset %s: %w", name, err)
 	}
+	return c.createRev(name, typ, family, rev, n, withTimeout)
+}
+
+// createRev is createTyped with the type's revision known.
+func (c *ipsetConn) createRev(name, typ string, family uint8, rev uint8, n int, withTimeout bool) error {
 	hashSize := uint32(1024)
 	for int(hashSize) < n && hashSize < 1<<20 {
 		hashSize <<= 1
 	}
-	maxElem := uint32(max(262144, 2*n))
+	maxElem := uint32(max(65536, 2*n))
+	if typ != typeNet {
+		maxElem = uint32(max(262144, 2*n)) // names: up to 50 addresses each
+	}
 	data := appendAttr(nil, nl.IPSET_ATTR_HASHSIZE|unix.NLA_F_NET_BYTEORDER, beUint32(hashSize))
 	data = appendAttr(data, nl.IPSET_ATTR_MAXELEM|unix.NLA_F_NET_BYTEORDER, beUint32(maxElem))
 	if withTimeout {

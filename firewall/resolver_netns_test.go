@@ -163,14 +163,14 @@ func (l *lab) startGatewayOn(t testing.TB, config, cpus string) *gatewayProc {
 // query asks server for name/qtype from the client namespace, as uid (0 or
 // the agent's 1000), over proto, and returns "NOERROR 1.2.3.4 ...", the
 // rcode alone, or a probe outcome when nothing answered.
-func (l *lab) query(t *testing.T, uid int, server, name, qtype, proto string) string {
+func (l *lab) query(t testing.TB, uid int, server, name, qtype, proto string) string {
 	t.Helper()
 	return l.helper(t, uid, "DBFW_PROBE=query", "DBFW_ADDR="+server, "DBFW_NAME="+name, "DBFW_TYPE="+qtype, "DBFW_PROTO="+proto)
 }
 
 // helper runs the probe helper (this test binary) in the client namespace
 // as uid with env, and returns what it printed.
-func (l *lab) helper(t *testing.T, uid int, env ...string) string {
+func (l *lab) helper(t testing.TB, uid int, env ...string) string {
 	t.Helper()
 	exe := agentCopyOfTestBinary(t)
 	var out []byte
