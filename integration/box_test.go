@@ -111,8 +111,8 @@ func testServices(t *testing.T, w *workspace, kind boxKind) {
 // testFirewall: with the firewall live, the allowed hosts are reachable and
 // the blocked ones refused at once, over IPv4 and IPv6, by name and by
 // address, over HTTP and TCP/UDP echo; the hosts the GitHub meta, the AWS
-// ranges (service S3) and the CIDRs list are reachable, the AWS decoy (EC2)
-// is not. A control container from the same image on the same network,
+// ranges (service S3) and the CIDRs list are reachable on every port, the
+// host allowed by name on its entry's port only, the AWS decoy (EC2) not. A control container from the same image on the same network,
 // without the firewall, reaches the blocked host: the block is the
 // firewall's.
 func testFirewall(t *testing.T, w *workspace, kind boxKind) {
@@ -120,7 +120,8 @@ func testFirewall(t *testing.T, w *workspace, kind boxKind) {
 	for _, h := range []inet.Host{inet.Allowed, inet.GitHub, inet.S3, inet.Static} {
 		probes = append(probes, httpProbes(h, true)...)
 	}
-	probes = append(probes, echoProbes(inet.Allowed, true)...)
+	probes = append(probes, echoProbes(inet.Static, true)...)
+	probes = append(probes, echoProbes(inet.Allowed, false)...)
 	probes = append(probes, httpProbes(inet.Blocked, false)...)
 	probes = append(probes, httpProbes(inet.EC2, false)...)
 	probes = append(probes, echoProbes(inet.Blocked, false)...)

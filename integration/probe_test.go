@@ -23,6 +23,10 @@ type probe struct {
 // in its timeout status (28) instead, which the firewall must never cause.
 const curlExitCouldNotConnect = 7
 
+// curlExitCouldNotResolve is curl's status for a name that did not resolve:
+// the gateway's resolver answers NXDOMAIN for every name it does not allow.
+const curlExitCouldNotResolve = 6
+
 // httpProbes are HTTP requests to h by name over IPv4 and IPv6 and by each
 // address.
 func httpProbes(h inet.Host, reach bool) []probe {
@@ -68,8 +72,11 @@ func runProbes(t *testing.T, run func(argv ...string) (string, int), probes []pr
 				t.Errorf("%s: want it reached (%q), got exit %d: %s", strings.Join(p.argv, " "), p.want, code, out)
 			case !p.reach && code == 0:
 				t.Errorf("%s: want it refused, but it got through: %s", strings.Join(p.argv, " "), out)
-			case !p.reach && p.argv[0] == "curl" && code != curlExitCouldNotConnect:
-				t.Errorf("%s: want it refused at once (curl exit %d), got exit %d: %s", strings.Join(p.argv, " "), curlExitCouldNotConnect, code, out)
+			case !p.reach && p.argv[0] == "curl" && code != curlExitCouldNotConnect && code != curlExitCouldNotResolve:
+				// Refused at once: the name not answered (the gateway's
+				// resolver answers allowed names only), or the connection
+				// refused.
+				t.Errorf("%s: want it refused at once (curl exit %d or %d), got exit %d: %s", strings.Join(p.argv, " "), curlExitCouldNotResolve, curlExitCouldNotConnect, code, out)
 			}
 		})
 	}

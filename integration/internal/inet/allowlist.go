@@ -8,8 +8,10 @@ import "strconv"
 func Allowlist() map[string]any {
 	return map[string]any{
 		// Names allow TCP 443 unless they say otherwise; the test hosts
-		// serve HTTP on HTTPPort.
-		"domains":         []string{Allowed.Name + ":" + strconv.Itoa(HTTPPort)},
+		// serve HTTP on HTTPPort. The hosts in the ranges and CIDRs are
+		// listed by name too, without ports: the resolver answers them,
+		// and their ranges open every port.
+		"domains":         []string{Allowed.Name + ":" + strconv.Itoa(HTTPPort), GitHub.Name, S3.Name, Static.Name},
 		"optionalDomains": []string{OptionalAlias + ":" + strconv.Itoa(HTTPPort), OptionalMissing},
 		"cidrs":           []string{prefix(Static.V4), prefix(Static.V6)},
 		"github":          map[string]any{"url": GitHubMetaURL, "keys": []string{"web", "api", "git"}},
