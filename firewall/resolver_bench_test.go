@@ -206,7 +206,7 @@ func (l *lab) qps(b *testing.B, server string, names []string, d time.Duration) 
 // releases an answer (one address, two ports, a timeout), over netlink in a
 // namespace of its own: ns/op is the mean, and p50/p99 are reported.
 func BenchmarkNameSetsAllow(b *testing.B) {
-	l := newLab(b)
+	l, _ := resolverLab(b)
 	// The sets exist once a gateway has run.
 	l.startGatewayOn(b, l.config(b, resolverConfig), "")
 	var sets *NameSets
