@@ -43,3 +43,32 @@ func TestPresetEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestPresetVerifyTargetsAreAllowed: the gateway's resolver answers only
+// the names the allowlist lists, and the gateway fails (and the box stays
+// closed) when a reachable verify target does not answer, so every
+// preset's verify host must be one of the preset's own names.
+func TestPresetVerifyTargetsAreAllowed(t *testing.T) {
+	for _, p := range presets {
+		if p.Verify == "" {
+			continue
+		}
+		target, err := allowlist.ParseTarget(p.Verify)
+		if err != nil {
+			t.Fatalf("preset %s: verify %q: %v", p.Name, p.Verify, err)
+		}
+		allowed := false
+		for _, h := range p.Domains {
+			rule, err := allowlist.ParseNameEntry(h.Name)
+			if err != nil {
+				t.Fatalf("preset %s: %q: %v", p.Name, h.Name, err)
+			}
+			if rule.Pattern.Match(target.Host) && slices.Contains(rule.Ports, target.Port) {
+				allowed = true
+			}
+		}
+		if !allowed {
+			t.Errorf("preset %s: verify target %s is not among its names on port %d: the resolver would not answer it", p.Name, p.Verify, target.Port)
+		}
+	}
+}

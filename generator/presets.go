@@ -77,6 +77,11 @@ var presets = []preset{
 	{
 		Name: "github", Why: "git and the GitHub API (clone, fetch, push, gh)",
 		Domains: []host{
+			// The meta ranges open GitHub's addresses on every port; the
+			// names must be listed too, or the gateway's resolver answers
+			// NXDOMAIN for them.
+			{"github.com", "git over HTTPS and SSH, and the web; its addresses are in the meta ranges (every port)"},
+			{"api.github.com", "the GitHub API (gh, and this preset's verify target)"},
 			{"raw.githubusercontent.com", "raw files (install scripts, go get of some modules); not in GitHub's meta ranges"},
 			{"objects.githubusercontent.com", "release assets and LFS objects"},
 			{"codeload.github.com", "source archives (npm and go dependencies from GitHub)"},
