@@ -48,7 +48,8 @@ const (
 // lab's DNS server as the upstream and shortens the timeouts.
 const resolverConfig = `{
   "domains": ["*.wild.test:80,81", "ports.test:81"],
-  "deny": ["bad.wild.test"],
+  "cidrs": ["198.18.16.8", "198.18.16.9:81", "198.18.16.10"],
+  "deny": ["bad.wild.test", "198.18.16.10"],
   "upstreams": ["198.51.100.53"],
   "dns": {"minTTL": 1, "grace": 2},
   "cacheDir": "CACHE",
@@ -412,6 +413,21 @@ func TestIntegrationNetnsResolver(t *testing.T) {
 		}
 		if got, _ := l.probeTCP(t, portsV4+":80"); got != probeRefused {
 			t.Errorf("ports.test:80: %s, want refused", got)
+		}
+	})
+
+	t.Run("CIDRs: every port, named ports only, deny wins, DNS over TLS never", func(t *testing.T) {
+		if err := l.server.Do(func() error { return serveTCP(t, "tcp", ":853", nil) }); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ addr, want string }{
+			{"198.18.16.8:80", probeReached}, {"198.18.16.8:81", probeReached},
+			{"198.18.16.9:81", probeReached}, {"198.18.16.9:80", probeRefused},
+			{"198.18.16.10:80", probeRefused}, // allowed by a CIDR, denied by another entry
+			{"198.18.16.8:853", probeRefused}, // every port of the CIDR but DoT's
+		} {
+			got, took := l.probeTCP(t, c.addr)
+			expect(t, l, c.addr, got, took, c.want)
 		}
 	})
 

@@ -206,23 +206,23 @@ func TestIsCIDREntry(t *testing.T) {
 
 func TestParseUpstream(t *testing.T) {
 	tests := []struct{ in, want, err string }{
-		{in: "192.0.2.53", want: "192.0.2.53:53"},
-		{in: "192.0.2.53:5353", want: "192.0.2.53:5353"},
+		{in: "198.18.0.53", want: "198.18.0.53:53"},
+		{in: "198.18.0.53:5353", want: "198.18.0.53:5353"},
 		{in: "2001:db8::53", want: "[2001:db8::53]:53"},
 		{in: "[2001:db8::53]:5353", want: "[2001:db8::53]:5353"},
 		{in: "127.0.0.1:5300", want: "127.0.0.1:5300"},
 		{in: "dns.example.com", err: "a name would itself need DNS"},
 		{in: "dns.example.com:53", err: "a name would itself need DNS"},
-		{in: "192.0.2.53:0", err: "port must be 1-65535"},
-		{in: "192.0.2.53:65536", err: "want an IP address"},
+		{in: "198.18.0.53:0", err: "port must be 1-65535"},
+		{in: "198.18.0.53:65536", err: "want an IP address"},
 		{in: "0.0.0.0", err: "unspecified"},
 		{in: "[::]:53", err: "unspecified"},
 		{in: "224.0.0.251", err: "multicast"},
 		{in: "ff02::fb", err: "multicast"},
 		{in: "255.255.255.255", err: "broadcast"},
 		{in: "fe80::1%eth0", err: "zone"},
-		{in: "::ffff:192.0.2.53", err: "IPv4-mapped"},
-		{in: "192.0.2.0/24", err: "want an IP address"},
+		{in: "::ffff:198.18.0.53", err: "IPv4-mapped"},
+		{in: "198.18.0.0/24", err: "want an IP address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

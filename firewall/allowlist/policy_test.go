@@ -17,7 +17,7 @@ const policyConfig = `{
   "optionalDomains": ["**.example.org:8443", "API.example.com.:22", "**.deep.example.org:9000"],
   "cidrs": ["198.51.100.0/24", "198.51.100.7:22", "[2001:db8::/32]:443", "2001:db8:1::/48"],
   "deny": ["*.bad.example.org", "secret.example.org", "**.worse.example.org", "203.0.113.0/24", "[2001:db8:2::1]", "**.xyz"],
-  "upstreams": ["192.0.2.53", "[2001:db8::53]:5353"],
+  "upstreams": ["198.18.0.53", "[2001:db8::53]:5353"],
   "dns": {"minTTL": 5, "grace": 0},
 }`
 
@@ -70,7 +70,7 @@ func TestPolicyDecide(t *testing.T) {
 	if got := fmt.Sprint(c.DenyCIDRs()); got != "[203.0.113.0/24 2001:db8:2::1/128]" {
 		t.Errorf("DenyCIDRs = %s", got)
 	}
-	if got := fmt.Sprint(c.UpstreamAddrs()); got != "[192.0.2.53:53 [2001:db8::53]:5353]" {
+	if got := fmt.Sprint(c.UpstreamAddrs()); got != "[198.18.0.53:53 [2001:db8::53]:5353]" {
 		t.Errorf("UpstreamAddrs = %s", got)
 	}
 	if c.MinTTL() != 5*time.Second || c.Grace() != 0 {

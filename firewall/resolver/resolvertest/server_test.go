@@ -44,18 +44,18 @@ func TestServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	s.Set("a.test", 60, netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1"))
+	s.Set("a.test", 60, netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("2001:db8::1"))
 	s.SetCNAME("alias.test", "a.test", 30)
 
 	for _, network := range []string{"udp", "tcp"} {
-		if got := answerAddrs(ask(t, s, network, "A.test", dns.TypeA, false)); !slices.Equal(got, []string{"A.test. 192.0.2.1"}) {
+		if got := answerAddrs(ask(t, s, network, "A.test", dns.TypeA, false)); !slices.Equal(got, []string{"A.test. 198.18.0.1"}) {
 			t.Errorf("%s A: %v", network, got)
 		}
 	}
 	if got := answerAddrs(ask(t, s, "udp", "a.test", dns.TypeAAAA, false)); !slices.Equal(got, []string{"a.test. 2001:db8::1"}) {
 		t.Errorf("AAAA: %v", got)
 	}
-	if got := answerAddrs(ask(t, s, "udp", "alias.test", dns.TypeA, false)); !slices.Equal(got, []string{"alias.test. -> a.test.", "a.test. 192.0.2.1"}) {
+	if got := answerAddrs(ask(t, s, "udp", "alias.test", dns.TypeA, false)); !slices.Equal(got, []string{"alias.test. -> a.test.", "a.test. 198.18.0.1"}) {
 		t.Errorf("CNAME followed: %v", got)
 	}
 	s.SetOptions(Options{StopAtCNAME: true})
@@ -65,8 +65,8 @@ func TestServer(t *testing.T) {
 	if m := ask(t, s, "udp", "nope.test", dns.TypeA, false); m.Rcode != dns.RcodeNameError {
 		t.Errorf("unknown name: %s", dns.RcodeToString[m.Rcode])
 	}
-	s.Move("a.test", netip.MustParseAddr("192.0.2.9"))
-	if m := ask(t, s, "udp", "a.test", dns.TypeA, false); len(m.Answer) != 1 || m.Answer[0].Header().Ttl != 60 || m.Answer[0].(*dns.A).A.String() != "192.0.2.9" {
+	s.Move("a.test", netip.MustParseAddr("198.18.0.9"))
+	if m := ask(t, s, "udp", "a.test", dns.TypeA, false); len(m.Answer) != 1 || m.Answer[0].Header().Ttl != 60 || m.Answer[0].(*dns.A).A.String() != "198.18.0.9" {
 		t.Errorf("after Move: %v", m.Answer)
 	}
 	s.SetRcode("a.test", dns.RcodeServerFailure)
