@@ -157,6 +157,29 @@ const (
 	GatewayConfigPath = GatewayConfigDir + "/firewall.jsonc"
 )
 
+// The gateway's audit log and its control socket: both live only in the
+// gateway's file system, which dev does not share. The socket is a path,
+// never an abstract socket: dev shares the gateway's network namespace, and
+// with it every abstract unix socket.
+const (
+	// AuditDir holds the audit log (JSON lines, rotated); compose mounts the
+	// volume AuditVolume there, in the gateway alone.
+	AuditDir = "/var/log/devbox"
+	// AuditLog is the current audit log; rotated files are AuditLog + ".1" ...
+	AuditLog = AuditDir + "/audit.jsonl"
+	// AuditVolume is the compose volume that keeps the audit log across
+	// restarts of the gateway.
+	AuditVolume = "devbox-audit"
+	// ControlSocket is where the running gateway takes commands (live
+	// allow/deny, audit mode). Only root in the gateway can open it; the
+	// host reaches it through an Engine API exec of FirewallBinary.
+	ControlSocket = RunDir + "/control.sock"
+	// AuditNFLogGroup is the NFLOG group that receives the first packet of
+	// every connection let through by audit mode; rejected packets go to
+	// firewall.DefaultNFLogGroup (100).
+	AuditNFLogGroup = 101
+)
+
 // releaseVersion is a devbox release: v1.2.3, or a pre-release such as
 // v1.2.3-rc.1; not `git describe` output (v1.2.3-4-gabcdef), a Go
 // pseudo-version or a dirty tree.
