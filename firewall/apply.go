@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -355,14 +357,22 @@ func disableIPv6() (string, error) {
 // to destinations the new rules no longer allow, so they do not live on as
 // ESTABLISHED. allowed says whether a destination is still allowed.
 // Connections into the box (to its own addresses) are kept.
-func forgetRemoved(fam family, own []netip.Addr, allowed func(netip.Addr, uint8, uint16) bool) (uint, error) {
-	af := netlink.InetFamily(fam.afINET)
+//
+// A conntrack dump walks the kernel's whole table, shared by every
+// namespace (262,144 buckets here: 13 ms a dump). So the namespace's own
+// count is read first, and nothing is dumped when it tracks nothing (a
+// gateway's first start); otherwise one dump covers every family, and a
+// family is dumped again to delete only when it holds a flow to cut.
+func forgetRemoved(fams []family, own []netip.Addr, allowed func(netip.Addr, uint8, uint16) bool) (uint, error) {
+	if n, err := trackedCount(); err == nil && n == 0 {
+		return 0, nil
+	}
 	var ownSet netipx.IPSetBuilder
 	for _, a := range own {
 		ownSet.Add(a)
 	}
 	ours, _ := ownSet.IPSet()
-	n, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, af, conntrackFilter(func(f *netlink.ConntrackFlow) bool {
+	cut := conntrackFilter(func(f *netlink.ConntrackFlow) bool {
 		dst, ok := netip.AddrFromSlice(f.Forward.DstIP)
 		if !ok {
 			return false
@@ -372,11 +382,34 @@ func forgetRemoved(fam family, own []netip.Addr, allowed func(netip.Addr, uint8,
 			return false
 		}
 		return !allowed(dst, f.Forward.Protocol, f.Forward.DstPort)
-	}))
+	})
+	flows, err := netlink.ConntrackTableList(netlink.ConntrackTable, netlink.InetFamily(unix.AF_UNSPEC))
 	if err != nil {
-		return n, fmt.Errorf("forget %s connections to removed destinations: %w", fam.name, err)
+		return 0, fmt.Errorf("forget connections to removed destinations: list conntrack: %w", err)
 	}
-	return n, nil
+	var total uint
+	var errs []error
+	for _, fam := range fams {
+		if !slices.ContainsFunc(flows, func(f *netlink.ConntrackFlow) bool { return f.FamilyType == fam.afINET && cut(f) }) {
+			continue
+		}
+		n, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, netlink.InetFamily(fam.afINET), cut)
+		total += n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("forget %s connections to removed destinations: %w", fam.name, err))
+		}
+	}
+	return total, errors.Join(errs...)
+}
+
+// trackedCount is the number of connections this network namespace's
+// conntrack holds (its own count, not the shared table's).
+func trackedCount() (int, error) {
+	data, err := os.ReadFile("/proc/sys/net/netfilter/nf_conntrack_count")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(data)))
 }
 
 // conntrackFilter adapts a func to netlink.CustomConntrackFilter.

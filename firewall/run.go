@@ -228,7 +228,11 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 	case cfgErr != nil:
 		early = append(early, fmt.Errorf("firewall closed (empty allowlist): %w", cfgErr))
 	}
-	if !live {
+	// A run that reaches nothing before its final rules (no sources, no
+	// domains resolved at start) skips the closed load: the namespace is
+	// no more open meanwhile than it was before this run, and the final
+	// rules come one iptables-restore per family sooner.
+	if !live && (len(early) > 0 || r.gathersOnline()) {
 		if err := r.load(ctx, nil); err != nil {
 			return errors.Join(append(early, err)...)
 		}
@@ -407,6 +411,14 @@ func (r *run) load(ctx context.Context, fetch []netip.AddrPort) error {
 	return nil
 }
 
+// gathersOnline reports whether gathering reaches the network: the hosts
+// of the sources, or the domains, when they are resolved at start (the
+// single-container layout).
+func (r *run) gathersOnline() bool {
+	domains := len(r.cfg.Domains)+len(r.cfg.OptionalDomains) > 0 && !r.opts.Resolver && !r.opts.Gather.SkipDomains
+	return domains || r.cfg.GitHub != nil || r.cfg.AWS != nil
+}
+
 // rulesLive reports whether devbox's chains are hooked in, first, for
 // every family: then the box is closed already.
 func (r *run) rulesLive() bool {
@@ -575,14 +587,7 @@ func (r *run) forget(list *Allowlist) (uint, error) {
 		}
 		return false
 	}
-	var total uint
-	var errs []error
-	for _, f := range r.fams {
-		n, err := forgetRemoved(f, r.host.Addrs, allowed)
-		total += n
-		errs = append(errs, err)
-	}
-	return total, errors.Join(errs...)
+	return forgetRemoved(r.fams, r.host.Addrs, allowed)
 }
 
 // fromAllowlist fills the counts of s.
