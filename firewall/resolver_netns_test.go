@@ -123,7 +123,7 @@ func (l *lab) startGatewayOn(t testing.TB, config, cpus string) *gatewayProc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	run := filepath.Join(l.dir, "run")
-	argv := []string{l.bin, contract.GatewayArg, "--run-dir", run, "--timeout", "8s", "--config", config}
+	argv := []string{l.bin, contract.GatewayArg, "--run-dir", run, "--audit-dir", filepath.Join(l.dir, "audit"), "--timeout", "8s", "--config", config}
 	if cpus != "" {
 		argv = append([]string{"taskset", "-c", cpus}, argv...)
 	}

@@ -51,6 +51,9 @@ type Options struct {
 	// packet of the namespace goes to it. The resolver lives until the
 	// context given to Run ends.
 	Resolver bool
+	// AuditDir holds the audit log the gateway writes (with Resolver);
+	// DefaultAuditDir when empty.
+	AuditDir string
 	// Runner runs iptables-restore.
 	Runner runner.Runner
 	// Out receives the dry-run output.
@@ -72,6 +75,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.NFLogGroup == 0 {
 		o.NFLogGroup = DefaultNFLogGroup
+	}
+	if o.AuditDir == "" {
+		o.AuditDir = DefaultAuditDir
 	}
 	if o.Gather.ResolvConf == "" {
 		o.Gather.ResolvConf = o.ResolvConf

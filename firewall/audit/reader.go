@@ -230,3 +230,23 @@ func (t *tail) drain(fh *os.File) error {
 		t.partial = t.partial[:0]
 	}
 }
+
+// ParseSince reads a --since value: a duration back from now ("30m",
+// "2h") or a time (RFC 3339, "2026-12-02T10:00:00Z"). Empty is the zero
+// time: everything.
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("--since %s: give a duration back from now without a sign, such as 30m", s)
+		}
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--since %q: want a duration such as 30m or 2h, or a time such as 2026-12-02T10:00:00Z", s)
+	}
+	return t, nil
+}

@@ -1,0 +1,158 @@
+//go:build linux
+
+package firewall
+
+import (
+	"encoding/json"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devbox-sandbox/devbox/firewall/audit"
+	"github.com/devbox-sandbox/devbox/internal/contract"
+)
+
+// TestIntegrationNetnsAuditLog runs the gateway in the lab and reads its
+// audit log: a refused name, a connection refused to an address answered
+// for an allowed name (on a port its entry does not name) and to an
+// address never answered are logged by name, read from NFLOG; a flood of
+// refused packets is folded and counted.
+func TestIntegrationNetnsAuditLog(t *testing.T) {
+	l, _ := resolverLab(t)
+	g := l.startGateway(t, l.config(t, resolverConfig))
+	dockerDNS := "127.0.0.11:53"
+	logPath := filepath.Join(l.dir, "audit", filepath.Base(contract.AuditLog))
+	// find polls the log for a record match accepts.
+	find := func(t *testing.T, what string, match func(audit.Record) bool) audit.Record {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			var found *audit.Record
+			err := audit.Read(logPath, audit.Filter{}, func(r audit.Record) error {
+				if match(r) {
+					found = &r
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if found != nil {
+				return *found
+			}
+			if time.Now().After(deadline) {
+				data, _ := os.ReadFile(logPath)
+				t.Fatalf("no record of %s in the log after 5s:\n%s\ngateway:\n%s", what, data, g.out.String())
+			}
+			time.Sleep(50 * time.Millisecond) // polling the log
+		}
+	}
+
+	t.Run("a refused name", func(t *testing.T) {
+		if got := l.query(t, 1000, dockerDNS, "sibling.test", "A", "udp"); got != "NXDOMAIN" {
+			t.Fatalf("sibling.test: %s", got)
+		}
+		r := find(t, "sibling.test refused", func(r audit.Record) bool {
+			return r.Kind == audit.KindDNS && r.Name == "sibling.test"
+		})
+		if r.Allowed || r.Rcode != "NXDOMAIN" || r.Type != "A" {
+			t.Errorf("record %+v", r)
+		}
+		if got := l.query(t, 1000, dockerDNS, "bad.wild.test", "A", "udp"); got != "NXDOMAIN" {
+			t.Fatalf("bad.wild.test: %s", got)
+		}
+		r = find(t, "bad.wild.test denied", func(r audit.Record) bool {
+			return r.Kind == audit.KindDNS && r.Name == "bad.wild.test"
+		})
+		if r.Allowed || r.Rule != "deny: bad.wild.test" {
+			t.Errorf("a name the deny list refuses: %+v", r)
+		}
+	})
+
+	t.Run("a connection refused, named by the answer of its address", func(t *testing.T) {
+		if got := l.query(t, 1000, dockerDNS, "ports.test", "A", "udp"); got != "NOERROR "+portsV4 {
+			t.Fatalf("ports.test: %s", got)
+		}
+		allowed := find(t, "ports.test answered", func(r audit.Record) bool {
+			return r.Kind == audit.KindDNS && r.Name == "ports.test" && r.Allowed
+		})
+		if len(allowed.Answer) != 1 || allowed.Answer[0] != netip.MustParseAddr(portsV4) || allowed.Rule != "ports.test:81" {
+			t.Errorf("answer record %+v", allowed)
+		}
+		if got, _ := l.probeTCP(t, portsV4+":80"); got != probeRefused {
+			t.Fatalf("ports.test:80: %s, want refused", got)
+		}
+		r := find(t, "the connection to ports.test:80", func(r audit.Record) bool {
+			return r.Kind == audit.KindConn && r.Dst == netip.MustParseAddr(portsV4) && r.Port == 80
+		})
+		if r.Allowed || r.Name != "ports.test" || r.Proto != "tcp" || r.Inbound {
+			t.Errorf("record %+v, want ports.test refused on tcp/80", r)
+		}
+	})
+
+	t.Run("a connection to an address never answered has no name", func(t *testing.T) {
+		if got, _ := l.probeTCP(t, deepV4+":80"); got != probeRefused {
+			t.Fatalf("%s:80: %s, want refused", deepV4, got)
+		}
+		r := find(t, "the connection to "+deepV4, func(r audit.Record) bool {
+			return r.Kind == audit.KindConn && r.Dst == netip.MustParseAddr(deepV4)
+		})
+		if r.Name != "" || r.Port != 80 {
+			t.Errorf("record %+v", r)
+		}
+	})
+
+	t.Run("a flood of refused packets is folded and counted", func(t *testing.T) {
+		const n = 3000
+		target := netip.MustParseAddr(siblingV4)
+		if err := l.client.Do(func() error {
+			c, err := net.ListenPacket("udp4", ":0")
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			to := &net.UDPAddr{IP: target.AsSlice(), Port: 9999}
+			for range n {
+				_, _ = c.WriteTo([]byte("x"), to) // refused: the error is the point
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		find(t, "the flood", func(r audit.Record) bool { return r.Kind == audit.KindConn && r.Dst == target })
+		var counts audit.Counts
+		deadline := time.Now().Add(5 * time.Second)
+		for counts.ConnRefused < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("counts %+v, want at least %d packets refused", counts, n)
+			}
+			time.Sleep(100 * time.Millisecond) // polling the counts file
+			data, err := os.ReadFile(filepath.Join(l.dir, "run", contract.AuditCountsName))
+			if err == nil {
+				_ = json.Unmarshal(data, &counts)
+			}
+		}
+		var records int
+		_ = audit.Read(logPath, audit.Filter{}, func(r audit.Record) error {
+			if r.Kind == audit.KindConn && r.Dst == target {
+				records++
+			}
+			return nil
+		})
+		if records > 2 {
+			t.Errorf("%d records for one flooded destination, want it folded", records)
+		}
+		if counts.DNSRefused < 2 || counts.DNSAllowed < 1 {
+			t.Errorf("counts %+v", counts)
+		}
+		// init-firewall status --json reports them.
+		out, err := l.client.Run(l.bin, "status", "--json", "--run-dir", filepath.Join(l.dir, "run"))
+		if err != nil || !strings.Contains(out, `"connRefused"`) {
+			t.Errorf("init-firewall status --json: %v: %s", err, out)
+		}
+	})
+}
