@@ -225,11 +225,7 @@ func readCounts(dir string) *audit.Counts {
 	if err != nil {
 		return nil
 	}
-	var c audit.Counts
-	if json.Unmarshal(data, &c) != nil {
-		return nil
-	}
-	return &c
+	return audit.ParseCounts(data)
 }
 
 // readMarkers returns the fresh ready summary, an error for a fresh failed

@@ -146,11 +146,7 @@ func auditCounts(ctx context.Context, eng Engine, id string) *audit.Counts {
 	if err != nil {
 		return nil
 	}
-	var c audit.Counts
-	if json.Unmarshal(data, &c) != nil {
-		return nil
-	}
-	return &c
+	return audit.ParseCounts(data)
 }
 
 // readContainerFile returns the first 64 KiB of the file at path in

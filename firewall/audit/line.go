@@ -19,11 +19,21 @@ const MaxLine = 256 << 10
 // escaped here as \uXXXX. Printed raw (`init-firewall log`, `devbox log
 // --json`), a line cannot act on a terminal.
 func Marshal(r Record) ([]byte, error) {
-	data, err := json.Marshal(r)
+	data, err := MarshalASCII(r)
 	if err != nil {
 		return nil, fmt.Errorf("marshal audit record: %w", err)
 	}
-	return append(asciiJSON(data), '\n'), nil
+	return append(data, '\n'), nil
+}
+
+// MarshalASCII is json.Marshal with every non-ASCII character and DEL
+// escaped: JSON that is safe to print raw on a terminal.
+func MarshalASCII(v any) ([]byte, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return asciiJSON(data), nil
 }
 
 // asciiJSON escapes every byte of data at or above 0x7f. Outside strings

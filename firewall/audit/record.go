@@ -9,6 +9,7 @@
 package audit
 
 import (
+	"encoding/json"
 	"net/netip"
 	"time"
 )
@@ -110,4 +111,14 @@ type Counts struct {
 	ConnAudited uint64 `json:"connAudited,omitempty"`
 	// Lost counts the records that were not written (KindLost).
 	Lost uint64 `json:"lost,omitempty"`
+}
+
+// ParseCounts reads the contents of contract.AuditCounts; nil when they
+// are not counts (a torn or foreign file).
+func ParseCounts(data []byte) *Counts {
+	var c Counts
+	if json.Unmarshal(data, &c) != nil {
+		return nil
+	}
+	return &c
 }
