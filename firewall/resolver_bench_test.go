@@ -110,17 +110,28 @@ func rssKiB(b *testing.B, pid int) int {
 //   - qps: cached answers per second with the gateway pinned to one core;
 //   - rss-idle-MB and rss-10k-MB: the gateway's resident memory when ready
 //     and with 10,000 names cached.
+//
+// log=on is the gateway as it runs, writing its audit log (every answer,
+// up to the log's rate); log=off the same without it: the log's cost.
 func BenchmarkGatewayResolver(b *testing.B) {
-	for range b.N {
-		benchGatewayResolver(b)
+	for _, log := range []string{"on", "off"} {
+		b.Run("log="+log, func(b *testing.B) {
+			var extra []string
+			if log == "off" {
+				extra = []string{"--no-audit"}
+			}
+			for range b.N {
+				benchGatewayResolver(b, extra...)
+			}
+		})
 	}
 }
 
-func benchGatewayResolver(b *testing.B) {
+func benchGatewayResolver(b *testing.B, extra ...string) {
 	l, _ := resolverLab(b)
 	l.dns.SetRecords(benchRecords())
 	config := strings.Replace(resolverConfig, `"minTTL": 1, "grace": 2`, `"minTTL": 600, "grace": 30`, 1)
-	g := l.startGatewayOn(b, l.config(b, config), "0")
+	g := l.startGatewayOn(b, l.config(b, config), "0", extra...)
 	pid := g.cmd.Process.Pid
 	idle := rssKiB(b, pid)
 

@@ -54,6 +54,8 @@ type Options struct {
 	// AuditDir holds the audit log the gateway writes (with Resolver);
 	// DefaultAuditDir when empty.
 	AuditDir string
+	// NoAudit turns the audit log off (benchmarks measure its cost).
+	NoAudit bool
 	// Runner runs iptables-restore.
 	Runner runner.Runner
 	// Out receives the dry-run output.

@@ -80,6 +80,7 @@ func Main(ctx context.Context, args []string, sudo bool, stdout, stderr io.Write
 	fs.StringVar(&opts.RunDir, "run-dir", firewall.DefaultRunDir, "directory of the status markers (tests)")
 	fs.IntVar(&opts.NFLogGroup, "nflog-group", firewall.DefaultNFLogGroup, "NFLOG group that receives rejected packets")
 	fs.StringVar(&opts.AuditDir, "audit-dir", firewall.DefaultAuditDir, "directory of the gateway's audit log (tests)")
+	fs.BoolVar(&opts.NoAudit, "no-audit", false, "write no audit log (benchmarks)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: init-firewall [--config PATH] [--dry-run] [--json] [--timeout D]\n       init-firewall gateway [--config PATH] [--timeout D]\n       init-firewall status [--wait D] [--json]\n       init-firewall log [--follow] [--since D] [--blocked]")
 		fs.PrintDefaults()
