@@ -88,7 +88,7 @@ func testAuditLog(t *testing.T, w *workspace, _ boxKind) {
 		t.Errorf("devbox status shows no blocked counts:\n%s", table)
 	}
 
-	res, err = w.devbox("policy", "suggest", "--since", "10m")
+	res, err = w.s.run(nil, "policy", "suggest", "-w", w.dir, "--since", "10m")
 	if err != nil {
 		t.Fatalf("devbox policy suggest: %v\n%s", err, combined(res))
 	}

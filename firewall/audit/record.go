@@ -5,7 +5,14 @@
 // portable: the host CLI parses what the gateway writes.
 //
 // Every string in a record may come from the agent (it chooses the names
-// it asks for), so whatever renders a record for a terminal escapes it.
+// it asks for), so whatever renders a record for a terminal escapes it
+// (internal/termsafe), and the lines themselves are ASCII (Marshal).
+//
+// It owns the log's format, its writer (rotated by size, Writer), the
+// bounds on what is written (Logger: rates per kind, a queue that never
+// blocks; Folder: repeats of a packet folded), reading it back (Read,
+// Follow, Decode) and turning it into allowlist entries (Suggester). It
+// reads and writes only the files it is given, and sends nothing.
 package audit
 
 import (
