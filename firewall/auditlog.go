@@ -48,7 +48,7 @@ const (
 	auditNames = 1 << 16
 	// nflogMaxRate bounds the packets read from NFLOG a second; past it the
 	// reader pauses, the kernel drops the rest, and the log says so.
-	nflogMaxRate = 20_000
+	nflogMaxRate = 100_000
 	// countsEvery is how often the totals are written while they change.
 	countsEvery = time.Second
 )
