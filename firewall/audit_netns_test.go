@@ -73,6 +73,29 @@ func TestIntegrationNetnsAuditLog(t *testing.T) {
 		}
 	})
 
+	t.Run("a name with escape sequences and bidi controls is written escaped", func(t *testing.T) {
+		if got := l.query(t, 1000, dockerDNS, "evil\x1b[2J\x1b]0;x\x07\u202e.test", "A", "udp"); got != "NXDOMAIN" {
+			t.Fatalf("the name: %s, want NXDOMAIN", got)
+		}
+		r := find(t, "the name", func(r audit.Record) bool {
+			return r.Kind == audit.KindDNS && strings.HasPrefix(r.Name, "evil")
+		})
+		for _, c := range []byte(r.Name) {
+			if c < 0x20 || c >= 0x7f {
+				t.Errorf("name %q holds byte %#x", r.Name, c)
+			}
+		}
+		data, err := os.ReadFile(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range data {
+			if c >= 0x7f || c < 0x20 && c != '\n' {
+				t.Fatalf("the log file holds byte %#x", c)
+			}
+		}
+	})
+
 	t.Run("a connection refused, named by the answer of its address", func(t *testing.T) {
 		if got := l.query(t, 1000, dockerDNS, "ports.test", "A", "udp"); got != "NOERROR "+portsV4 {
 			t.Fatalf("ports.test: %s", got)

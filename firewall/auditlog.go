@@ -100,7 +100,7 @@ func (a *auditor) dnsEvent(ev resolver.Event) {
 		a.names.put(ev.Answer, name)
 	}
 	a.log.Log(audit.Record{
-		Time: ev.Time.UTC(), Kind: audit.KindDNS, Allowed: ev.Allowed, Rule: ev.Rule,
+		Time: ev.Time.UTC(), Kind: audit.KindDNS, Allowed: ev.Allowed, Audit: ev.Rule == audit.AuditRule, Rule: ev.Rule,
 		Name: name, Type: ev.Type, Rcode: ev.Rcode, Answer: ev.Answer, CNAMEs: ev.CNAMEs,
 		Cached: ev.Cached, Err: ev.Err,
 	})

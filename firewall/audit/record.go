@@ -85,6 +85,10 @@ type Record struct {
 	Err string `json:"err,omitempty"`
 }
 
+// AuditRule is the Rule of a name audit mode answered that the policy
+// alone would have refused: the gateway marks such records Audit.
+const AuditRule = "audit mode"
+
 // Blocked reports whether r is a refusal (a name or a connection) or says
 // that records were lost: what `devbox log --blocked` shows.
 func (r Record) Blocked() bool {
