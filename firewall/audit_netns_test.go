@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,4 +179,77 @@ func TestIntegrationNetnsAuditLog(t *testing.T) {
 			t.Errorf("init-firewall status --json: %v: %s", err, out)
 		}
 	})
+}
+
+// TestIntegrationNetnsSuggestReplay records a run that is refused a port
+// of an allowed name, applies what `policy suggest` proposes from the log,
+// and replays the run against a new gateway: it now goes through, and
+// nothing else was added. (A name refused at its lookup has no connection
+// to learn a port from outside audit mode: the suggestion guesses 443.)
+func TestIntegrationNetnsSuggestReplay(t *testing.T) {
+	l, _ := resolverLab(t)
+	g := l.startGateway(t, l.config(t, resolverConfig))
+	dockerDNS := "127.0.0.11:53"
+	run := func(t *testing.T) (refused []string) {
+		t.Helper()
+		for _, c := range []struct{ name, addr, port string }{{"ports.test", portsV4, "80"}, {"a.wild.test", wildV4, "80"}} {
+			if got := l.query(t, 1000, dockerDNS, c.name, "A", "udp"); got != "NOERROR "+c.addr {
+				t.Fatalf("%s: %s", c.name, got)
+			}
+			if got := l.probeAs(t, "tcp", c.addr+":"+c.port); got != probeReached {
+				refused = append(refused, c.name+":"+c.port)
+			}
+		}
+		return refused
+	}
+	if got := run(t); strings.Join(got, " ") != "ports.test:80" {
+		t.Fatalf("the recorded run was refused %q, want ports.test:80 alone", got)
+	}
+	logPath := filepath.Join(l.dir, "audit", filepath.Base(contract.AuditLog))
+	var sug audit.Suggestion
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		s := audit.NewSuggester()
+		if err := audit.Read(logPath, audit.Filter{}, func(r audit.Record) error { s.Add(r); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if sug = s.Result(); len(sug.Domains) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // polling the log
+	}
+	var entries []string
+	for _, e := range sug.Domains {
+		entries = append(entries, e.Entry)
+	}
+	if strings.Join(entries, " ") != "ports.test:80" {
+		t.Fatalf("suggested %q, want [ports.test:80]; notes %q", entries, sug.Notes)
+	}
+
+	// Stop the gateway, apply the suggestion, start a new one.
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway did not stop")
+	}
+	quoted := make([]string, len(entries))
+	for i, e := range entries {
+		quoted[i] = `"` + e + `"`
+	}
+	applied := strings.Replace(resolverConfig, `"ports.test:81"]`, `"ports.test:81", `+strings.Join(quoted, ", ")+`]`, 1)
+	if applied == resolverConfig {
+		t.Fatal("the suggestion was not applied to the config")
+	}
+	// The first gateway's ready marker must not pass for the new one's.
+	if err := os.Remove(filepath.Join(l.dir, "run", contract.ReadyMarkerName)); err != nil {
+		t.Fatal(err)
+	}
+	l.startGateway(t, l.config(t, applied))
+	if got := run(t); len(got) > 0 {
+		t.Errorf("replayed with the suggestion applied, still refused: %q", got)
+	}
+	// Nothing more than suggested: another port of the name stays closed.
+	if got, _ := l.probeTCP(t, portsV4+":22"); got != probeRefused {
+		t.Errorf("ports.test:22 after applying ports.test:80: %s", got)
+	}
 }
