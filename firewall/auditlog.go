@@ -109,6 +109,12 @@ func (a *auditor) dnsEvent(ev resolver.Event) {
 // readNFLog turns the packets of the NFLOG groups into connection
 // records, folding repeats, until the socket is closed.
 func (a *auditor) readNFLog(ctx context.Context, nl *nflogConn) {
+	// A bug here must not end the gateway, whose rules hold without it.
+	defer func() {
+		if p := recover(); p != nil {
+			a.log.Log(audit.Record{Time: time.Now().UTC(), Kind: audit.KindLost, Err: fmt.Sprintf("NFLOG reader stopped: init-firewall bug: %v", p)})
+		}
+	}()
 	buf := make([]byte, 256<<10)
 	fold := audit.NewFolder(0, 0)
 	var pkts []nflogPacket

@@ -249,8 +249,12 @@ func (p *nflogPacket) parseIP(b []byte) {
 				proto, rest = rest[0], rest[min(l, len(rest)):]
 				continue
 			case 44:
-				if len(rest) < 8 || binary.BigEndian.Uint16(rest[2:4])&0xfff8 != 0 {
-					proto, rest = rest[0], nil
+				if len(rest) < 8 {
+					rest = nil
+					break
+				}
+				if binary.BigEndian.Uint16(rest[2:4])&0xfff8 != 0 {
+					proto, rest = rest[0], nil // a later fragment: no transport header
 					break
 				}
 				proto, rest = rest[0], rest[8:]

@@ -95,3 +95,21 @@ func TestAddrNamesBounded(t *testing.T) {
 		t.Errorf("a v4-mapped answer: %q", got)
 	}
 }
+
+// FuzzParseNFLogPacket: whatever the kernel (or a packet the agent
+// shaped) puts in a message, parsing neither panics nor reads past it.
+func FuzzParseNFLogPacket(f *testing.F) {
+	ports := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, 1), 2)
+	f.Add(nflogMessage(100, NFLogPrefixOut, ipv4(6, "172.18.0.2", "198.51.100.7", 40000, 22)))
+	f.Add(nflogMessage(100, NFLogPrefixIn, ipv6(44, "2001:db8::1", "2001:db8::2", append([]byte{6, 0, 0, 0, 0, 0, 0, 0}, ports...))))
+	f.Add(nflogMessage(101, "", ipv6(60, "2001:db8::1", "2001:db8::2", []byte{0, 255})))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 4 {
+			return // read() hands only messages of 4 bytes or more
+		}
+		p := parseNFLogPacket(data)
+		if !p.invalid && (!p.src.IsValid() || !p.dst.IsValid()) {
+			t.Errorf("valid packet without addresses: %+v", p)
+		}
+	})
+}
