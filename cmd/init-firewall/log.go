@@ -8,12 +8,17 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/devbox-sandbox/devbox/firewall"
 	"github.com/devbox-sandbox/devbox/firewall/audit"
 	"github.com/devbox-sandbox/devbox/internal/contract"
 )
+
+// keepalive is how often `log --follow` checks that someone still reads
+// (a variable for tests).
+var keepalive = 15 * time.Second
 
 // logCommand prints the gateway's audit log as JSON lines (ASCII only):
 // `init-firewall log [--follow] [--since D] [--blocked]`. The host runs it
@@ -41,15 +46,41 @@ func logCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	f := audit.Filter{Since: from, Blocked: blocked}
 	path := filepath.Join(dir, filepath.Base(contract.AuditLog))
+	var mu sync.Mutex
 	emit := func(r audit.Record) error {
 		line, err := audit.Marshal(r)
 		if err != nil {
 			return err
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		_, err = stdout.Write(line)
 		return err
 	}
 	if follow {
+		// The host reads through an Engine API exec, which goes on when the
+		// host stops reading: an empty line now and then (readers skip
+		// them) fails once no one reads, and ends this process.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			tick := time.NewTicker(keepalive)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				mu.Lock()
+				_, werr := stdout.Write([]byte("\n"))
+				mu.Unlock()
+				if werr != nil {
+					cancel()
+					return
+				}
+			}
+		}()
 		err = audit.Follow(ctx, path, f, emit)
 	} else {
 		err = audit.Read(path, f, emit)

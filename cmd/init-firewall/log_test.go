@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,5 +61,25 @@ func TestLogCommand(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// closedOutput fails every write, as the exec's stream does once the host
+// stopped reading.
+type closedOutput struct{}
+
+func (closedOutput) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+func TestLogFollowEndsWhenNoOneReads(t *testing.T) {
+	defer func(d time.Duration) { keepalive = d }(keepalive)
+	keepalive = 20 * time.Millisecond
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(context.Background(), []string{"log", "--follow", "--dir", t.TempDir()}, false, closedOutput{}, &bytes.Buffer{})
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("log --follow still runs 5s after its output broke")
 	}
 }
