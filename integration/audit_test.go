@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,11 +91,66 @@ func testAuditLog(t *testing.T, w *workspace, _ boxKind) {
 		t.Errorf("devbox status shows no blocked counts:\n%s", table)
 	}
 
+	t.Run("follow", func(t *testing.T) { testAuditLogFollow(t, w) })
+
 	res, err = w.s.run(nil, "policy", "suggest", "-w", w.dir, "--since", "10m")
 	if err != nil {
 		t.Fatalf("devbox policy suggest: %v\n%s", err, combined(res))
 	}
 	if want := fmt.Sprintf("%q", fmt.Sprintf("%s:%d", inet.Allowed.Name, inet.EchoPort)); !strings.Contains(string(res.Stdout), want) {
 		t.Errorf("devbox policy suggest does not propose %s:\n%s", want, res.Stdout)
+	}
+}
+
+// testAuditLogFollow: `devbox log -f` shows a name refused after it
+// started, and ends at once on an interrupt.
+func testAuditLogFollow(t *testing.T, w *workspace) {
+	cmd := exec.Command(w.s.devbox, "log", "-f", "--json", "--blocked", "--since", "1m", "-w", w.dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	seen := make(chan struct{})
+	name := fmt.Sprintf("follow-%d.example.test", time.Now().UnixNano())
+	var once sync.Once
+	go func() {
+		_ = audit.Decode(out, func(r audit.Record) error {
+			if r.Kind == audit.KindDNS && r.Name == name {
+				once.Do(func() { close(seen) }) // asked for A and AAAA
+			}
+			return nil
+		})
+	}()
+	// Asked after devbox log started (and again, should it start slowly).
+	deadline := time.Now().Add(15 * time.Second)
+	for done := false; !done; {
+		w.exec("getent", "hosts", name)
+		select {
+		case <-seen:
+			done = true
+		case <-time.After(time.Second):
+			if time.Now().After(deadline) {
+				t.Fatalf("devbox log -f did not show %s in 15s: %s", name, stderr.String())
+			}
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("devbox log -f after an interrupt: %v: %s", err, stderr.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("devbox log -f still runs 5s after an interrupt")
 	}
 }
