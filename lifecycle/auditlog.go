@@ -66,6 +66,9 @@ func (m *Manager) AuditLog(ctx context.Context, dir string, o LogOptions, fn fun
 		if res.err != nil {
 			return fmt.Errorf("read the audit log: %w", res.err)
 		}
+		if res.code != 0 && strings.Contains(stderr.String(), `unexpected argument "log"`) {
+			return fmt.Errorf("read the audit log: the gateway of %s predates the audit log: run `devbox init --force` and `devbox up --rebuild` there", dir)
+		}
 		if res.code != 0 {
 			return fmt.Errorf("read the audit log: init-firewall log exited with status %d: %s", res.code, strings.TrimSpace(stderr.String()))
 		}

@@ -57,6 +57,7 @@ type world struct {
 	failReason  string
 	execOut     string
 	execCode    int
+	execErr     string // the exec's stderr
 	unreachable bool
 	nonce       string
 	lastExec    client.ExecCreateOptions
@@ -202,7 +203,7 @@ func (w *world) fakeEngine() *lifecycletest.Engine {
 			if id == "probe" {
 				return lifecycletest.Attached(w.nonce+"HOME=/home/dev\x00PATH=/home/dev/bin:/usr/bin:/bin\x00PWD=/\x00"+w.nonce, ""), nil
 			}
-			return lifecycletest.Attached(w.execOut, ""), nil
+			return lifecycletest.Attached(w.execOut, w.execErr), nil
 		},
 		ExecInspectFunc: func(_ context.Context, id string, _ client.ExecInspectOptions) (client.ExecInspectResult, error) {
 			if id == "probe" {

@@ -82,3 +82,12 @@ func TestPolicySuggest(t *testing.T) {
 		})
 	}
 }
+
+func TestLogOldGateway(t *testing.T) {
+	w := newWorld(t, true)
+	w.withGateway()
+	w.execCode = 2
+	w.execErr = "init-firewall: unexpected argument \"log\"\n"
+	code := w.run(logCommand, "log", "-w", w.ws)
+	w.golden("log-old-gateway", code)
+}
