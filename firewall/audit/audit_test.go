@@ -343,6 +343,7 @@ func TestSuggest(t *testing.T) {
 		{Time: t0.Add(9 * time.Minute), Kind: KindConn, Allowed: true, Name: "fine.example.com", Dst: addr("198.51.100.5"), Port: 443, Proto: "tcp"},
 		{Time: t0.Add(10 * time.Minute), Kind: KindConn, Inbound: true, Src: addr("198.51.100.6"), Dst: addr("172.18.0.2"), Port: 8080, Proto: "tcp"},
 		dnsRec(660, "com.", false),
+		conn(11, "", "ff02::16", 0, "icmpv6", 0),
 		dnsRec(670, `evil\027[2J.example.com.`, false),
 	}
 	s := NewSuggester()

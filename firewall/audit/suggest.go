@@ -104,7 +104,9 @@ func (s *Suggester) Add(r Record) {
 		} else {
 			u.other[protoPort(r)] += r.Packets()
 		}
-	case r.Kind == KindConn && used && !r.Inbound && r.Dst.IsValid():
+	case r.Kind == KindConn && used && !r.Inbound && r.Dst.IsValid() && !r.Dst.IsMulticast() && !r.Dst.IsLinkLocalUnicast():
+		// (Multicast and link-local packets, the kernel's own neighbour
+		// and group traffic, are no destination to allow.)
 		a := s.addrs[r.Dst]
 		if a == nil {
 			a = &addrUse{ports: map[string]uint64{}}
