@@ -373,3 +373,17 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs:\n%s", name, got)
 	}
 }
+
+func TestLoggerLogAfterClose(t *testing.T) {
+	w, err := OpenWriter(filepath.Join(t.TempDir(), "audit.jsonl"), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	l := NewLogger(w, nil, 4, nil)
+	l.Close()
+	for i := range 10 {
+		l.Log(dnsRec(i, "late.example", true)) // must not panic or block
+	}
+	l.Close()
+}

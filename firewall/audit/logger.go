@@ -45,7 +45,9 @@ type Logger struct {
 	// writeErrs counts the records the Writer failed to write.
 	writeErrs atomic.Uint64
 
-	done chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 }
 
 type bucket struct {
@@ -78,7 +80,7 @@ func NewLogger(w *Writer, rates map[Kind]Rate, queue int, now func() time.Time) 
 	l := &Logger{
 		w: w, queue: make(chan Record, queue), now: now,
 		buckets: map[Kind]*bucket{}, overRate: map[Kind]uint64{},
-		done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	t := now()
 	for k, r := range rates {
@@ -123,15 +125,21 @@ func (l *Logger) run() {
 	defer tick.Stop()
 	for {
 		select {
-		case r, ok := <-l.queue:
-			if !ok {
-				l.writeLost()
-				return
-			}
+		case r := <-l.queue:
 			l.writeLost()
 			l.write(r)
 		case <-tick.C:
 			l.writeLost()
+		case <-l.stop:
+			for {
+				select {
+				case r := <-l.queue:
+					l.write(r)
+				default:
+					l.writeLost()
+					return
+				}
+			}
 		}
 	}
 }
@@ -144,10 +152,10 @@ func (l *Logger) write(r Record) {
 
 // writeLost writes a KindLost record for each count of dropped records.
 func (l *Logger) writeLost() {
+	var over map[Kind]uint64 // the counts taken, no longer shared
 	l.mu.Lock()
-	over := l.overRate
-	if len(over) > 0 {
-		l.overRate = map[Kind]uint64{}
+	if len(l.overRate) > 0 {
+		over, l.overRate = l.overRate, map[Kind]uint64{}
 	}
 	l.mu.Unlock()
 	now := l.now()
@@ -162,9 +170,10 @@ func (l *Logger) writeLost() {
 	}
 }
 
-// Close writes what is queued and stops the Logger; Log must not be
-// called after it. It does not close the Writer.
+// Close writes what is queued and stops the Logger. Log may still be
+// called (a query answered while the gateway stops): what it queues then
+// is not written. It does not close the Writer.
 func (l *Logger) Close() {
-	close(l.queue)
+	l.stopOnce.Do(func() { close(l.stop) })
 	<-l.done
 }
