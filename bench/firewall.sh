@@ -21,6 +21,9 @@
 #     0.5 ms / 5 ms), cache hits, answers per second (goal >= 2,000), and
 #     the gateway's RSS idle (goal <= 30 MB) and with 10,000 names cached
 #     (goal <= 64 MB);
+#   - BenchmarkGatewayResolver/log=on and log=off: the audit log's cost;
+#   - BenchmarkGatewayRefusedFlood: a flood of refused packets, the
+#     gateway's CPU and memory and what it costs the log;
 #   - BenchmarkNameSetsAllow: the set write before an answer (p99 goal
 #     <= 2 ms);
 #   - run/rerun: a whole init-firewall run (20 domains from a local DNS

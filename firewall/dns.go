@@ -236,6 +236,22 @@ func (r *run) startResolver(ctx context.Context, ups upstreamChoice) error {
 	for _, a := range append(slices.Clone(r.host.Addrs), r.host.Gateways...) {
 		local = append(local, netip.PrefixFrom(a, a.BitLen()))
 	}
+	// The audit log: a failure leaves the box filtered, unlogged.
+	var logEvent func(resolver.Event)
+	var aud *auditor
+	err = errors.New("turned off")
+	if !r.opts.NoAudit {
+		aud, err = startAuditor(ctx, r.opts.AuditDir, r.opts.RunDir, r.opts.NFLogGroup)
+	}
+	switch {
+	case err != nil:
+		r.summary.Warnings = append(r.summary.Warnings, fmt.Sprintf("no audit log: %v", err))
+	case aud.nflogErr != nil:
+		r.summary.Warnings = append(r.summary.Warnings, fmt.Sprintf("the audit log has no refused connections: %v", aud.nflogErr))
+		fallthrough
+	default:
+		logEvent = aud.dnsEvent
+	}
 	srv, err := resolver.New(resolver.Config{
 		Policy:          policyAdapter{r.cfg.Policy()},
 		Allower:         sets,
@@ -250,6 +266,7 @@ func (r *run) startResolver(ctx context.Context, ups upstreamChoice) error {
 		LocalNets: local,
 		MinTTL:    r.cfg.MinTTL(),
 		Grace:     r.cfg.Grace(),
+		Log:       logEvent,
 	})
 	if err != nil {
 		sets.Close()

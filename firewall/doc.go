@@ -12,7 +12,10 @@
 //     and a root-only cache of the last good answer), and static CIDRs;
 //   - applying the allowlist in the box's network namespace (devbox's own
 //     chains and ipsets, IPv4 and IPv6), verifying it, and the status
-//     markers under /run/devbox.
+//     markers under /run/devbox;
+//   - in the gateway, the audit log's sources: the resolver's answers and
+//     the packets the rules copy to NFLOG (read over nfnetlink), written
+//     through package firewall/audit, and the totals under /run/devbox.
 //
 // It must not touch anything that is not devbox's: no flushing of tables or
 // chains it did not create (Docker's NAT rules for its embedded DNS at

@@ -118,12 +118,12 @@ func (l *lab) startGateway(t testing.TB, config string) *gatewayProc {
 }
 
 // startGatewayOn is startGateway with the process pinned to cpus (taskset's
-// list) when set.
-func (l *lab) startGatewayOn(t testing.TB, config, cpus string) *gatewayProc {
+// list) when set, and extra arguments.
+func (l *lab) startGatewayOn(t testing.TB, config, cpus string, extra ...string) *gatewayProc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	run := filepath.Join(l.dir, "run")
-	argv := []string{l.bin, contract.GatewayArg, "--run-dir", run, "--timeout", "8s", "--config", config}
+	argv := append([]string{l.bin, contract.GatewayArg, "--run-dir", run, "--audit-dir", filepath.Join(l.dir, "audit"), "--timeout", "8s", "--config", config}, extra...)
 	if cpus != "" {
 		argv = append([]string{"taskset", "-c", cpus}, argv...)
 	}

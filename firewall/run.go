@@ -51,6 +51,11 @@ type Options struct {
 	// packet of the namespace goes to it. The resolver lives until the
 	// context given to Run ends.
 	Resolver bool
+	// AuditDir holds the audit log the gateway writes (with Resolver);
+	// DefaultAuditDir when empty.
+	AuditDir string
+	// NoAudit turns the audit log off (benchmarks measure its cost).
+	NoAudit bool
 	// Runner runs iptables-restore.
 	Runner runner.Runner
 	// Out receives the dry-run output.
@@ -72,6 +77,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.NFLogGroup == 0 {
 		o.NFLogGroup = DefaultNFLogGroup
+	}
+	if o.AuditDir == "" {
+		o.AuditDir = DefaultAuditDir
 	}
 	if o.Gather.ResolvConf == "" {
 		o.Gather.ResolvConf = o.ResolvConf

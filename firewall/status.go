@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/devbox-sandbox/devbox/firewall/audit"
 	"github.com/devbox-sandbox/devbox/internal/atomicfile"
 	"github.com/devbox-sandbox/devbox/internal/contract"
 )
@@ -73,6 +74,9 @@ type Summary struct {
 	Time time.Time `json:"time"`
 	// DryRun is set for --dry-run output (never in a marker).
 	DryRun bool `json:"dryRun,omitempty"`
+	// Audit are the gateway's audit totals (names allowed and refused,
+	// packets refused) as Status reads them; never in a marker.
+	Audit *audit.Counts `json:"audit,omitempty"`
 }
 
 // step records the time since *mark under name and moves the mark.
@@ -197,6 +201,9 @@ func Status(ctx context.Context, opts StatusOptions) (*Summary, error) {
 	deadline := time.Now().Add(opts.Wait)
 	for {
 		s, err := readMarkers(dir)
+		if s != nil {
+			s.Audit = readCounts(dir)
+		}
 		if s != nil || err != nil {
 			return s, err
 		}
@@ -209,6 +216,16 @@ func Status(ctx context.Context, opts StatusOptions) (*Summary, error) {
 		case <-time.After(min(poll, time.Until(deadline))):
 		}
 	}
+}
+
+// readCounts returns the gateway's audit totals in dir, nil when there
+// are none (no gateway, or a gateway older than the audit log).
+func readCounts(dir string) *audit.Counts {
+	data, err := os.ReadFile(filepath.Join(dir, contract.AuditCountsName))
+	if err != nil {
+		return nil
+	}
+	return audit.ParseCounts(data)
 }
 
 // readMarkers returns the fresh ready summary, an error for a fresh failed

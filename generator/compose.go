@@ -93,6 +93,10 @@ func composeProject(s *spec) *types.Project {
 	var gw *types.ServiceConfig
 	if s.Gateway {
 		gw = gatewayService(s)
+		// The audit log, the gateway's alone: dev never mounts it, so the
+		// agent can neither read, forge nor fill it.
+		gw.Volumes = append(gw.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeVolume, Source: contract.AuditVolume, Target: contract.AuditDir})
+		p.Volumes[contract.AuditVolume] = types.VolumeConfig{}
 		dev.CapAdd = nil
 		dev.CapDrop = []string{"NET_ADMIN", "NET_RAW", "MKNOD"}
 		dev.NetworkMode = "service:" + contract.GatewayService

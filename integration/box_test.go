@@ -60,6 +60,7 @@ func TestIntegrationBox(t *testing.T) {
 				{"firewall", testFirewall, false},
 				{"agent cannot loosen", testAgentCannotLoosen, false},
 				{"red team", testRedTeam, false},
+				{"audit log", testAuditLog, false},
 				{"published port", testPublished, false},
 				{"restart, stop and start", testRestart, false},
 				{"gateway restarts", testGatewayRestarts, false},

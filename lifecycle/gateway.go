@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/devbox-sandbox/devbox/internal/contract"
+	"github.com/devbox-sandbox/devbox/internal/termsafe"
 )
 
 // In the gateway layout a box's firewall runs in its gateway container,
@@ -131,7 +132,7 @@ func logTail(ctx context.Context, eng Engine, c container.InspectResponse, n int
 	}
 	var lines []string
 	for _, l := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
-		lines = append(lines, printable(strings.TrimRight(l, "\r")))
+		lines = append(lines, termsafe.Escape(strings.TrimRight(l, "\r")))
 	}
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
@@ -140,17 +141,6 @@ func logTail(ctx context.Context, eng Engine, c container.InspectResponse, n int
 		return nil
 	}
 	return lines
-}
-
-// printable replaces control characters, which a log line could use to
-// rewrite the user's terminal, with '?'.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r != '\t' && (r < 0x20 || r == 0x7f || 0x80 <= r && r < 0xa0) {
-			return '?'
-		}
-		return r
-	}, s)
 }
 
 // StrandedError says the dev container runs in the network namespace of an

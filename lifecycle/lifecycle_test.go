@@ -298,7 +298,7 @@ func TestGatewayDown(t *testing.T) {
 			if state != tt.state || reason != tt.reason {
 				t.Errorf("got %s, %q; want %s, %q", state, reason, tt.state, tt.reason)
 			}
-			if want := []string{"one", "two ?]0;title?"}; !reflect.DeepEqual(log, want) {
+			if want := []string{"one", `two \x1b]0;title\x07`}; !reflect.DeepEqual(log, want) {
 				t.Errorf("log %q, want %q", log, want)
 			}
 		})

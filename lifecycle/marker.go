@@ -12,6 +12,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
+	"github.com/devbox-sandbox/devbox/firewall/audit"
 	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
@@ -125,16 +126,10 @@ func markerTime(ctx context.Context, eng Engine, id, path string) (time.Time, er
 
 // failureReason reads the "error" of the failed marker.
 func failureReason(ctx context.Context, eng Engine, id string) string {
-	res, err := eng.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: contract.FailedMarker})
+	data, err := readContainerFile(ctx, eng, id, contract.FailedMarker)
 	if err != nil {
 		return "the firewall failed to apply (reason unreadable: " + err.Error() + ")"
 	}
-	defer res.Content.Close()
-	tr := tar.NewReader(res.Content)
-	if _, err := tr.Next(); err != nil {
-		return "the firewall failed to apply (reason unreadable: " + err.Error() + ")"
-	}
-	data, _ := io.ReadAll(io.LimitReader(tr, 64<<10))
 	var m struct {
 		Error string `json:"error"`
 	}
@@ -142,6 +137,31 @@ func failureReason(ctx context.Context, eng Engine, id string) string {
 		return "the firewall failed to apply: " + string(data)
 	}
 	return "the firewall failed to apply: " + m.Error
+}
+
+// auditCounts reads the audit totals of the running gateway id; nil when
+// it has none (a gateway older than the audit log) or they are unreadable.
+func auditCounts(ctx context.Context, eng Engine, id string) *audit.Counts {
+	data, err := readContainerFile(ctx, eng, id, contract.AuditCounts)
+	if err != nil {
+		return nil
+	}
+	return audit.ParseCounts(data)
+}
+
+// readContainerFile returns the first 64 KiB of the file at path in
+// container id.
+func readContainerFile(ctx context.Context, eng Engine, id, path string) ([]byte, error) {
+	res, err := eng.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: path})
+	if err != nil {
+		return nil, err
+	}
+	defer res.Content.Close()
+	tr := tar.NewReader(res.Content)
+	if _, err := tr.Next(); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(io.LimitReader(tr, 64<<10))
 }
 
 // awaitFirewall returns nil once the firewall of container id (started at

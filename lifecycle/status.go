@@ -9,6 +9,8 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
+
+	"github.com/devbox-sandbox/devbox/firewall/audit"
 )
 
 // BoxStatus is one devbox environment on the engine. Its JSON form is what
@@ -45,6 +47,9 @@ type GatewayStatus struct {
 	// Log is the last lines of the log of a gateway that is not running
 	// while the dev container is.
 	Log []string `json:"log,omitempty"`
+	// Audit are the running gateway's totals of names and packets
+	// allowed and refused since it started (`devbox log` shows each).
+	Audit *audit.Counts `json:"audit,omitempty"`
 }
 
 // Status lists every devbox environment on the engine, running or stopped.
@@ -142,6 +147,7 @@ func gatewayStatus(ctx context.Context, eng Engine, s *BoxStatus, id string, dev
 	}
 	s.Firewall, s.FirewallReason = state.String(), reason
 	s.DevStranded = stranded(devStarted, gw.StartedAt)
+	s.Gateway.Audit = auditCounts(ctx, eng, id)
 	return nil
 }
 

@@ -7,6 +7,7 @@
 //	init-firewall [--config PATH] [--dry-run] [--json] [--timeout D]
 //	init-firewall gateway [--config PATH] [--timeout D]
 //	init-firewall status [--wait D] [--json]
+//	init-firewall log [--follow] [--since D] [--blocked]
 //
 // `gateway` is the gateway container's main process: it closes the network
 // namespace first, applies and verifies the allowlist, and then stays up
@@ -55,6 +56,9 @@ func Main(ctx context.Context, args []string, sudo bool, stdout, stderr io.Write
 	if len(args) > 0 && args[0] == "status" {
 		return status(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "log" {
+		return logCommand(ctx, args[1:], stdout, stderr)
+	}
 	gateway := len(args) > 0 && args[0] == contract.GatewayArg
 	if gateway {
 		args = args[1:]
@@ -75,8 +79,10 @@ func Main(ctx context.Context, args []string, sudo bool, stdout, stderr io.Write
 	fs.DurationVar(&opts.Timeout, "timeout", firewall.DefaultTimeout, "bound on gathering the allowlist (DNS, GitHub, AWS)")
 	fs.StringVar(&opts.RunDir, "run-dir", firewall.DefaultRunDir, "directory of the status markers (tests)")
 	fs.IntVar(&opts.NFLogGroup, "nflog-group", firewall.DefaultNFLogGroup, "NFLOG group that receives rejected packets")
+	fs.StringVar(&opts.AuditDir, "audit-dir", firewall.DefaultAuditDir, "directory of the gateway's audit log (tests)")
+	fs.BoolVar(&opts.NoAudit, "no-audit", false, "write no audit log (benchmarks)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: init-firewall [--config PATH] [--dry-run] [--json] [--timeout D]\n       init-firewall gateway [--config PATH] [--timeout D]\n       init-firewall status [--wait D] [--json]")
+		fmt.Fprintln(stderr, "usage: init-firewall [--config PATH] [--dry-run] [--json] [--timeout D]\n       init-firewall gateway [--config PATH] [--timeout D]\n       init-firewall status [--wait D] [--json]\n       init-firewall log [--follow] [--since D] [--blocked]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

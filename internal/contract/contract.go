@@ -167,6 +167,12 @@ const (
 	AuditDir = "/var/log/devbox"
 	// AuditLog is the current audit log; rotated files are AuditLog + ".1" ...
 	AuditLog = AuditDir + "/audit.jsonl"
+	// AuditCounts holds the gateway's running totals (names allowed and
+	// refused, packets refused), rewritten every second or so while they
+	// change; `devbox status` reads them.
+	AuditCounts = RunDir + "/" + AuditCountsName
+	// AuditCountsName is AuditCounts' name in RunDir.
+	AuditCountsName = "audit.counts.json"
 	// AuditVolume is the compose volume that keeps the audit log across
 	// restarts of the gateway.
 	AuditVolume = "devbox-audit"

@@ -25,6 +25,7 @@ const root = "../.."
 var spelled = []string{
 	FirewallFeatureID, FirewallBinary, ConfigDir, CacheDir, RunDir,
 	ReadyMarkerName, FailedMarkerName, FirewallWait(), CLIPackage, CLIVersion,
+	AuditDir, AuditVolume, AuditCountsName,
 }
 
 // TestSpelledOnce fails when a contract value appears as a literal in a Go

@@ -92,6 +92,8 @@ func NewApp(env Env) *cli.App {
 		newDownCommand(env),
 		newResetCommand(env),
 		newStatusCommand(env),
+		newLogCommand(env),
+		newPolicyCommand(env),
 		newDoctorCommand(env),
 		newCompletionCommand(env),
 		newVersionCommand(env),

@@ -102,6 +102,7 @@ func TestGatewayStatus(t *testing.T) {
 		w.withGateway()
 		w.withService()
 		w.boxes[0].Labels[lifecycle.LabelLocalFolder] = "/home/me/project"
+		w.auditCounts = map[string]string{gatewayID: `{"since":"2026-11-29T00:59:58Z","time":"2026-11-29T02:29:00Z","dnsAllowed":120,"dnsRefused":3,"connRefused":17}`}
 		// A stranded box, one whose gateway failed, one stopped, and one
 		// made before the gateway layout.
 		add := func(ws, dev, gw string) {

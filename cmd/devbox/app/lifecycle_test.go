@@ -57,6 +57,7 @@ type world struct {
 	failReason  string
 	execOut     string
 	execCode    int
+	execErr     string // the exec's stderr
 	unreachable bool
 	nonce       string
 	lastExec    client.ExecCreateOptions
@@ -69,6 +70,8 @@ type world struct {
 	// markerHosts, when set, are the only containers that have the markers.
 	markerHosts map[string]bool
 	gatewayLog  string
+	// auditCounts are the contents of contract.AuditCounts by container.
+	auditCounts map[string]string
 	// calls records starts, stops and restarts: "start ID", ...
 	calls []string
 }
@@ -181,6 +184,8 @@ func (w *world) fakeEngine() *lifecycletest.Engine {
 			switch {
 			case o.SourcePath == "/etc/passwd":
 				return client.CopyFromContainerResult{Content: lifecycletest.Tar("passwd", "root:x:0:0::/root:/bin/bash\ndev:x:1000:1000::/home/dev:/bin/bash\n")}, nil
+			case o.SourcePath == contract.AuditCounts && w.auditCounts[id] != "":
+				return client.CopyFromContainerResult{Content: lifecycletest.Tar("audit.counts.json", w.auditCounts[id])}, nil
 			case o.SourcePath == contract.FailedMarker && (w.markerHosts == nil || w.markerHosts[id]):
 				return client.CopyFromContainerResult{Content: lifecycletest.Tar("firewall.failed", `{"ok":false,"error":"`+w.failReason+`"}`)}, nil
 			}
@@ -198,7 +203,7 @@ func (w *world) fakeEngine() *lifecycletest.Engine {
 			if id == "probe" {
 				return lifecycletest.Attached(w.nonce+"HOME=/home/dev\x00PATH=/home/dev/bin:/usr/bin:/bin\x00PWD=/\x00"+w.nonce, ""), nil
 			}
-			return lifecycletest.Attached(w.execOut, ""), nil
+			return lifecycletest.Attached(w.execOut, w.execErr), nil
 		},
 		ExecInspectFunc: func(_ context.Context, id string, _ client.ExecInspectOptions) (client.ExecInspectResult, error) {
 			if id == "probe" {

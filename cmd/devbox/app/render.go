@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/devbox-sandbox/devbox/firewall/audit"
 	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
@@ -33,17 +34,18 @@ func renderStatus(w io.Writer, boxes []lifecycle.BoxStatus, asJSON bool) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKSPACE\tSTATE\tCONTAINER\tGATEWAY\tIMAGE\tUPTIME\tFIREWALL\tVOLUMES")
+	fmt.Fprintln(tw, "WORKSPACE\tSTATE\tCONTAINER\tGATEWAY\tIMAGE\tUPTIME\tFIREWALL\tBLOCKED\tVOLUMES")
 	for _, s := range boxes {
-		gateway, firewall := "-", s.Firewall
+		gateway, firewall, blocked := "-", s.Firewall, "-"
 		if s.Gateway != nil {
 			gateway = s.Gateway.State
+			blocked = blockedCounts(s.Gateway.Audit)
 		}
 		if s.DevStranded {
 			firewall = "stranded" // applied in the gateway, which dev is no longer in
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Workspace, s.State, s.Container, gateway, s.Image,
-			dash(s.Uptime), firewall, dash(strings.Join(s.Volumes, ",")))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Workspace, s.State, s.Container, gateway, s.Image,
+			dash(s.Uptime), firewall, blocked, dash(strings.Join(s.Volumes, ",")))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -70,6 +72,19 @@ func renderStatusNotes(w io.Writer, s lifecycle.BoxStatus) {
 		fmt.Fprintf(w, "\n%s: container %s has no network since its gateway %s restarted; `devbox start -w %s` restarts it\n",
 			s.Workspace, s.Container, s.Gateway.Container, s.Workspace)
 	}
+}
+
+// blockedCounts is the BLOCKED cell: the names and packets the gateway
+// refused since it started ("-" without counts).
+func blockedCounts(c *audit.Counts) string {
+	if c == nil {
+		return "-"
+	}
+	cell := fmt.Sprintf("%d names, %d packets", c.DNSRefused, c.ConnRefused)
+	if c.Lost > 0 {
+		cell += fmt.Sprintf(" (%d records lost)", c.Lost)
+	}
+	return cell
 }
 
 // dash stands for an empty cell.
