@@ -86,6 +86,9 @@ func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.checkTrusted(ws); err != nil {
+		return nil, err
+	}
 	eng, ep, err := m.engine(ctx)
 	if err != nil {
 		return nil, err
@@ -165,10 +168,23 @@ func (m *Manager) upSlow(ctx context.Context, eng Engine, ep Endpoint, ws Worksp
 			before[c.ID] = true
 		}
 	}
+	// Before anything is built or run: what the features, the image's
+	// label and the files add, as the CLI and compose merge them.
+	settings, _, err := m.readSettings(ctx, ep, ws)
+	if err != nil {
+		return nil, err
+	}
+	if bad := refused(settings); len(bad) > 0 {
+		return nil, &PrivilegeError{Settings: bad}
+	}
+	env, _, err := cliEnv(ep, ws)
+	if err != nil {
+		return nil, err
+	}
 	if err := m.ensureGatewayImage(ctx, eng, ep, ws); err != nil {
 		return nil, err
 	}
-	res, err := m.runCLIUp(ctx, ep, ws, opts)
+	res, err := m.runCLIUp(ctx, env, ws, opts)
 	if err != nil {
 		var waited *LockWaitInterruptedError
 		if ctx.Err() != nil && !errors.As(err, &waited) {
@@ -214,10 +230,9 @@ func (m *Manager) upSlow(ctx context.Context, eng Engine, ep Endpoint, ws Worksp
 	return res, nil
 }
 
-// runCLIUp runs `devcontainer up`, showing its progress, and parses the
-// JSON line it prints. The CLI is pointed at the engine ep when it could not
-// find it itself.
-func (m *Manager) runCLIUp(ctx context.Context, ep Endpoint, ws Workspace, opts UpOptions) (*UpResult, error) {
+// runCLIUp runs `devcontainer up` with env (see cliEnv), showing its
+// progress, and parses the JSON line it prints.
+func (m *Manager) runCLIUp(ctx context.Context, env []string, ws Workspace, opts UpOptions) (*UpResult, error) {
 	logPath := filepath.Join(m.stateDir(), "logs",
 		fmt.Sprintf("up-%s-%s.log", filepath.Base(ws.Dir), m.now().UTC().Format("20060102-150405")))
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
@@ -240,7 +255,7 @@ func (m *Manager) runCLIUp(ctx context.Context, ep Endpoint, ws Workspace, opts 
 		return nil, err
 	}
 	prog := newProgress(m.progress(), logFile)
-	out, runErr := m.Runner.Run(ctx, runner.Cmd{Name: "devcontainer", Args: args, Env: ep.cliEnv(), Stderr: prog})
+	out, runErr := m.Runner.Run(ctx, runner.Cmd{Name: "devcontainer", Args: args, Env: env, Stderr: prog})
 	prog.done()
 	release()
 	var res struct {
