@@ -40,13 +40,13 @@ var agents = []agent{
 // Container feature (numeric versions) or from the base distribution's
 // packages (LANG@system).
 type language struct {
-	Name           string
-	Feature        string         // Dev Container feature for numeric versions
+	Name    string
+	Feature string // Dev Container feature for numeric versions
 	// InDockerfile: numeric versions are installed by the Dockerfile
 	// instead, as the official feature (OldFeature, which init --force
 	// removes) adds privilege to the box.
-	InDockerfile bool
-	OldFeature   string
+	InDockerfile   bool
+	OldFeature     string
 	DefaultVersion string         // when --lang gives no version
 	Versions       []string       // accepted major (or major.minor) versions
 	Patch          *regexp.Regexp // what may follow an accepted version
