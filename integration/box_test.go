@@ -59,6 +59,7 @@ func TestIntegrationBox(t *testing.T) {
 				{"services", testServices, false},
 				{"firewall", testFirewall, false},
 				{"agent cannot loosen", testAgentCannotLoosen, false},
+				{"trust", testTrust, false},
 				{"red team", testRedTeam, false},
 				{"published port", testPublished, false},
 				{"restart, stop and start", testRestart, false},

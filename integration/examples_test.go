@@ -232,6 +232,7 @@ func (s *suite) upExample(t *testing.T, dir string, c initCommand, base string) 
 		t.Fatal(err)
 	}
 	trustHostCAs(t, dir)
+	w.trust(t)
 	w.mustDevbox(t, "up")
 	return w
 }

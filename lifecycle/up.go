@@ -95,7 +95,13 @@ func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 	}
 	defer eng.Close()
 	if !opts.Rebuild && !opts.NoCache {
-		if res, err := m.upFast(ctx, eng, ws); res != nil || err != nil {
+		res, err := m.upFast(ctx, eng, ws)
+		if err == nil && res != nil && res.ConfigChanged {
+			// The box keeps running as it was made, but the next rebuild
+			// would use what is refused: say so now.
+			err = m.checkPrivilege(ctx, ep, ws)
+		}
+		if res != nil || err != nil {
 			return withWorkspace(res, ws), err
 		}
 	}
@@ -168,14 +174,8 @@ func (m *Manager) upSlow(ctx context.Context, eng Engine, ep Endpoint, ws Worksp
 			before[c.ID] = true
 		}
 	}
-	// Before anything is built or run: what the features, the image's
-	// label and the files add, as the CLI and compose merge them.
-	settings, _, err := m.readSettings(ctx, ep, ws)
-	if err != nil {
+	if err := m.checkPrivilege(ctx, ep, ws); err != nil {
 		return nil, err
-	}
-	if bad := refused(settings); len(bad) > 0 {
-		return nil, &PrivilegeError{Settings: bad}
 	}
 	env, _, err := cliEnv(ep, ws)
 	if err != nil {
@@ -228,6 +228,20 @@ func (m *Manager) upSlow(ctx context.Context, eng Engine, ep Endpoint, ws Worksp
 		return nil, err
 	}
 	return res, nil
+}
+
+// checkPrivilege refuses, before anything is built or run, what the
+// features, the image's label and the files add that devbox does not set,
+// as the CLI and compose merge them.
+func (m *Manager) checkPrivilege(ctx context.Context, ep Endpoint, ws Workspace) error {
+	settings, _, err := m.readSettings(ctx, ep, ws)
+	if err != nil {
+		return err
+	}
+	if bad := refused(settings); len(bad) > 0 {
+		return &PrivilegeError{Settings: bad}
+	}
+	return nil
 }
 
 // runCLIUp runs `devcontainer up` with env (see cliEnv), showing its
