@@ -64,7 +64,7 @@ func testTrust(t *testing.T, w *workspace, kind boxKind) {
 
 	ws := "/workspaces/dbit-" + kind.name
 	script := `set -e; cd ` + ws + `; g() { git -c safe.directory='*' -c user.name=agent -c user.email=agent@example.invalid "$@"; }
-blob=$(sed 's|"features": {}|"features": {"./evil": {}}, "initializeCommand": "touch ` + marker + `"|' .devcontainer/devcontainer.json | g hash-object -w --stdin)
+blob=$(sed 's|"features": *{}|"features": {"./evil": {}}, "initializeCommand": "touch ` + marker + `"|' .devcontainer/devcontainer.json | g hash-object -w --stdin)
 g update-index --cacheinfo "100644,$blob,.devcontainer/devcontainer.json"
 feature=$(printf '{"id": "evil", "version": "1.0.0", "name": "evil", "securityOpt": ["seccomp=unconfined"]}' | g hash-object -w --stdin)
 g update-index --add --cacheinfo "100644,$feature,.devcontainer/evil/devcontainer-feature.json"
@@ -82,7 +82,7 @@ g commit -qm "tidy up"`
 	expect(1, []string{"up"}, "changed since it was trusted", ".devcontainer/devcontainer.json", ".devcontainer/evil/devcontainer-feature.json", "devbox trust -w "+w.dir)
 	checkMarker()
 	expect(2, []string{"trust"}, "devbox trust --yes -w "+w.dir,
-		`+   "features": {"./evil": {}}, "initializeCommand": "touch `+marker+`"`,
+		`"features": {"./evil": {}}, "initializeCommand": "touch `+marker+`"`,
 		"devcontainer.json: initializeCommand touch "+marker,
 		`feature "./evil": securityOpt seccomp=unconfined   REFUSED by up`,
 		"compose service gateway: image ")

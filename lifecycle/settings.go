@@ -55,6 +55,9 @@ func (e *PrivilegeError) Error() string {
 	return b.String()
 }
 
+// reviewIDLabel is an id label (name=value) that no container carries.
+const reviewIDLabel = "dev.devbox.trust-review=none"
+
 // mergedConfig is the part of read-configuration's output devbox reads.
 type mergedConfig struct {
 	Configuration         map[string]any `json:"configuration"`
@@ -69,11 +72,19 @@ type mergedConfig struct {
 	} `json:"featuresConfiguration"`
 }
 
-// readMergedConfig runs the CLI's read-configuration on ws.
+// readMergedConfig runs the CLI's read-configuration on ws, as for a new
+// container.
 func (m *Manager) readMergedConfig(ctx context.Context, env []string, ws Workspace) (*mergedConfig, error) {
 	out, err := m.Runner.Run(ctx, runner.Cmd{Name: "devcontainer", Args: []string{
-		"read-configuration", "--workspace-folder", ws.Dir, "--include-merged-configuration",
+		"read-configuration", "--workspace-folder", ws.Dir, "--include-merged-configuration", "--include-features-configuration",
+		// An id label no container carries: the CLI then merges what the
+		// files, their features and the base image's label say, as a build
+		// would, not what a running container was made from.
+		"--id-label", reviewIDLabel,
 	}, Env: env})
+	if missing := cliMissing(err); missing != nil {
+		return nil, missing
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read the merged configuration: %w", err)
 	}

@@ -281,9 +281,8 @@ func (m *Manager) runCLIUp(ctx context.Context, env []string, ws Workspace, opts
 	lines := bytes.Split(bytes.TrimSpace(out.Stdout), []byte("\n"))
 	parseErr := json.Unmarshal(lines[len(lines)-1], &res)
 	if runErr != nil {
-		var re *runner.RunError
-		if errors.As(runErr, &re) && re.ExitCode == -1 && errors.Is(re.Err, exec.ErrNotFound) {
-			return nil, &CLIMissingError{Err: runErr}
+		if missing := cliMissing(runErr); missing != nil {
+			return nil, missing
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -301,6 +300,16 @@ func (m *Manager) runCLIUp(ctx context.Context, env []string, ws Workspace, opts
 		return nil, &UpError{Message: fmt.Sprintf("unexpected result %q", lines[len(lines)-1]), Last: prog.lastLines(15), LogPath: logPath}
 	}
 	return &res.UpResult, nil
+}
+
+// cliMissing is err as a CLIMissingError when the devcontainer CLI could
+// not be started for want of it, else nil.
+func cliMissing(err error) error {
+	var re *runner.RunError
+	if errors.As(err, &re) && re.ExitCode == -1 && errors.Is(re.Err, exec.ErrNotFound) {
+		return &CLIMissingError{Err: err}
+	}
+	return nil
 }
 
 // interrupted says what an interrupted `up` left behind.

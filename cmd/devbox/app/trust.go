@@ -196,8 +196,8 @@ func escapeControl(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
-		case r == '\t':
-			b.WriteString(`\t`)
+		case r == '\t': // moves the cursor on, hides nothing
+			b.WriteRune(r)
 		case r == '\r':
 			b.WriteString(`\r`)
 		case r < 0x20 || r == 0x7f:

@@ -11,7 +11,7 @@ func TestEscapeControl(t *testing.T) {
 		"plain \"text\" é 日本":         "plain \"text\" é 日本",
 		"a\x1b[2Kb":                   `a\x1b[2Kb`,
 		"cr\rover":                    `cr\rover`,
-		"tab\there":                   `tab\there`,
+		"tab\there":                   "tab\there",
 		"bidi \u202eevil\u202c":       `bidi \u202eevil\u202c`,
 		"zero\u200bwidth, bom \ufeff": `zero\u200bwidth, bom \ufeff`,
 		"c1 \u009b2J, del \x7f":       `c1 \u009b2J, del \x7f`,
