@@ -111,6 +111,7 @@ type composeService struct {
 	Cgroup      string   `yaml:"cgroup"`
 	Devices     []any    `yaml:"devices"`
 	Volumes     []any    `yaml:"volumes"`
+	Ports       []any    `yaml:"ports"`
 }
 
 // readComposeConfig runs compose's own merge of files, as the CLI runs
@@ -150,8 +151,11 @@ func boxSettings(ws Workspace, mc *mergedConfig, services map[string]composeServ
 	if singleContainer {
 		devCaps = []string{"NET_ADMIN"}
 	}
-	out = append(out, sourceSettings(ws, "devcontainer.json", cfg, devCaps)...)
+	out = append(out, sourceSettings(ws, "devcontainer.json", cfg, devCaps, false)...)
 	out = append(out, runArgSettings(ws, cfg["runArgs"])...)
+	if p, ok := cfg["appPort"]; ok { // published on the host, every address unless said
+		out = append(out, Setting{Source: "devcontainer.json", Name: "appPort", Value: compact(p)})
+	}
 	// What the merged configuration holds beyond the file and the
 	// features came from the image's devcontainer.metadata label.
 	seen := map[string]bool{}
@@ -161,13 +165,13 @@ func boxSettings(ws Workspace, mc *mergedConfig, services map[string]composeServ
 	for _, set := range mc.FeaturesConfiguration.FeatureSets {
 		for _, f := range set.Features {
 			src := fmt.Sprintf("feature %q", set.SourceInformation.UserFeatureID)
-			for _, s := range sourceSettings(ws, src, f, nil) {
+			for _, s := range sourceSettings(ws, src, f, nil, true) {
 				seen[s.Name+"\x00"+s.Value] = true
 				out = append(out, s)
 			}
 		}
 	}
-	for _, s := range sourceSettings(ws, "the image's devcontainer.metadata label", mc.MergedConfiguration, devCaps) {
+	for _, s := range sourceSettings(ws, "the image's devcontainer.metadata label", mc.MergedConfiguration, devCaps, true) {
 		if !seen[s.Name+"\x00"+s.Value] {
 			out = append(out, s)
 		}
@@ -185,7 +189,12 @@ func boxSettings(ws Workspace, mc *mergedConfig, services map[string]composeServ
 
 // sourceSettings names what one source (the file, a feature, the merged
 // whole) sets: privileged, capAdd, securityOpt and mounts.
-func sourceSettings(ws Workspace, src string, m map[string]any, allowedCaps []string) []Setting {
+//
+// A feature (or the image's label) may mount only a volume of its own box:
+// one whose name holds ${devcontainerId}. Volume names in mounts are not
+// scoped to the compose project, so another name could be another box's
+// volume (its agent login among them).
+func sourceSettings(ws Workspace, src string, m map[string]any, allowedCaps []string, ownVolumesOnly bool) []Setting {
 	var out []Setting
 	if p, _ := m["privileged"].(bool); p {
 		out = append(out, Setting{Source: src, Name: "privileged", Value: "true", Refused: "every capability and device, and no seccomp or AppArmor"})
@@ -207,6 +216,9 @@ func sourceSettings(ws Workspace, src string, m map[string]any, allowedCaps []st
 			typ, source := mountFields(mt)
 			s := Setting{Source: src, Name: "mounts", Value: compact(mt)}
 			s.Refused = mountRefusal(ws, typ, source)
+			if s.Refused == "" && ownVolumesOnly && typ == "volume" && !strings.Contains(source, "${devcontainerId}") {
+				s.Refused = "a named volume not of this box (its name lacks ${devcontainerId}): it could be another box's"
+			}
 			out = append(out, s)
 		}
 	}
@@ -337,6 +349,9 @@ func serviceSettings(ws Workspace, name string, s composeService, singleContaine
 			st.Refused = "the service leaves the box's networks (host networking reaches the host's services)"
 		}
 		out = append(out, st)
+	}
+	for _, p := range s.Ports {
+		out = append(out, Setting{Source: src, Name: "ports", Value: compact(p)})
 	}
 	for _, d := range s.Devices {
 		out = append(out, Setting{Source: src, Name: "devices", Value: compact(d), Refused: "a device of the host"})

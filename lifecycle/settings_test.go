@@ -24,7 +24,9 @@ func TestBoxSettings(t *testing.T) {
       "securityOpt": ["seccomp=unconfined"], "capAdd": ["SYS_PTRACE"], "privileged": true,
       "mounts": [{"source": "/var/run/docker.sock", "target": "/var/run/docker.sock", "type": "bind"}]}]},
     {"sourceInformation": {"userFeatureId": "ghcr.io/x/ok:1"}, "features": [{"id": "ok",
-      "mounts": [{"source": "ok-${devcontainerId}", "target": "/var/lib/x", "type": "volume"}]}]}
+      "mounts": [{"source": "ok-${devcontainerId}", "target": "/var/lib/x", "type": "volume"}]}]},
+    {"sourceInformation": {"userFeatureId": "./thief"}, "features": [{"id": "thief",
+      "mounts": ["source=other_devcontainer_devbox-claude,target=/loot,type=volume"]}]}
   ]},
   "mergedConfiguration": {
     "capAdd": ["SYS_PTRACE", "NET_ADMIN", "SYS_ADMIN"],
@@ -37,7 +39,7 @@ func TestBoxSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	services := map[string]composeService{
-		"gateway": {Image: "ghcr.io/devbox-sandbox/gateway:1", CapAdd: []string{"NET_ADMIN"}},
+		"gateway": {Image: "ghcr.io/devbox-sandbox/gateway:1", CapAdd: []string{"NET_ADMIN"}, Ports: []any{"127.0.0.1:8080:8080"}},
 		"dev": {NetworkMode: "service:gateway", CapAdd: []string{"NET_ADMIN"}, Ipc: "host", Volumes: []any{
 			map[string]any{"type": "bind", "source": "/home/u/app", "target": "/w"},
 			map[string]any{"type": "bind", "source": "/home/u", "target": "/up"},
@@ -68,10 +70,12 @@ func TestBoxSettings(t *testing.T) {
 			`REFUSED feature "./evil": privileged true`,
 			`REFUSED feature "./evil": mounts {"source":"/var/run/docker.sock","target":"/var/run/docker.sock","type":"bind"}`,
 			`feature "ghcr.io/x/ok:1": mounts {"source":"ok-${devcontainerId}","target":"/var/lib/x","type":"volume"}`,
+			`REFUSED feature "./thief": mounts source=other_devcontainer_devbox-claude,target=/loot,type=volume`,
 			"REFUSED the image's devcontainer.metadata label: capAdd SYS_ADMIN",
 			"REFUSED the image's devcontainer.metadata label: securityOpt apparmor=unconfined",
 			"compose service gateway: image ghcr.io/devbox-sandbox/gateway:1",
 			"compose service gateway: cap_add NET_ADMIN",
+			"compose service gateway: ports 127.0.0.1:8080:8080",
 			"compose service dev: network_mode service:gateway",
 			"REFUSED compose service dev: ipc host",
 			`compose service dev: volumes {"source":"/home/u/app","target":"/w","type":"bind"}`,

@@ -321,9 +321,22 @@ func (c *collector) addTree(root string) error {
 			return &SymlinkError{Path: p, Target: target}
 		case fi.IsDir():
 			return nil
+		case isFeatureLock(p):
+			// The CLI writes it at every up with registry features; it
+			// pins features the recorded devcontainer.json names, whose
+			// settings up checks as the CLI resolves them.
+			return nil
 		}
 		return c.addFile(p, fi)
 	})
+}
+
+// isFeatureLock reports whether p is the CLI's feature lock file beside
+// devcontainer.json (devcontainer-lock.json, or .devcontainer-lock.json
+// beside .devcontainer.json).
+func isFeatureLock(p string) bool {
+	b := filepath.Base(p)
+	return b == "devcontainer-lock.json" || b == ".devcontainer-lock.json"
 }
 
 func (c *collector) addFile(path string, fi fs.FileInfo) error {

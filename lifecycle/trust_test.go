@@ -214,6 +214,11 @@ func TestCheckTrusted(t *testing.T) {
 			}
 		})
 	}
+	// The CLI's feature lock file is written by up itself.
+	write(t, ws.Dir, ".devcontainer/devcontainer-lock.json", `{"features": {}}`)
+	if err := m.checkTrusted(ws); err != nil {
+		t.Errorf("the CLI's lock file refused: %v", err)
+	}
 	// Source files of the workspace are not part of the configuration.
 	write(t, ws.Dir, "src/main.go", "package main // edited\n")
 	if err := m.checkTrusted(ws); err != nil {
