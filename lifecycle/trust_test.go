@@ -245,3 +245,35 @@ func TestDiffFilesKeepsOldText(t *testing.T) {
 		t.Fatalf("changes %+v", changes)
 	}
 }
+
+// BenchmarkCheckTrusted is what trust adds to every `up`, the fast path
+// included: hashing the configuration's files and reading the record.
+func BenchmarkCheckTrusted(b *testing.B) {
+	dir := b.TempDir()
+	for name, size := range map[string]int{"devcontainer.json": 1200, "compose.yaml": 3300, "Dockerfile": 3000, "firewall.jsonc": 4200, "redis.conf": 1200} {
+		p := filepath.Join(dir, ".devcontainer", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		content := strings.Repeat("x", size)
+		if name == "devcontainer.json" {
+			content = `{"dockerComposeFile": "compose.yaml", "service": "dev"}`
+		}
+		if name == "compose.yaml" {
+			content = "services:\n  dev:\n    build:\n      context: .\n"
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ws := workspaceFor("linux", dir)
+	m := &Manager{Getenv: envMapGetter{"XDG_STATE_HOME": b.TempDir()}.get}
+	if err := m.RecordTrust(dir); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := m.checkTrusted(ws); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
