@@ -88,8 +88,13 @@ g commit -qm "tidy up"`
 		"compose service gateway: image ")
 	expect(1, []string{"up"}, "changed since it was trusted")
 	expect(0, []string{"trust", "--yes"}, "devbox: trusted")
+	before := w.devContainer(t)
 	expect(1, []string{"up"}, `feature "./evil": securityOpt seccomp=unconfined`)
+	expect(1, []string{"up", "--rebuild"}, `feature "./evil": securityOpt seccomp=unconfined`)
 	checkMarker()
+	if after := w.devContainer(t); after != before {
+		t.Errorf("the refused up replaced the dev container (%s, then %s)", before, after)
+	}
 
 	t.Run("symlink", func(t *testing.T) {
 		f := filepath.Join(w.dir, ".devcontainer", "evil", "devcontainer-feature.json")
