@@ -40,8 +40,13 @@ var agents = []agent{
 // Container feature (numeric versions) or from the base distribution's
 // packages (LANG@system).
 type language struct {
-	Name           string
-	Feature        string         // Dev Container feature for numeric versions
+	Name    string
+	Feature string // Dev Container feature for numeric versions
+	// InDockerfile: numeric versions are installed by the Dockerfile
+	// instead, as the official feature (OldFeature, which init --force
+	// removes) adds privilege to the box.
+	InDockerfile   bool
+	OldFeature     string
 	DefaultVersion string         // when --lang gives no version
 	Versions       []string       // accepted major (or major.minor) versions
 	Patch          *regexp.Regexp // what may follow an accepted version
@@ -63,7 +68,9 @@ var languages = []language{
 		SystemPackages: []string{"python3", "python3-venv", "python3-pip"}, Extensions: []string{"ms-python.python"}, Preset: "pypi",
 	},
 	{
-		Name: "go", Feature: "ghcr.io/devcontainers/features/go:1", DefaultVersion: "1.26",
+		// The official Go feature adds seccomp=unconfined and SYS_PTRACE
+		// (for delve), which `devbox up` refuses.
+		Name: "go", InDockerfile: true, OldFeature: "ghcr.io/devcontainers/features/go:1", DefaultVersion: "1.26",
 		Versions: []string{"1.22", "1.23", "1.24", "1.25", "1.26"}, Patch: regexp.MustCompile(`^(\.\d+)?$`),
 		SystemPackages: []string{"golang-go"}, Extensions: []string{"golang.go"}, Preset: "go",
 	},

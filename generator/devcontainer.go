@@ -366,7 +366,7 @@ func ownedFeature(id string) bool {
 	if id == contract.FirewallFeatureRef {
 		return true
 	}
-	return slices.ContainsFunc(languages, func(l language) bool { return l.Feature == id })
+	return slices.ContainsFunc(languages, func(l language) bool { return id != "" && (l.Feature == id || l.OldFeature == id) })
 }
 
 func memberIndex(obj *hujson.Object, name string) int {

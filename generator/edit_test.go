@@ -95,8 +95,8 @@ func TestForceEditsDevcontainerJSON(t *testing.T) {
 		t.Errorf("the agent volume is mounted %d times, want once: %v", n, mounts)
 	}
 	features := cfg["features"].(map[string]any)
-	if _, ok := features["ghcr.io/devcontainers/features/go:1"]; !ok {
-		t.Errorf("go feature not added: %v", features)
+	if _, ok := features["ghcr.io/devcontainers/features/go:1"]; ok {
+		t.Errorf("the Go feature (it adds seccomp=unconfined and SYS_PTRACE) was added: %v", features)
 	}
 	ext := cfg["customizations"].(map[string]any)["vscode"].(map[string]any)["extensions"]
 	if !sameStrings(ext, "eamodio.gitlens", "anthropic.claude-code", "golang.go") {

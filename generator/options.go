@@ -123,6 +123,7 @@ type spec struct {
 	GatewayImage string // compose.yaml's gateway image, unless Vendor
 	Vendor       bool   // .devcontainer/gateway/ holds the image's build
 	Publish      []int
+	GoVersion    string // installed by the Dockerfile from the Go module proxy
 }
 
 // feature is a Dev Container feature and its options.
@@ -216,9 +217,13 @@ func resolve(o Options) (*spec, error) {
 			return nil, inputErrorf("unknown %s version %q in --lang %s: accepted values: %s (a patch level may follow, e.g. %s.1)",
 				l.Name, version, entry, l.versionList(), l.DefaultVersion)
 		}
-		if version == systemVersion {
+		switch {
+		case version == systemVersion:
 			apt = append(apt, l.SystemPackages...)
-		} else {
+		case l.InDockerfile:
+			s.GoVersion = version
+			apt = append(apt, "curl", "ca-certificates", "unzip")
+		default:
 			s.Features = append(s.Features, feature{Ref: l.Feature, Options: map[string]string{"version": version}})
 		}
 		s.Extensions = append(s.Extensions, l.Extensions...)

@@ -162,13 +162,14 @@ type dockerfileData struct {
 	BaseImage   string
 	User        string
 	AptPackages []string
+	GoVersion   string
 	UserDirs    []string
 	HistoryDir  string
 	Agent       *agent
 }
 
 func (s *spec) dockerfileData() dockerfileData {
-	d := dockerfileData{box: theBox, Gateway: s.Gateway, BaseImage: s.BaseImage, User: s.User, AptPackages: s.AptPackages, HistoryDir: historyDir, Agent: s.Agent}
+	d := dockerfileData{box: theBox, Gateway: s.Gateway, BaseImage: s.BaseImage, User: s.User, AptPackages: s.AptPackages, GoVersion: s.GoVersion, HistoryDir: historyDir, Agent: s.Agent}
 	for _, v := range s.userVolumes() {
 		d.UserDirs = append(d.UserDirs, v.Dir)
 	}

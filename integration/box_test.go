@@ -59,6 +59,7 @@ func TestIntegrationBox(t *testing.T) {
 				{"services", testServices, false},
 				{"firewall", testFirewall, false},
 				{"agent cannot loosen", testAgentCannotLoosen, false},
+				{"trust", testTrust, false},
 				{"red team", testRedTeam, false},
 				{"audit log", testAuditLog, false},
 				{"published port", testPublished, false},

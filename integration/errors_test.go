@@ -23,6 +23,7 @@ func TestIntegrationErrors(t *testing.T) {
 	w := s.newWorkspace(t, "dbit-errors", "--agent", "none")
 	broken := s.newWorkspace(t, "dbit-broken", "--agent", "none", "--base-image", images.Bookworm)
 	appendToDockerfile(t, broken.dir, "RUN echo dbit-build-broke && false\n")
+	broken.trust(t)
 	noSocket := "unix://" + filepath.Join(t.TempDir(), "no-engine.sock")
 	empty := t.TempDir()
 	tests := []struct {

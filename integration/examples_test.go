@@ -232,13 +232,16 @@ func (s *suite) upExample(t *testing.T, dir string, c initCommand, base string) 
 		t.Fatal(err)
 	}
 	trustHostCAs(t, dir)
+	w.trust(t)
 	w.mustDevbox(t, "up")
 	return w
 }
 
 // localFlags turns an example's flags into ones that build here: LANG@system
-// for every language (versioned toolchains are Dev Container features from
-// ghcr.io), the local base image, and the local stand-ins for the services.
+// for every language (versioned node and python are Dev Container features
+// from ghcr.io, and versioned Go comes from the Go module proxy: tests reach
+// no public address), the local base image, and the local stand-ins for the
+// services.
 func localFlags(flags []string, base string) []string {
 	var out []string
 	for i := 0; i < len(flags); i++ {

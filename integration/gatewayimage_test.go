@@ -61,6 +61,9 @@ func testUpgraded(t *testing.T, s *suite) {
 		{"op": "remove", "path": "/build/args"},
 		{"op": "remove", "path": "/features/ghcr.io~1devcontainers~1features~1node:1"},
 		{"op": "remove", "path": "/postCreateCommand"},
+		// SYS_PTRACE (for a debugger): devbox up refuses capabilities it
+		// does not give itself.
+		{"op": "remove", "path": "/capAdd/1"},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +92,7 @@ func testUpgraded(t *testing.T, s *suite) {
 	if err := localize(dir); err != nil {
 		t.Fatal(err)
 	}
+	w.trust(t) // the user's converted file, reviewed
 	w.mustDevbox(t, "up")
 	runProbes(t, w.exec, append(httpProbes(inet.Allowed, true), httpProbes(inet.Blocked, false)...))
 }

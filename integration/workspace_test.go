@@ -45,7 +45,21 @@ func (s *suite) newWorkspace(t *testing.T, name string, args ...string) *workspa
 	if err := localize(dir); err != nil {
 		t.Fatal(err)
 	}
+	w.trust(t)
 	return w
+}
+
+// trust accepts the workspace's configuration as it is now, as the user
+// does with `devbox trust` after editing it (the test's own edits: the
+// stand-in internet, a host CA). It records through the lifecycle package,
+// in the state folder the devbox binary uses (this process's environment),
+// without reading the merged configuration, which for a base image not in
+// the engine would try to pull it.
+func (w *workspace) trust(t *testing.T) {
+	t.Helper()
+	if err := (&lifecycle.Manager{Getenv: os.Getenv}).RecordTrust(w.dir); err != nil {
+		t.Fatalf("record trust: %v", err)
+	}
 }
 
 // initFlags returns args plus, for a layout that writes init-firewall

@@ -37,6 +37,9 @@ func TestUpInterruptedWhileWaitingForTheBuildLock(t *testing.T) {
 	m := &Manager{
 		Out: &bytes.Buffer{}, Progress: &shown,
 		Runner: runnerFunc(func(_ context.Context, c runner.Cmd) (runner.Result, error) {
+			if len(c.Args) > 0 && c.Args[0] == "read-configuration" { // before the lock: a read
+				return runner.Result{Stdout: []byte(`{"configuration": {}, "mergedConfiguration": {}}`)}, nil
+			}
 			t.Errorf("ran %s while another up held the build lock", c)
 			return runner.Result{}, errors.New("unexpected")
 		}),
@@ -44,6 +47,9 @@ func TestUpInterruptedWhileWaitingForTheBuildLock(t *testing.T) {
 		Connect: func(context.Context, func(string) string) (Engine, Endpoint, error) {
 			return eng, Endpoint{Host: "unix:///var/run/docker.sock", Source: "default socket"}, nil
 		},
+	}
+	if err := m.RecordTrust(dir); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.MkdirAll(filepath.Dir(m.buildLockPath()), 0o700); err != nil {
 		t.Fatal(err)

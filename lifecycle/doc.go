@@ -52,6 +52,18 @@
 // (or `up --rebuild`); edits to shell startup files inside a running box
 // are not seen before that.
 //
+// Trust (trust.go, settings.go, project.go): per workspace, a record under
+// trust/ in the state folder of every file the configuration refers to
+// (.devcontainer/ and the files devcontainer.json and the compose files
+// name outside it), with hashes and small texts for a diff. Up refuses a
+// workspace with no record or a changed one (UntrustedError) until
+// ReviewTrust has shown it and AcceptTrust recorded it; RecordTrust records
+// devbox's own writes. Before building, up reads the CLI's merged
+// configuration and compose's, and refuses what features, the image's
+// label or the files add that devbox does not set (PrivilegeError). It
+// passes COMPOSE_PROJECT_NAME to the CLI, derived as the CLI derives it
+// for VS Code.
+//
 // It returns data and does not render: each operation returns a result
 // (BoxStatus, DoctorReport, UpResult, DownResult, ...) or an error, and the
 // command (cmd/devbox/app) turns them into tables, JSON and messages. It

@@ -141,6 +141,10 @@ func TestIntegrationLifecycle(t *testing.T) {
 	ws := newTestWorkspace(t)
 	cleanupBox(t, eng, ws)
 	m, out, errOut := testManager(t, nil)
+	// Written by hand, not by devbox init: accepted as `devbox trust` does.
+	if err := m.RecordTrust(ws.Dir); err != nil {
+		t.Fatal(err)
+	}
 
 	res, err := m.Up(ctx, UpOptions{Workspace: ws.Dir})
 	if err != nil {

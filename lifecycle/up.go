@@ -86,13 +86,22 @@ func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.checkTrusted(ws); err != nil {
+		return nil, err
+	}
 	eng, ep, err := m.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer eng.Close()
 	if !opts.Rebuild && !opts.NoCache {
-		if res, err := m.upFast(ctx, eng, ws); res != nil || err != nil {
+		res, err := m.upFast(ctx, eng, ws)
+		if err == nil && res != nil && res.ConfigChanged {
+			// The box keeps running as it was made, but the next rebuild
+			// would use what is refused: say so now.
+			err = m.checkPrivilege(ctx, ep, ws)
+		}
+		if res != nil || err != nil {
 			return withWorkspace(res, ws), err
 		}
 	}
@@ -165,10 +174,17 @@ func (m *Manager) upSlow(ctx context.Context, eng Engine, ep Endpoint, ws Worksp
 			before[c.ID] = true
 		}
 	}
+	if err := m.checkPrivilege(ctx, ep, ws); err != nil {
+		return nil, err
+	}
+	env, _, err := cliEnv(ep, ws)
+	if err != nil {
+		return nil, err
+	}
 	if err := m.ensureGatewayImage(ctx, eng, ep, ws); err != nil {
 		return nil, err
 	}
-	res, err := m.runCLIUp(ctx, ep, ws, opts)
+	res, err := m.runCLIUp(ctx, env, ws, opts)
 	if err != nil {
 		var waited *LockWaitInterruptedError
 		if ctx.Err() != nil && !errors.As(err, &waited) {
@@ -214,10 +230,23 @@ func (m *Manager) upSlow(ctx context.Context, eng Engine, ep Endpoint, ws Worksp
 	return res, nil
 }
 
-// runCLIUp runs `devcontainer up`, showing its progress, and parses the
-// JSON line it prints. The CLI is pointed at the engine ep when it could not
-// find it itself.
-func (m *Manager) runCLIUp(ctx context.Context, ep Endpoint, ws Workspace, opts UpOptions) (*UpResult, error) {
+// checkPrivilege refuses, before anything is built or run, what the
+// features, the image's label and the files add that devbox does not set,
+// as the CLI and compose merge them.
+func (m *Manager) checkPrivilege(ctx context.Context, ep Endpoint, ws Workspace) error {
+	settings, _, err := m.readSettings(ctx, ep, ws)
+	if err != nil {
+		return err
+	}
+	if bad := refused(settings); len(bad) > 0 {
+		return &PrivilegeError{Settings: bad}
+	}
+	return nil
+}
+
+// runCLIUp runs `devcontainer up` with env (see cliEnv), showing its
+// progress, and parses the JSON line it prints.
+func (m *Manager) runCLIUp(ctx context.Context, env []string, ws Workspace, opts UpOptions) (*UpResult, error) {
 	logPath := filepath.Join(m.stateDir(), "logs",
 		fmt.Sprintf("up-%s-%s.log", filepath.Base(ws.Dir), m.now().UTC().Format("20060102-150405")))
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
@@ -240,7 +269,7 @@ func (m *Manager) runCLIUp(ctx context.Context, ep Endpoint, ws Workspace, opts 
 		return nil, err
 	}
 	prog := newProgress(m.progress(), logFile)
-	out, runErr := m.Runner.Run(ctx, runner.Cmd{Name: "devcontainer", Args: args, Env: ep.cliEnv(), Stderr: prog})
+	out, runErr := m.Runner.Run(ctx, runner.Cmd{Name: "devcontainer", Args: args, Env: env, Stderr: prog})
 	prog.done()
 	release()
 	var res struct {
@@ -252,9 +281,8 @@ func (m *Manager) runCLIUp(ctx context.Context, ep Endpoint, ws Workspace, opts 
 	lines := bytes.Split(bytes.TrimSpace(out.Stdout), []byte("\n"))
 	parseErr := json.Unmarshal(lines[len(lines)-1], &res)
 	if runErr != nil {
-		var re *runner.RunError
-		if errors.As(runErr, &re) && re.ExitCode == -1 && errors.Is(re.Err, exec.ErrNotFound) {
-			return nil, &CLIMissingError{Err: runErr}
+		if missing := cliMissing(runErr); missing != nil {
+			return nil, missing
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -272,6 +300,16 @@ func (m *Manager) runCLIUp(ctx context.Context, ep Endpoint, ws Workspace, opts 
 		return nil, &UpError{Message: fmt.Sprintf("unexpected result %q", lines[len(lines)-1]), Last: prog.lastLines(15), LogPath: logPath}
 	}
 	return &res.UpResult, nil
+}
+
+// cliMissing is err as a CLIMissingError when the devcontainer CLI could
+// not be started for want of it, else nil.
+func cliMissing(err error) error {
+	var re *runner.RunError
+	if errors.As(err, &re) && re.ExitCode == -1 && errors.Is(re.Err, exec.ErrNotFound) {
+		return &CLIMissingError{Err: err}
+	}
+	return nil
 }
 
 // interrupted says what an interrupted `up` left behind.

@@ -135,26 +135,35 @@ func checkPlanted(ws Workspace) error {
 	return hostcheck.CheckDotEnv(ws.Dir)
 }
 
+// readConfigJSON reads the workspace's devcontainer.json (JSON with
+// comments) into v.
+func readConfigJSON(ws Workspace, v any) error {
+	data, err := os.ReadFile(ws.ConfigFile)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", ws.ConfigFile, err)
+	}
+	std, err := hujson.Standardize(data)
+	if err != nil {
+		return fmt.Errorf("parse %s: %w", ws.ConfigFile, err)
+	}
+	if err := json.Unmarshal(std, v); err != nil {
+		return fmt.Errorf("parse %s: %w", ws.ConfigFile, err)
+	}
+	return nil
+}
+
 // checkFirewallFeature refuses a configuration without the firewall: the
 // single-container feature, or the gateway layout, whose compose files it
 // returns what it read of.
 func checkFirewallFeature(ws Workspace) (*devService, error) {
-	data, err := os.ReadFile(ws.ConfigFile)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", ws.ConfigFile, err)
-	}
-	std, err := hujson.Standardize(data)
-	if err != nil {
-		return nil, fmt.Errorf("parse %s: %w", ws.ConfigFile, err)
-	}
 	var cfg struct {
 		Features          map[string]any `json:"features"`
 		DockerComposeFile any            `json:"dockerComposeFile"`
 		CapAdd            []string       `json:"capAdd"`
 		Privileged        bool           `json:"privileged"`
 	}
-	if err := json.Unmarshal(std, &cfg); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", ws.ConfigFile, err)
+	if err := readConfigJSON(ws, &cfg); err != nil {
+		return nil, err
 	}
 	for id := range cfg.Features {
 		if strings.TrimSuffix(id, "/") == contract.FirewallFeatureRef {

@@ -85,6 +85,7 @@ func NewApp(env Env) *cli.App {
 	return newApp(env, []*cli.Command{
 		newInitCommand(env),
 		newUpCommand(env),
+		newTrustCommand(env),
 		newExecCommand(env),
 		newShellCommand(env),
 		newStartCommand(env),

@@ -111,6 +111,12 @@ func TestUpFastPathAndChange(t *testing.T) {
 	writeFile(t, filepath.Join(w.ws, ".devcontainer", "firewall.jsonc"), `{"domains": ["example.org"]}`)
 	w.out.Reset()
 	w.err.Reset()
+	if code := w.run(upCmd, "up", "-w", w.ws); code != 1 || !strings.Contains(w.err.String(), "changed since it was trusted: .devcontainer/firewall.jsonc") {
+		t.Errorf("up of a changed, untrusted configuration: exit %d, stderr %q", code, w.err.String())
+	}
+	w.trust()
+	w.out.Reset()
+	w.err.Reset()
 	code = w.run(upCmd, "up", "-w", w.ws)
 	w.golden("up-config-changed", code)
 

@@ -51,6 +51,11 @@ func newInitCommand(env Env) *cli.Command {
 			if c.NArg() > 0 {
 				return Usagef("init takes no arguments (got %q); use -w DIR for the workspace", c.Args().First())
 			}
+			m := newManager(env)
+			trusted, err := m.TrustedOrAbsent(c.String("workspace-folder"))
+			if err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
 			res, err := generator.Init(generator.Options{
 				Workspace:       c.String("workspace-folder"),
 				Agent:           c.String("agent"),
@@ -89,6 +94,16 @@ func newInitCommand(env Env) *cli.Command {
 					fmt.Fprintf(env.Err, "devbox: dry run, would have %s\n", line)
 				}
 				return nil
+			}
+			// What devbox wrote on the user's command is trusted as it is,
+			// unless it edited or sits beside files nobody accepted yet (an
+			// edit keeps the user's other settings, whoever wrote them).
+			if trusted {
+				if err := m.RecordTrust(filepath.Dir(res.Dir)); err != nil {
+					return fmt.Errorf("init: %w", err)
+				}
+			} else {
+				fmt.Fprintf(env.Err, "devbox: note: .devcontainer/ held files that were not trusted before init; review all of it with `devbox trust -w %s` before `devbox up`\n", filepath.Dir(res.Dir))
 			}
 			verb := "wrote"
 			if res.Edited {

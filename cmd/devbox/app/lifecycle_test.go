@@ -124,9 +124,20 @@ func newWorld(t *testing.T, firewall bool) *world {
 	}
 	writeFile(t, filepath.Join(w.ws, ".devcontainer", "devcontainer.json"),
 		"{\n  // a comment\n  \"image\": \"devbox-test/debian:bookworm\", "+feature+"\n  \"remoteUser\": \"dev\"\n}\n")
+	w.trust() // as devbox init does
 	w.boxes = []container.Summary{w.summary(boxID, "/quirky_box")}
 	w.eng = w.fakeEngine()
 	return w
+}
+
+// trust records the workspace's configuration as trusted, as `devbox init`
+// or `devbox trust --yes` would.
+func (w *world) trust() {
+	w.t.Helper()
+	m := &lifecycle.Manager{Getenv: func(k string) string { return map[string]string{"XDG_STATE_HOME": w.state}[k] }}
+	if err := m.RecordTrust(w.ws); err != nil {
+		w.t.Fatal(err)
+	}
 }
 
 func (w *world) summary(id, name string) container.Summary {
@@ -308,6 +319,8 @@ func (r *fakeRunner) Run(_ context.Context, c runner.Cmd) (runner.Result, error)
 			return r.up()
 		}
 		return runner.Result{Stdout: []byte(`{"outcome":"success","containerId":"` + boxID + `","remoteUser":"dev","remoteWorkspaceFolder":"/workspaces/ws"}` + "\n")}, nil
+	case c.Name == "devcontainer" && len(c.Args) > 0 && c.Args[0] == "read-configuration":
+		return runner.Result{Stdout: []byte(`{"configuration":{"remoteUser":"dev"},"mergedConfiguration":{"remoteUser":"dev"}}` + "\n")}, nil
 	case c.Name == "devcontainer":
 		return runner.Result{Stdout: []byte("0.89.0\n")}, nil
 	case c.Name == "docker-compose":

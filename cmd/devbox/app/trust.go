@@ -1,0 +1,212 @@
+package app
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/devbox-sandbox/devbox/lifecycle"
+)
+
+func newTrustCommand(env Env) *cli.Command { return trustCommand(env, newManager(env)) }
+
+func trustCommand(env Env, m *lifecycle.Manager) *cli.Command {
+	return &cli.Command{
+		Name:  "trust",
+		Usage: "show what changed in the box's configuration, and what of it reaches past the box, and accept it",
+		Description: "`devbox up` refuses a workspace whose configuration (.devcontainer/ and the files it refers to) devbox has no\n" +
+			"record of, or that changed since: the host runs what it says, and the agent can change it through git.\n" +
+			"trust shows the difference and the settings that reach past the box (initializeCommand, mounts, privileges,\n" +
+			"networking, the gateway's image), then asks.",
+		Flags: []cli.Flag{
+			workspaceFlag(),
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "accept without asking (for scripts: read the output)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return Usagef("trust takes no arguments (got %q)", c.Args().First())
+			}
+			r, err := m.ReviewTrust(c.Context, c.String("workspace-folder"))
+			if err != nil {
+				return err
+			}
+			renderTrustReview(env.Out, r)
+			if r.Recorded && len(r.Changes) == 0 {
+				fmt.Fprintln(env.Out, "devbox: nothing changed since the configuration was trusted")
+				return nil
+			}
+			if !c.Bool("yes") {
+				if !isTerminal(env.In) {
+					return Usagef("not a terminal: read the above, then accept it with `devbox trust --yes -w %s`", r.Workspace)
+				}
+				fmt.Fprint(env.Out, "Trust this configuration? [y/N] ")
+				line, _ := bufio.NewReader(env.In).ReadString('\n')
+				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+					return fmt.Errorf("not trusted: `devbox up` keeps refusing %s", r.Workspace)
+				}
+			}
+			if err := m.AcceptTrust(r); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Out, "devbox: trusted the configuration of %s\n", r.Workspace)
+			return nil
+		},
+	}
+}
+
+// renderTrustReview shows the changed files, with a diff where their
+// text is known, and the settings. Everything from the files is escaped:
+// control characters could rewrite the terminal to hide a line.
+func renderTrustReview(w io.Writer, r *lifecycle.TrustReview) {
+	if !r.Recorded {
+		fmt.Fprintf(w, "devbox has no record of %s: every file of its configuration is new.\n", escapeControl(r.Workspace))
+	}
+	for _, c := range r.Changes {
+		switch {
+		case c.Old == nil:
+			fmt.Fprintf(w, "added %s (%s)\n", escapeControl(c.Path), c.New.Mode)
+		case c.New == nil:
+			fmt.Fprintf(w, "removed %s\n", escapeControl(c.Path))
+		default:
+			fmt.Fprintf(w, "changed %s", escapeControl(c.Path))
+			if c.Old.Mode != c.New.Mode {
+				fmt.Fprintf(w, " (mode %s -> %s)", c.Old.Mode, c.New.Mode)
+			}
+			fmt.Fprintln(w)
+		}
+		if c.New != nil && c.New.Text == nil {
+			fmt.Fprintf(w, "  (binary or large: sha256 %s)\n", c.New.SHA256)
+			continue
+		}
+		if c.Old != nil && c.Old.Text == nil && c.New != nil {
+			fmt.Fprintln(w, "  (the earlier content was not kept: all of it shown)")
+		}
+		for _, l := range lineDiff(textOf(c.Old), textOf(c.New)) {
+			fmt.Fprintf(w, "  %c %s\n", l.op, escapeControl(l.text))
+		}
+	}
+	if r.ComposeProject != "" {
+		fmt.Fprintf(w, "compose project: %s\n", r.ComposeProject)
+	}
+	fmt.Fprintln(w, "settings that reach past the box:")
+	if len(r.Settings) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	for _, s := range r.Settings {
+		line := fmt.Sprintf("  %s: %s %s", s.Source, s.Name, s.Value)
+		if s.Refused != "" {
+			line += "   REFUSED by up: " + s.Refused
+		}
+		fmt.Fprintln(w, escapeControl(line))
+	}
+}
+
+func textOf(f *lifecycle.TrustedFile) string {
+	if f == nil || f.Text == nil {
+		return ""
+	}
+	return *f.Text
+}
+
+type diffLine struct {
+	op   byte // ' ', '-', '+'
+	text string
+}
+
+// lineDiff is a line diff of a and b (longest common subsequence), with
+// unchanged lines left out except two around each change. Files are small
+// (a record keeps text up to 64 KiB); beyond 4000 lines a side, everything
+// is shown as removed and added.
+func lineDiff(a, b string) []diffLine {
+	x, y := splitLines(a), splitLines(b)
+	if len(x) > 4000 || len(y) > 4000 {
+		var out []diffLine
+		for _, l := range x {
+			out = append(out, diffLine{'-', l})
+		}
+		for _, l := range y {
+			out = append(out, diffLine{'+', l})
+		}
+		return out
+	}
+	lcs := make([][]int, len(x)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(y)+1)
+	}
+	for i := len(x) - 1; i >= 0; i-- {
+		for j := len(y) - 1; j >= 0; j-- {
+			if x[i] == y[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var all []diffLine
+	i, j := 0, 0
+	for i < len(x) || j < len(y) {
+		switch {
+		case i < len(x) && j < len(y) && x[i] == y[j]:
+			all = append(all, diffLine{' ', x[i]})
+			i, j = i+1, j+1
+		case i < len(x) && (j == len(y) || lcs[i+1][j] >= lcs[i][j+1]):
+			all = append(all, diffLine{'-', x[i]})
+			i++
+		default:
+			all = append(all, diffLine{'+', y[j]})
+			j++
+		}
+	}
+	const context = 2
+	var out []diffLine
+	for k, l := range all {
+		if l.op != ' ' || nearChange(all, k, context) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func nearChange(all []diffLine, k, n int) bool {
+	for d := -n; d <= n; d++ {
+		if k+d >= 0 && k+d < len(all) && all[k+d].op != ' ' {
+			return true
+		}
+	}
+	return false
+}
+
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}
+
+// escapeControl shows control characters, the Unicode format characters
+// that reorder or hide text (bidirectional overrides, zero-width and tag
+// characters), line separators and invalid UTF-8 as escapes, so a line cannot rewrite or hide
+// what the terminal shows.
+func escapeControl(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\t': // moves the cursor on, hides nothing
+			b.WriteRune(r)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || r == utf8.RuneError:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

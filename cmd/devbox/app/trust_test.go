@@ -1,0 +1,80 @@
+package app
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestEscapeControl(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain \"text\" é 日本":         "plain \"text\" é 日本",
+		"a\x1b[2Kb":                   `a\x1b[2Kb`,
+		"cr\rover":                    `cr\rover`,
+		"tab\there":                   "tab\there",
+		"bidi \u202eevil\u202c":       `bidi \u202eevil\u202c`,
+		"zero\u200bwidth, bom \ufeff": `zero\u200bwidth, bom \ufeff`,
+		"c1 \u009b2J, del \x7f":       `c1 \u009b2J, del \x7f`,
+		"line\u2028sep":               `line\u2028sep`,
+		"tag \U000E0041 invalid \xff": `tag \ue0041 invalid \ufffd`,
+		"newline\nin a path":          `newline\x0ain a path`,
+	} {
+		if got := escapeControl(in); got != want {
+			t.Errorf("escapeControl(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLineDiff(t *testing.T) {
+	old := "a\nb\nc\nd\ne\nf\ng\n"
+	now := "a\nb\nc\nD\ne\nf\ng\nh\n"
+	var got []string
+	for _, l := range lineDiff(old, now) {
+		got = append(got, string(l.op)+l.text)
+	}
+	want := " b| c|-d|+D| e| f| g|+h"
+	if strings.Join(got, "|") != want {
+		t.Errorf("diff %q, want %q", strings.Join(got, "|"), want)
+	}
+	if d := lineDiff("", "x\ny\n"); len(d) != 2 || d[0].op != '+' {
+		t.Errorf("new file diff %v", d)
+	}
+}
+
+// TestTrustCommand: off a terminal, trust shows the change and refuses
+// without --yes, naming the command; with --yes it records, and up runs.
+func TestTrustCommand(t *testing.T) {
+	w := newWorld(t, true)
+	// A change that arrived through git: devcontainer.json with an
+	// initializeCommand, and a line with a terminal escape.
+	writeFile(t, filepath.Join(w.ws, ".devcontainer", "devcontainer.json"),
+		"{\"image\": \"devbox-test/debian:bookworm\", \"features\": {\"./devbox-firewall\": {}},\n  \"remoteUser\": \"dev\", \"initializeCommand\": \"touch /tmp/x\" // \x1b[1A\x1b[2K\n}\n")
+	if code := w.run(upCmd, "up", "-w", w.ws); code != 1 || !strings.Contains(w.err.String(), "devbox trust -w "+w.ws) {
+		t.Fatalf("up of a changed configuration: exit %d, %s", code, w.err.String())
+	}
+	w.out.Reset()
+	w.err.Reset()
+	code := w.run(trustCommand, "trust", "-w", w.ws)
+	if code != exitUsage || !strings.Contains(w.err.String(), "devbox trust --yes -w "+w.ws) {
+		t.Errorf("trust off a terminal: exit %d, %s", code, w.err.String())
+	}
+	out := w.out.String()
+	for _, want := range []string{"changed .devcontainer/devcontainer.json", `+   "remoteUser": "dev", "initializeCommand": "touch /tmp/x" // \x1b[1A\x1b[2K`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("trust output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b") {
+		t.Errorf("trust printed a raw escape:\n%q", out)
+	}
+	w.out.Reset()
+	w.err.Reset()
+	if code := w.run(trustCommand, "trust", "-w", w.ws, "--yes"); code != 0 || !strings.Contains(w.out.String(), "devbox: trusted") {
+		t.Fatalf("trust --yes: exit %d, %s%s", code, w.out.String(), w.err.String())
+	}
+	w.out.Reset()
+	w.err.Reset()
+	if code := w.run(upCmd, "up", "-w", w.ws); code != 0 {
+		t.Errorf("up after trust: exit %d, %s", code, w.err.String())
+	}
+}
