@@ -356,6 +356,15 @@ func disableIPv6() (string, error) {
 // ESTABLISHED. allowed says whether a destination is still allowed.
 // Connections into the box (to its own addresses) are kept.
 func forgetRemoved(fam family, own []netip.Addr, allowed func(netip.Addr, uint8, uint16) bool) (uint, error) {
+	return cutFlows(fam, own, func(f *netlink.ConntrackFlow, dst netip.Addr) bool {
+		return !allowed(dst, f.Forward.Protocol, f.Forward.DstPort)
+	})
+}
+
+// cutFlows deletes the conntrack entries of fam's outgoing connections for
+// which cut says so. Connections to loopback and into the box (to its own
+// addresses) are never cut.
+func cutFlows(fam family, own []netip.Addr, cut func(f *netlink.ConntrackFlow, dst netip.Addr) bool) (uint, error) {
 	af := netlink.InetFamily(fam.afINET)
 	var ownSet netipx.IPSetBuilder
 	for _, a := range own {
@@ -371,7 +380,7 @@ func forgetRemoved(fam family, own []netip.Addr, allowed func(netip.Addr, uint8,
 		if dst.IsLoopback() || ours.Contains(dst) {
 			return false
 		}
-		return !allowed(dst, f.Forward.Protocol, f.Forward.DstPort)
+		return cut(f, dst)
 	}))
 	if err != nil {
 		return n, fmt.Errorf("forget %s connections to removed destinations: %w", fam.name, err)

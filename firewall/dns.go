@@ -17,7 +17,6 @@ import (
 
 	"go.yaml.in/yaml/v4"
 
-	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 	"github.com/devbox-sandbox/devbox/firewall/resolver"
 	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/runner"
@@ -208,14 +207,6 @@ func hasLocalAddr(a netip.Addr) bool {
 	return false
 }
 
-// policyAdapter lets the resolver ask the allowlist's policy.
-type policyAdapter struct{ p *allowlist.Policy }
-
-func (a policyAdapter) Decide(name string) resolver.Decision {
-	d := a.p.Decide(name)
-	return resolver.Decision{Allowed: d.Allowed, Rule: d.Rule, Ports: d.Ports}
-}
-
 // startResolver starts the gateway's filtering resolver on the loopback
 // and then redirects the namespace's DNS to it. It runs until ctx ends.
 func (r *run) startResolver(ctx context.Context, ups upstreamChoice) error {
@@ -228,25 +219,21 @@ func (r *run) startResolver(ctx context.Context, ups upstreamChoice) error {
 		sets.Close()
 		return fmt.Errorf("start the resolver: %w", err)
 	}
-	var static []netip.Prefix
-	for _, c := range r.cfg.CIDRRules() {
-		static = append(static, c.Prefix)
-	}
 	local := slices.Clone(r.host.LocalNets)
 	for _, a := range append(slices.Clone(r.host.Addrs), r.host.Gateways...) {
 		local = append(local, netip.PrefixFrom(a, a.BitLen()))
 	}
+	l := newLive(r)
+	l.sets = sets
 	srv, err := resolver.New(resolver.Config{
-		Policy:          policyAdapter{r.cfg.Policy()},
-		Allower:         sets,
+		Policy:          l,
+		Allower:         l,
 		Upstreams:       ups.addrs,
 		Services:        services,
 		ServiceUpstream: netip.AddrPortFrom(dockerDNS, 53),
 		Control:         markControl,
 		IPv6:            len(r.fams) == 2,
-		Inward: func(a netip.Addr) bool {
-			return slices.ContainsFunc(static, func(p netip.Prefix) bool { return p.Contains(a) })
-		},
+		Inward:          l.inward,
 		LocalNets: local,
 		MinTTL:    r.cfg.MinTTL(),
 		Grace:     r.cfg.Grace(),
@@ -263,6 +250,8 @@ func (r *run) startResolver(ctx context.Context, ups upstreamChoice) error {
 		sets.Close()
 		return fmt.Errorf("start the resolver: %w", err)
 	}
+	l.srv = srv
+	r.live = l
 	go func() {
 		<-ctx.Done()
 		srv.Close()

@@ -294,3 +294,49 @@ func (n *NameSets) Close() {
 	<-n.done
 	n.conn.Close()
 }
+
+// delPorts removes entries from the hash:ip,port or hash:net,port set
+// name. An entry that is not there (expired meanwhile) is not an error:
+// without NLM_F_EXCL the kernel takes a missing one as deleted.
+func (c *ipsetConn) delPorts(name string, entries []portEntry, withCIDR bool) error {
+	setName := nameAttr(nl.IPSET_ATTR_SETNAME, name)
+	for start := 0; start < len(entries); start += 500 {
+		batch := entries[start:min(start+500, len(entries))]
+		list := make([]byte, 0, len(batch)*64)
+		for _, e := range batch {
+			e.timeout = 0
+			list = append(list, nested(nl.IPSET_ATTR_DATA, portEntryAttrs(e, withCIDR))...)
+		}
+		attrs := append(append([]byte{}, setName...), nested(nl.IPSET_ATTR_ADT, list)...)
+		attrs = appendAttr(attrs, nl.IPSET_ATTR_LINENO|unix.NLA_F_NET_BYTEORDER, beUint32(uint32(start)))
+		if _, err := c.request(nl.IPSET_CMD_DEL, 0, attrs); err != nil {
+			return fmt.Errorf("delete %d entries (from %s port %d) from ipset %s: %w", len(batch), batch[0].prefix, batch[0].port, name, err)
+		}
+	}
+	return nil
+}
+
+// addTimed puts prefixes into the hash:net set name (made with timeouts)
+// for timeout; an entry already there gets the new timeout.
+func (c *ipsetConn) addTimed(name string, prefixes []netip.Prefix, timeout time.Duration) error {
+	secs := uint32((min(timeout, maxSetTimeout) + time.Second - 1) / time.Second)
+	var list []byte
+	for _, p := range prefixes {
+		e := appendAttr(entryAttrs(p), nl.IPSET_ATTR_TIMEOUT|unix.NLA_F_NET_BYTEORDER, beUint32(secs))
+		list = append(list, nested(nl.IPSET_ATTR_DATA, e)...)
+	}
+	attrs := append(nameAttr(nl.IPSET_ATTR_SETNAME, name), nested(nl.IPSET_ATTR_ADT, list)...)
+	attrs = appendAttr(attrs, nl.IPSET_ATTR_LINENO|unix.NLA_F_NET_BYTEORDER, beUint32(0))
+	if _, err := c.request(nl.IPSET_CMD_ADD, 0, attrs); err != nil {
+		return fmt.Errorf("add %v to ipset %s: %w", prefixes, name, err)
+	}
+	return nil
+}
+
+// flush empties the set name.
+func (c *ipsetConn) flush(name string) error {
+	if _, err := c.request(nl.IPSET_CMD_FLUSH, 0, nameAttr(nl.IPSET_ATTR_SETNAME, name)); err != nil {
+		return fmt.Errorf("flush ipset %s: %w", name, err)
+	}
+	return nil
+}

@@ -7,6 +7,11 @@
 //	init-firewall [--config PATH] [--dry-run] [--json] [--timeout D]
 //	init-firewall gateway [--config PATH] [--timeout D]
 //	init-firewall status [--wait D] [--json]
+//	init-firewall ctl [--json] reload | state | check HOST[:PORT] | audit DURATION|off
+//
+// `ctl` asks the running gateway over its control socket (root only):
+// reload firewall.jsonc and apply the difference live, say whether a
+// destination is allowed and by which rule, report or change audit mode.
 //
 // `gateway` is the gateway container's main process: it closes the network
 // namespace first, applies and verifies the allowlist, and then stays up
@@ -29,10 +34,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/devbox-sandbox/devbox/firewall"
 	"github.com/devbox-sandbox/devbox/firewall/allowlist"
+	"github.com/devbox-sandbox/devbox/firewall/control"
 	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
@@ -54,6 +61,13 @@ func main() {
 func Main(ctx context.Context, args []string, sudo bool, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "status" {
 		return status(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "ctl" {
+		if sudo {
+			fmt.Fprintln(stderr, "init-firewall ctl: started by a non-root user: refused")
+			return 1
+		}
+		return ctl(ctx, args[1:], stdout, stderr)
 	}
 	gateway := len(args) > 0 && args[0] == contract.GatewayArg
 	if gateway {
@@ -134,6 +148,53 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		s = &firewall.Summary{Error: err.Error()}
 	}
 	return report(s, err, asJSON, stdout, stderr)
+}
+
+// ctl sends one request to the running gateway and prints its answer.
+func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("init-firewall ctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the answer as JSON")
+	runDir := fs.String("run-dir", firewall.DefaultRunDir, "directory of the control socket (tests)")
+	if err := fs.Parse(args); err != nil {
+		return usageStatus(err)
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "usage: init-firewall ctl [--json] reload | state | check HOST[:PORT] | audit DURATION|off")
+		return 2
+	}
+	socket := filepath.Join(*runDir, filepath.Base(contract.ControlSocket))
+	resp, err := control.Call(ctx, socket, control.Request{Verb: fs.Arg(0), Args: fs.Args()[1:]})
+	if err != nil {
+		fmt.Fprintln(stderr, "init-firewall ctl: "+err.Error())
+		return 1
+	}
+	if *asJSON {
+		_ = json.NewEncoder(stdout).Encode(resp)
+	} else {
+		for _, c := range resp.Changes {
+			fmt.Fprintln(stdout, c)
+		}
+		if v := resp.Verdict; v != nil {
+			fmt.Fprintf(stdout, "%s: allowed=%t by=%s rule=%q %s\n", v.Destination, v.Allowed, v.By, v.Rule, v.Note)
+		}
+		if resp.Message != "" {
+			fmt.Fprintln(stdout, resp.Message)
+		}
+		for _, w := range resp.Warnings {
+			fmt.Fprintln(stderr, "warning: "+w)
+		}
+		if resp.Error != "" {
+			fmt.Fprintln(stderr, "init-firewall ctl: "+resp.Error)
+		}
+	}
+	switch {
+	case resp.OK:
+		return 0
+	case resp.BadConfig:
+		return 2
+	}
+	return 1
 }
 
 // report prints the summary line (or JSON) and picks the exit status.
