@@ -234,9 +234,9 @@ func (r *run) startResolver(ctx context.Context, ups upstreamChoice) error {
 		Control:         markControl,
 		IPv6:            len(r.fams) == 2,
 		Inward:          l.inward,
-		LocalNets: local,
-		MinTTL:    r.cfg.MinTTL(),
-		Grace:     r.cfg.Grace(),
+		LocalNets:       local,
+		MinTTL:          r.cfg.MinTTL(),
+		Grace:           r.cfg.Grace(),
 	})
 	if err != nil {
 		sets.Close()

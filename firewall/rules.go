@@ -22,8 +22,8 @@ const (
 	// audit mode lets through, marking the connection (AuditConnMark) so
 	// that its end can cut what only it allowed.
 	ChainAudit = "DEVBOX-AUDIT"
-	SetV4          = "devbox-allow-v4"
-	SetV6          = "devbox-allow-v6"
+	SetV4      = "devbox-allow-v4"
+	SetV6      = "devbox-allow-v6"
 	// SetDNSV4 and SetDNSV6 hold the upstream resolvers Docker's embedded
 	// resolver forwards to from inside the box's network namespace, as
 	// learned at the gateway's start (LearnLabel).

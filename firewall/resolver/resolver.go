@@ -45,7 +45,7 @@ const (
 // Decision is the policy's verdict on one name.
 type Decision struct {
 	Allowed bool
-	Rule    string   // the rule that decided, for the log
+	Rule    string // the rule that decided, for the log
 	// Ports are the TCP ports the answered addresses are opened on. An
 	// allowed decision with none answers without opening anything: audit
 	// mode, whose own rule lets the traffic through while it lasts.
