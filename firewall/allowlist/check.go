@@ -80,9 +80,13 @@ func (c *Config) Check(dst Destination) Verdict {
 				return v
 			}
 		}
-		for _, r := range c.CIDRRules() {
-			if r.Prefix.Contains(dst.Addr) && (r.Ports == nil || slices.Contains(r.Ports, dst.Port)) {
-				v.Allowed, v.Rule, v.By = true, r.String(), "address"
+		if _, err := c.entries(); err != nil {
+			return v
+		}
+		for _, s := range c.CIDRs {
+			r, err := ParseCIDREntry(s)
+			if err == nil && r.Prefix.Contains(dst.Addr) && (r.Ports == nil || slices.Contains(r.Ports, dst.Port)) {
+				v.Allowed, v.Rule, v.By = true, s, "address"
 				return v
 			}
 		}
