@@ -1,7 +1,9 @@
 package generator
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strconv"
@@ -53,6 +55,9 @@ func EditAllowlist(path string, e AllowlistEdit) (AllowlistEditResult, error) {
 		return res, &InputError{Err: err}
 	}
 	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return res, fmt.Errorf("no allowlist at %s: write one with `devbox init`", path)
+	}
 	if err != nil {
 		return res, fmt.Errorf("read the allowlist: %w", err)
 	}
