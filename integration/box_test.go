@@ -60,6 +60,7 @@ func TestIntegrationBox(t *testing.T) {
 				{"firewall", testFirewall, false},
 				{"agent cannot loosen", testAgentCannotLoosen, false},
 				{"red team", testRedTeam, false},
+				{"live policy and audit mode", testLivePolicy, false},
 				{"published port", testPublished, false},
 				{"restart, stop and start", testRestart, false},
 				{"gateway restarts", testGatewayRestarts, false},
