@@ -625,7 +625,7 @@ func (l *live) startAudit(d time.Duration) *control.Response {
 		return &control.Response{Error: "start audit mode: " + err.Error()}
 	}
 	defer conn.Close()
-	until := l.now().Add(d).Truncate(time.Second)
+	until := l.now().Add(d)
 	// The marker first: whoever reads it must never miss an audit mode
 	// that is on. Its time is the end the kernel enforces.
 	if err := writeAuditMarker(l.auditMarker(), until); err != nil {

@@ -4,12 +4,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/devbox-sandbox/devbox/integration/internal/inet"
+	"github.com/devbox-sandbox/devbox/internal/runner"
 )
 
 // testLivePolicy: `devbox allow` opens the blocked test host in the
@@ -28,7 +30,7 @@ func testLivePolicy(t *testing.T, w *workspace, kind boxKind) {
 	}
 	t.Cleanup(func() {
 		_ = os.WriteFile(path, orig, 0o644)
-		if res, err := w.devbox("policy", "reload"); err != nil {
+		if res, err := w.policy("reload"); err != nil {
 			t.Errorf("put the policy back: %v\n%s", err, combined(res))
 		}
 	})
@@ -40,6 +42,25 @@ func testLivePolicy(t *testing.T, w *workspace, kind boxKind) {
 	if out, code := curl(byName); code == 0 {
 		t.Fatalf("%s reached before the allow: %s", byName, out)
 	}
+
+	t.Run("dev cannot reach the control socket", func(t *testing.T) {
+		// The path resolves in dev's own file system; the namespace's
+		// /proc/net/unix names it, and no abstract socket of the gateway.
+		script := `import socket,sys
+found=[l.split()[-1] for l in open('/proc/net/unix').read().splitlines()[1:] if len(l.split()) == 8]
+print('sockets', found)
+for p in found + ['/run/devbox/control.sock']:
+    s=socket.socket(socket.AF_UNIX)
+    try:
+        s.connect('\0'+p[1:] if p.startswith('@') else p); print('connected', p); sys.exit(0)
+    except OSError as e:
+        pass
+sys.exit(2)`
+		res, err := w.devbox("exec", "-u", "root", "--", "python3", "-c", script)
+		if out, code := combined(res), exitStatus(err); code != 2 {
+			t.Errorf("root in dev and the namespace's unix sockets: exit %d: %s", code, out)
+		}
+	})
 
 	t.Run("allow reaches the host within 1s, comments kept", func(t *testing.T) {
 		start := time.Now()
@@ -80,7 +101,9 @@ func testLivePolicy(t *testing.T, w *workspace, kind boxKind) {
 		if err := os.WriteFile(path, orig, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		w.mustDevbox(t, "policy", "reload")
+		if res, err := w.policy("reload"); err != nil {
+			t.Fatalf("devbox policy reload: %v\n%s", err, combined(res))
+		}
 		ln, err := net.Listen("tcp", ":0")
 		if err != nil {
 			t.Fatal(err)
@@ -96,7 +119,7 @@ func testLivePolicy(t *testing.T, w *workspace, kind boxKind) {
 			}
 		}()
 		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-		res, err := w.devbox("policy", "audit", "5s")
+		res, err := w.policy("audit", "5s")
 		if err != nil || !strings.Contains(combined(res), "AUDIT MODE") {
 			t.Fatalf("devbox policy audit 5s: %v\n%s", err, combined(res))
 		}
@@ -131,4 +154,10 @@ func testLivePolicy(t *testing.T, w *workspace, kind boxKind) {
 			t.Errorf("%s after audit mode: %s", byName, got)
 		}
 	})
+}
+
+// policy runs `devbox policy SUB -w DIR ARGS...` (the workspace flag is
+// the subcommand's).
+func (w *workspace) policy(sub string, args ...string) (runner.Result, error) {
+	return w.s.run(nil, slices.Concat([]string{"policy", sub, "-w", w.dir}, args)...)
 }
