@@ -39,6 +39,8 @@ type live struct {
 	sets *NameSets
 	cfg  *allowlist.Config
 	list *Allowlist
+	// stale says the sets may not hold list (a change failed half way).
+	stale bool
 	// base is the policy of cfg; resolver allows are checked against it
 	// under gate.
 	base atomic.Pointer[allowlist.Policy]
@@ -400,7 +402,7 @@ func (l *live) reload(ctx context.Context) *control.Response {
 	}
 	eff := effective(l.cfg, cur)
 	resp.Changes = changedEntries(l.cfg, eff)
-	if len(resp.Changes) == 0 {
+	if len(resp.Changes) == 0 && !l.stale {
 		resp.Message = "no change to apply"
 		return resp
 	}
@@ -441,21 +443,18 @@ func (l *live) change(ctx context.Context, eff *allowlist.Config, list *Allowlis
 			return 0, err
 		}
 	}
-	l.gate.Lock()
-	idx := l.grants.index()
-	l.base.Store(newPolicy)
-	static := cidrPrefixes(eff)
-	l.static.Store(&static)
+	// The static sets: each swap is one kernel operation, and names do
+	// not depend on them, so allows go on meanwhile.
 	var errs []error
 	for _, f := range l.r.fams {
 		old, cur := oldList.V4, list.V4
 		if f.name == "v6" {
 			old, cur = oldList.V6, list.V6
 		}
-		if !slices.Equal(old, cur) {
+		if l.stale || !slices.Equal(old, cur) {
 			errs = append(errs, a.replaceSet(f, cur))
 		}
-		if !slices.EqualFunc(oldList.PortRules, list.PortRules, func(x, y allowlist.CIDRRule) bool { return x.String() == y.String() }) {
+		if l.stale || !slices.EqualFunc(oldList.PortRules, list.PortRules, func(x, y allowlist.CIDRRule) bool { return x.String() == y.String() }) {
 			var ports []portEntry
 			for _, rule := range list.PortRules {
 				if f.is(rule.Prefix.Addr()) {
@@ -467,6 +466,12 @@ func (l *live) change(ctx context.Context, eff *allowlist.Config, list *Allowlis
 			errs = append(errs, a.replaceTypedSet(f, f.portSet, typeNetPort, ports, false))
 		}
 	}
+	// The names: no allow decided under the old policy lands after this.
+	l.gate.Lock()
+	idx := l.grants.index()
+	l.base.Store(newPolicy)
+	static := cidrPrefixes(eff)
+	l.static.Store(&static)
 	drop := l.grants.prune(idx, newPolicy)
 	for _, f := range l.r.fams {
 		var mine []portEntry
@@ -481,6 +486,9 @@ func (l *live) change(ctx context.Context, eff *allowlist.Config, list *Allowlis
 	}
 	l.gate.Unlock()
 	l.cfg, l.list = eff, list
+	// A change that failed half way leaves sets that may not be list's:
+	// the next one rewrites them whole.
+	l.stale = errors.Join(errs...) != nil
 	if err := errors.Join(errs...); err != nil {
 		return 0, fmt.Errorf("apply the change: %w", err)
 	}
