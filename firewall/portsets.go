@@ -99,6 +99,12 @@ func (c *ipsetConn) createRev(name, typ string, family uint8, rev uint8, n int, 
 // (the kernel's -exist), which is how a repeated DNS answer refreshes its
 // addresses.
 func (c *ipsetConn) addPorts(name string, entries []portEntry, withCIDR bool) error {
+	return c.portsRequest(nl.IPSET_CMD_ADD, "add", name, entries, withCIDR)
+}
+
+// portsRequest sends entries to the set name with cmd (add or delete),
+// c.batch (at most 1,000) per message.
+func (c *ipsetConn) portsRequest(cmd int, verb, name string, entries []portEntry, withCIDR bool) error {
 	setName := nameAttr(nl.IPSET_ATTR_SETNAME, name)
 	size := min(c.batch, 1000)
 	for start := 0; start < len(entries); start += size {
@@ -109,8 +115,8 @@ func (c *ipsetConn) addPorts(name string, entries []portEntry, withCIDR bool) er
 		}
 		attrs := append(append([]byte{}, setName...), nested(nl.IPSET_ATTR_ADT, list)...)
 		attrs = appendAttr(attrs, nl.IPSET_ATTR_LINENO|unix.NLA_F_NET_BYTEORDER, beUint32(uint32(start)))
-		if _, err := c.request(nl.IPSET_CMD_ADD, 0, attrs); err != nil {
-			return fmt.Errorf("add %d entries (from %s port %d) to ipset %s: %w", len(batch), batch[0].prefix, batch[0].port, name, err)
+		if _, err := c.request(cmd, 0, attrs); err != nil {
+			return fmt.Errorf("%s %d entries (from %s port %d), ipset %s: %w", verb, len(batch), batch[0].prefix, batch[0].port, name, err)
 		}
 	}
 	return nil
@@ -299,21 +305,11 @@ func (n *NameSets) Close() {
 // name. An entry that is not there (expired meanwhile) is not an error:
 // without NLM_F_EXCL the kernel takes a missing one as deleted.
 func (c *ipsetConn) delPorts(name string, entries []portEntry, withCIDR bool) error {
-	setName := nameAttr(nl.IPSET_ATTR_SETNAME, name)
-	for start := 0; start < len(entries); start += 500 {
-		batch := entries[start:min(start+500, len(entries))]
-		list := make([]byte, 0, len(batch)*64)
-		for _, e := range batch {
-			e.timeout = 0
-			list = append(list, nested(nl.IPSET_ATTR_DATA, portEntryAttrs(e, withCIDR))...)
-		}
-		attrs := append(append([]byte{}, setName...), nested(nl.IPSET_ATTR_ADT, list)...)
-		attrs = appendAttr(attrs, nl.IPSET_ATTR_LINENO|unix.NLA_F_NET_BYTEORDER, beUint32(uint32(start)))
-		if _, err := c.request(nl.IPSET_CMD_DEL, 0, attrs); err != nil {
-			return fmt.Errorf("delete %d entries (from %s port %d) from ipset %s: %w", len(batch), batch[0].prefix, batch[0].port, name, err)
-		}
+	plain := make([]portEntry, len(entries))
+	for i, e := range entries {
+		plain[i] = portEntry{prefix: e.prefix, port: e.port}
 	}
-	return nil
+	return c.portsRequest(nl.IPSET_CMD_DEL, "delete", name, plain, withCIDR)
 }
 
 // addTimed puts prefixes into the hash:net set name (made with timeouts)

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -104,21 +103,7 @@ sys.exit(2)`
 		if res, err := w.policy("reload"); err != nil {
 			t.Fatalf("devbox policy reload: %v\n%s", err, combined(res))
 		}
-		ln, err := net.Listen("tcp", ":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
-		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		port := hostListener(t)
 		res, err := w.policy("audit", "5s")
 		if err != nil || !strings.Contains(combined(res), "AUDIT MODE") {
 			t.Fatalf("devbox policy audit 5s: %v\n%s", err, combined(res))
