@@ -4,8 +4,9 @@
 # reload it through the Engine API and returns once the change is in
 # force, so its time is the time until the change takes effect (goal:
 # <= 1 s). Beside them, the floor: one `docker exec` of init-firewall's
-# `ctl state` in the gateway, and the gateway's own reload time. Medians
-# of N runs (default 20), in ms.
+# `ctl state` in the gateway. And `devbox exec -- true` against `docker
+# exec` on the same box (goal: within 1.1x), which now also reads the
+# audit marker. Medians of N runs (default 20), in ms.
 #
 # Nothing leaves the machine: the workspace is made from the local base
 # image devbox-test/debian:bookworm (integration/images/make-base.sh),
@@ -55,8 +56,10 @@ timed() {
   awk -v d=$(( (t1 - t0) / 1000 )) 'BEGIN {printf "%.1f\n", d / 1000}'
 }
 
-allow=() deny=() floor=()
+allow=() deny=() floor=() ex=() dex=()
 for ((i = 0; i < n; i++)); do
+  ex+=("$(timed "$devbox" exec -w "$ws" -- true)")
+  dex+=("$(timed docker exec -u dev "$id" true)")
   allow+=("$(timed "$devbox" allow -w "$ws" "bench$i.example.test:443")")
   deny+=("$(timed "$devbox" deny -w "$ws" "bench$i.example.test")")
   floor+=("$(timed docker exec "$gw" init-firewall ctl state)")
@@ -66,3 +69,5 @@ echo "box $id, gateway $gw, $n runs each, $(docker version --format 'engine {{.S
 echo "devbox allow NAME (until in force):   $(printf '%s\n' "${allow[@]}" | stats) ms"
 echo "devbox deny NAME (until in force):    $(printf '%s\n' "${deny[@]}" | stats) ms"
 echo "docker exec gateway ctl state (floor): $(printf '%s\n' "${floor[@]}" | stats) ms"
+echo "devbox exec -- true:                  $(printf '%s\n' "${ex[@]}" | stats) ms"
+echo "docker exec -u dev ID true:           $(printf '%s\n' "${dex[@]}" | stats) ms"

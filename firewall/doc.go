@@ -12,7 +12,11 @@
 //     and a root-only cache of the last good answer), and static CIDRs;
 //   - applying the allowlist in the box's network namespace (devbox's own
 //     chains and ipsets, IPv4 and IPv6), verifying it, and the status
-//     markers under /run/devbox.
+//     markers under /run/devbox;
+//   - in the gateway, the live policy (live.go): the control socket
+//     (control_server.go, protocol in firewall/control) through which the
+//     host reloads firewall.jsonc, checks a destination and switches audit
+//     mode, whose end the kernel enforces (a set whose entries time out).
 //
 // It must not touch anything that is not devbox's: no flushing of tables or
 // chains it did not create (Docker's NAT rules for its embedded DNS at
