@@ -381,6 +381,19 @@ func changedEntries(old, cur *allowlist.Config) []string {
 	return out
 }
 
+// changeRecord is the audit log's record of one change ("+ allow X",
+// "- deny Y"): an entry added is an allow or a deny of its pattern, one
+// removed is a reload that dropped it.
+func changeRecord(change string) audit.Record {
+	sign, rest, _ := strings.Cut(change, " ")
+	verb, pattern, _ := strings.Cut(rest, " ")
+	rec := audit.Record{Kind: audit.KindPolicy, Action: verb, Pattern: pattern, Allowed: verb == "allow"}
+	if sign == "-" {
+		rec.Action, rec.Allowed, rec.Rule = control.VerbReload, false, "removed: "+verb+" "+pattern
+	}
+	return rec
+}
+
 // reload re-reads the config file and applies its difference live. A bad
 // config changes nothing. The order never opens what neither policy
 // allows, nor closes what both allow: new deny CIDRs are refused first,
@@ -417,7 +430,7 @@ func (l *live) reload(ctx context.Context) *control.Response {
 	}
 	resp.Message = fmt.Sprintf("applied %d change(s)", len(resp.Changes))
 	for _, c := range resp.Changes {
-		l.emit(audit.Record{Kind: audit.KindPolicy, Allowed: true, Action: control.VerbReload, Pattern: c})
+		l.emit(changeRecord(c))
 	}
 	return resp
 }

@@ -5,6 +5,7 @@ package firewall
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -65,6 +66,19 @@ func TestGrantsBound(t *testing.T) {
 		g.n = maxGrants // as if full of such records
 		if err := g.reserve(1, now); (err == nil) != tc.room {
 			t.Errorf("record expiring %v: reserve: %v, want room %v", tc.expires.Sub(now), err, tc.room)
+		}
+	}
+}
+
+func TestChangeRecord(t *testing.T) {
+	for change, want := range map[string]string{
+		"+ allow sibling.test:80,81": "allow sibling.test:80,81 true ",
+		"+ deny **.ads.example.com":  "deny **.ads.example.com false ",
+		"- allow old.example.com":    "reload old.example.com false removed: allow old.example.com",
+	} {
+		r := changeRecord(change)
+		if got := r.Action + " " + r.Pattern + " " + strconv.FormatBool(r.Allowed) + " " + r.Rule; got != want || r.Kind != "policy" {
+			t.Errorf("%q: %q (%s), want %q", change, got, r.Kind, want)
 		}
 	}
 }

@@ -113,3 +113,12 @@ func TestAuditModeSaidLoudly(t *testing.T) {
 		t.Errorf("exec after audit mode: exit %d, stderr %q", code, w.err.String())
 	}
 }
+
+func TestUpAuditRefusesBadDurations(t *testing.T) {
+	for _, d := range []string{"off", "25h", "soon"} {
+		w := newWorld(t, true)
+		if code := w.run(upCmd, "up", "-w", w.ws, "--audit", d); code != exitUsage || !strings.Contains(w.err.String(), "--audit") {
+			t.Errorf("up --audit %s: exit %d, stderr %q", d, code, w.err.String())
+		}
+	}
+}
