@@ -235,7 +235,7 @@ func sameAs(e AllowlistEdit, k, key, s, canon string) relation {
 		return unrelated
 	}
 	switch {
-	case k == key && !e.Deny:
+	case (k == key || k == "optionalDomains" && key == "domains") && !e.Deny:
 		if r, err := allowlist.ParseNameEntry(s); err == nil && !cidr && r.String() == canon {
 			return duplicate
 		}

@@ -91,6 +91,7 @@ func TestEditAllowlistRefuses(t *testing.T) {
 		{"duplicate", userAllowlist, AllowlistEdit{Entry: "API.example.com."}, ""},
 		{"duplicate ports", userAllowlist, AllowlistEdit{Entry: "deb.debian.org:443,80"}, ""},
 		{"duplicate deny", userAllowlist, AllowlistEdit{Deny: true, Entry: "bad.example.com"}, ""},
+		{"duplicate optional", "{\"optionalDomains\": [\"opt.example.com\"]}\n", AllowlistEdit{Entry: "opt.example.com:443"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "firewall.jsonc")
