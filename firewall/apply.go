@@ -357,13 +357,22 @@ func disableIPv6() (string, error) {
 // to destinations the new rules no longer allow, so they do not live on as
 // ESTABLISHED. allowed says whether a destination is still allowed.
 // Connections into the box (to its own addresses) are kept.
+func forgetRemoved(fams []family, own []netip.Addr, allowed func(netip.Addr, uint8, uint16) bool) (uint, error) {
+	return cutFlows(fams, own, func(f *netlink.ConntrackFlow, dst netip.Addr) bool {
+		return !allowed(dst, f.Forward.Protocol, f.Forward.DstPort)
+	})
+}
+
+// cutFlows deletes the conntrack entries of the outgoing connections of
+// fams for which cut says so. Connections to loopback and into the box (to
+// its own addresses) are never cut.
 //
 // A conntrack dump walks the kernel's whole table, shared by every
 // namespace (262,144 buckets here: 13 ms a dump). So the namespace's own
 // count is read first, and nothing is dumped when it tracks nothing (a
 // gateway's first start); otherwise one dump covers every family, and a
 // family is dumped again to delete only when it holds a flow to cut.
-func forgetRemoved(fams []family, own []netip.Addr, allowed func(netip.Addr, uint8, uint16) bool) (uint, error) {
+func cutFlows(fams []family, own []netip.Addr, cut func(f *netlink.ConntrackFlow, dst netip.Addr) bool) (uint, error) {
 	if n, err := trackedCount(); err == nil && n == 0 {
 		return 0, nil
 	}
@@ -372,7 +381,7 @@ func forgetRemoved(fams []family, own []netip.Addr, allowed func(netip.Addr, uin
 		ownSet.Add(a)
 	}
 	ours, _ := ownSet.IPSet()
-	cut := conntrackFilter(func(f *netlink.ConntrackFlow) bool {
+	match := conntrackFilter(func(f *netlink.ConntrackFlow) bool {
 		dst, ok := netip.AddrFromSlice(f.Forward.DstIP)
 		if !ok {
 			return false
@@ -381,22 +390,22 @@ func forgetRemoved(fams []family, own []netip.Addr, allowed func(netip.Addr, uin
 		if dst.IsLoopback() || ours.Contains(dst) {
 			return false
 		}
-		return !allowed(dst, f.Forward.Protocol, f.Forward.DstPort)
+		return cut(f, dst)
 	})
 	flows, err := netlink.ConntrackTableList(netlink.ConntrackTable, netlink.InetFamily(unix.AF_UNSPEC))
 	if err != nil {
-		return 0, fmt.Errorf("forget connections to removed destinations: list conntrack: %w", err)
+		return 0, fmt.Errorf("cut connections: list conntrack: %w", err)
 	}
 	var total uint
 	var errs []error
 	for _, fam := range fams {
-		if !slices.ContainsFunc(flows, func(f *netlink.ConntrackFlow) bool { return f.FamilyType == fam.afINET && cut(f) }) {
+		if !slices.ContainsFunc(flows, func(f *netlink.ConntrackFlow) bool { return f.FamilyType == fam.afINET && match(f) }) {
 			continue
 		}
-		n, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, netlink.InetFamily(fam.afINET), cut)
+		n, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, netlink.InetFamily(fam.afINET), match)
 		total += n
 		if err != nil {
-			errs = append(errs, fmt.Errorf("forget %s connections to removed destinations: %w", fam.name, err))
+			errs = append(errs, fmt.Errorf("cut %s connections: %w", fam.name, err))
 		}
 	}
 	return total, errors.Join(errs...)

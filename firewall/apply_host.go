@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/devbox-sandbox/devbox/firewall/allowlist"
+	"github.com/devbox-sandbox/devbox/firewall/resolver"
 )
 
 // Host is what init-firewall reads of the box's own network to build its
@@ -27,6 +28,9 @@ type Host struct {
 	LocalNets []netip.Prefix
 	// Addrs are the box's own addresses (lo's left out).
 	Addrs []netip.Addr
+	// Subnets are the subnets of every interface but lo, the egress
+	// network's included (link-local ones left out).
+	Subnets []netip.Prefix
 	// IPv6 is false when the kernel has no IPv6 at all.
 	IPv6 bool
 }
@@ -93,6 +97,9 @@ func (h *Host) readInterfaces() error {
 			ip = ip.Unmap()
 			bits, _ := a.Mask.Size()
 			h.Addrs = append(h.Addrs, ip)
+			if !ip.IsLinkLocalUnicast() {
+				h.Subnets = append(h.Subnets, netip.PrefixFrom(ip, bits).Masked())
+			}
 			if !ip.IsLinkLocalUnicast() && !egress[l.Attrs().Index] {
 				h.LocalNets = append(h.LocalNets, netip.PrefixFrom(ip, bits).Masked())
 			}
@@ -100,6 +107,7 @@ func (h *Host) readInterfaces() error {
 	}
 	h.Gateways = sortedAddrs(h.Gateways)
 	h.LocalNets = sortedPrefixes(h.LocalNets)
+	h.Subnets = sortedPrefixes(h.Subnets)
 	return nil
 }
 
@@ -141,6 +149,10 @@ func (h Host) ruleset(fam family, cfg *allowlist.Config, nflogGroup int) Ruleset
 		if cfg.AllowLocalNetworks {
 			r.LocalNets = append(r.LocalNets, p)
 		}
+	}
+	r.AuditClosed = append(append(resolver.InwardRanges(), h.Subnets...), h.LocalNets...)
+	for _, a := range r.Gateways {
+		r.AuditClosed = append(r.AuditClosed, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return r
 }

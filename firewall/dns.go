@@ -17,7 +17,6 @@ import (
 
 	"go.yaml.in/yaml/v4"
 
-	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 	"github.com/devbox-sandbox/devbox/firewall/resolver"
 	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/runner"
@@ -208,14 +207,6 @@ func hasLocalAddr(a netip.Addr) bool {
 	return false
 }
 
-// policyAdapter lets the resolver ask the allowlist's policy.
-type policyAdapter struct{ p *allowlist.Policy }
-
-func (a policyAdapter) Decide(name string) resolver.Decision {
-	d := a.p.Decide(name)
-	return resolver.Decision{Allowed: d.Allowed, Rule: d.Rule, Ports: d.Ports}
-}
-
 // startResolver starts the gateway's filtering resolver on the loopback
 // and then redirects the namespace's DNS to it. It runs until ctx ends.
 func (r *run) startResolver(ctx context.Context, ups upstreamChoice) error {
@@ -227,10 +218,6 @@ func (r *run) startResolver(ctx context.Context, ups upstreamChoice) error {
 	if err != nil {
 		sets.Close()
 		return fmt.Errorf("start the resolver: %w", err)
-	}
-	var static []netip.Prefix
-	for _, c := range r.cfg.CIDRRules() {
-		static = append(static, c.Prefix)
 	}
 	local := slices.Clone(r.host.LocalNets)
 	for _, a := range append(slices.Clone(r.host.Addrs), r.host.Gateways...) {
@@ -252,21 +239,25 @@ func (r *run) startResolver(ctx context.Context, ups upstreamChoice) error {
 	default:
 		logEvent = aud.dnsEvent
 	}
+	l := newLive(r)
+	l.sets = sets
+	if aud != nil {
+		// Policy changes and audit mode's start and end go to the log too.
+		l.record = aud.log.Log
+	}
 	srv, err := resolver.New(resolver.Config{
-		Policy:          policyAdapter{r.cfg.Policy()},
-		Allower:         sets,
+		Policy:          l,
+		Allower:         l,
 		Upstreams:       ups.addrs,
 		Services:        services,
 		ServiceUpstream: netip.AddrPortFrom(dockerDNS, 53),
 		Control:         markControl,
 		IPv6:            len(r.fams) == 2,
-		Inward: func(a netip.Addr) bool {
-			return slices.ContainsFunc(static, func(p netip.Prefix) bool { return p.Contains(a) })
-		},
-		LocalNets: local,
-		MinTTL:    r.cfg.MinTTL(),
-		Grace:     r.cfg.Grace(),
-		Log:       logEvent,
+		Inward:          l.inward,
+		LocalNets:       local,
+		MinTTL:          r.cfg.MinTTL(),
+		Grace:           r.cfg.Grace(),
+		Log:             logEvent,
 	})
 	if err != nil {
 		sets.Close()
@@ -280,6 +271,8 @@ func (r *run) startResolver(ctx context.Context, ups upstreamChoice) error {
 		sets.Close()
 		return fmt.Errorf("start the resolver: %w", err)
 	}
+	l.srv = srv
+	r.live = l
 	go func() {
 		<-ctx.Done()
 		srv.Close()

@@ -16,6 +16,10 @@
 //   - in the gateway, the audit log's sources: the resolver's answers and
 //     the packets the rules copy to NFLOG (read over nfnetlink), written
 //     through package firewall/audit, and the totals under /run/devbox.
+//   - in the gateway, the live policy (live.go): the control socket
+//     (control_server.go, protocol in firewall/control) through which the
+//     host reloads firewall.jsonc, checks a destination and switches audit
+//     mode, whose end the kernel enforces (a set whose entries time out).
 //
 // It must not touch anything that is not devbox's: no flushing of tables or
 // chains it did not create (Docker's NAT rules for its embedded DNS at

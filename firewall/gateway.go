@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -237,5 +238,20 @@ func Gateway(ctx context.Context, opts Options) (*Summary, error) {
 		return s, errors.Join(err, writeMarker(opts.RunDir, s))
 	}
 	opts.Resolver = true
-	return Run(ctx, opts)
+	// Audit mode never outlives a start: its sets are new, and so is
+	// this marker's absence.
+	auditMarker := filepath.Join(opts.RunDir, contract.AuditMarkerName)
+	if err := os.Remove(auditMarker); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return &Summary{Config: opts.ConfigPath, Error: err.Error()}, fmt.Errorf("remove the audit marker: %w", err)
+	}
+	s, r, err := runKeep(ctx, opts)
+	if err != nil || r == nil || r.live == nil {
+		return s, err
+	}
+	socket := filepath.Join(opts.RunDir, filepath.Base(contract.ControlSocket))
+	if err := r.live.serveControl(ctx, socket); err != nil {
+		// The firewall stands as applied; only live changes are lost.
+		s.Warnings = append(s.Warnings, "no live policy changes: "+err.Error())
+	}
+	return s, nil
 }

@@ -484,6 +484,9 @@ func TestMain(m *testing.M) {
 	case "race":
 		fmt.Println(raceHelper())
 		os.Exit(0)
+	case "unix":
+		fmt.Println(unixHelper(os.Getenv("DBFW_ADDR")))
+		os.Exit(0)
 	default:
 		fmt.Println(probeHelper(kind, os.Getenv("DBFW_ADDR")))
 		os.Exit(0)

@@ -99,6 +99,12 @@ func (c *ipsetConn) createRev(name, typ string, family uint8, rev uint8, n int, 
 // (the kernel's -exist), which is how a repeated DNS answer refreshes its
 // addresses.
 func (c *ipsetConn) addPorts(name string, entries []portEntry, withCIDR bool) error {
+	return c.portsRequest(nl.IPSET_CMD_ADD, "add", name, entries, withCIDR)
+}
+
+// portsRequest sends entries to the set name with cmd (add or delete),
+// c.batch (at most 1,000) per message.
+func (c *ipsetConn) portsRequest(cmd int, verb, name string, entries []portEntry, withCIDR bool) error {
 	setName := nameAttr(nl.IPSET_ATTR_SETNAME, name)
 	size := min(c.batch, 1000)
 	for start := 0; start < len(entries); start += size {
@@ -109,8 +115,8 @@ func (c *ipsetConn) addPorts(name string, entries []portEntry, withCIDR bool) er
 		}
 		attrs := append(append([]byte{}, setName...), nested(nl.IPSET_ATTR_ADT, list)...)
 		attrs = appendAttr(attrs, nl.IPSET_ATTR_LINENO|unix.NLA_F_NET_BYTEORDER, beUint32(uint32(start)))
-		if _, err := c.request(nl.IPSET_CMD_ADD, 0, attrs); err != nil {
-			return fmt.Errorf("add %d entries (from %s port %d) to ipset %s: %w", len(batch), batch[0].prefix, batch[0].port, name, err)
+		if _, err := c.request(cmd, 0, attrs); err != nil {
+			return fmt.Errorf("%s %d entries (from %s port %d), ipset %s: %w", verb, len(batch), batch[0].prefix, batch[0].port, name, err)
 		}
 	}
 	return nil
@@ -293,4 +299,40 @@ func (n *NameSets) Close() {
 	close(n.stop)
 	<-n.done
 	n.conn.Close()
+}
+
+// delPorts removes entries from the hash:ip,port or hash:net,port set
+// name. An entry that is not there (expired meanwhile) is not an error:
+// without NLM_F_EXCL the kernel takes a missing one as deleted.
+func (c *ipsetConn) delPorts(name string, entries []portEntry, withCIDR bool) error {
+	plain := make([]portEntry, len(entries))
+	for i, e := range entries {
+		plain[i] = portEntry{prefix: e.prefix, port: e.port}
+	}
+	return c.portsRequest(nl.IPSET_CMD_DEL, "delete", name, plain, withCIDR)
+}
+
+// addTimed puts prefixes into the hash:net set name (made with timeouts)
+// for timeout; an entry already there gets the new timeout.
+func (c *ipsetConn) addTimed(name string, prefixes []netip.Prefix, timeout time.Duration) error {
+	secs := uint32((min(timeout, maxSetTimeout) + time.Second - 1) / time.Second)
+	var list []byte
+	for _, p := range prefixes {
+		e := appendAttr(entryAttrs(p), nl.IPSET_ATTR_TIMEOUT|unix.NLA_F_NET_BYTEORDER, beUint32(secs))
+		list = append(list, nested(nl.IPSET_ATTR_DATA, e)...)
+	}
+	attrs := append(nameAttr(nl.IPSET_ATTR_SETNAME, name), nested(nl.IPSET_ATTR_ADT, list)...)
+	attrs = appendAttr(attrs, nl.IPSET_ATTR_LINENO|unix.NLA_F_NET_BYTEORDER, beUint32(0))
+	if _, err := c.request(nl.IPSET_CMD_ADD, 0, attrs); err != nil {
+		return fmt.Errorf("add %v to ipset %s: %w", prefixes, name, err)
+	}
+	return nil
+}
+
+// flush empties the set name.
+func (c *ipsetConn) flush(name string) error {
+	if _, err := c.request(nl.IPSET_CMD_FLUSH, 0, nameAttr(nl.IPSET_ATTR_SETNAME, name)); err != nil {
+		return fmt.Errorf("flush ipset %s: %w", name, err)
+	}
+	return nil
 }

@@ -18,8 +18,12 @@ const (
 	ChainIn        = "DEVBOX-IN"
 	ChainRejectOut = "DEVBOX-REJECT-OUT"
 	ChainRejectIn  = "DEVBOX-REJECT-IN"
-	SetV4          = "devbox-allow-v4"
-	SetV6          = "devbox-allow-v6"
+	// ChainAudit logs (NFLOG contract.AuditNFLogGroup) and accepts what
+	// audit mode lets through, marking the connection (AuditConnMark) so
+	// that its end can cut what only it allowed.
+	ChainAudit = "DEVBOX-AUDIT"
+	SetV4      = "devbox-allow-v4"
+	SetV6      = "devbox-allow-v6"
 	// SetDNSV4 and SetDNSV6 hold the upstream resolvers Docker's embedded
 	// resolver forwards to from inside the box's network namespace, as
 	// learned at the gateway's start (LearnLabel).
@@ -35,6 +39,19 @@ const (
 	// releases an answer; the single-container layout fills them at start.
 	SetNameV4 = "devbox-name-v4"
 	SetNameV6 = "devbox-name-v6"
+	// SetAuditV4 and SetAuditV6 (hash:net with timeouts) are audit mode's
+	// switch: while audit mode lasts they hold both halves of their
+	// family's address space (0.0.0.0/1 and 128.0.0.0/1, ::/1 and
+	// 8000::/1) with the duration as the entries' timeout, so the kernel
+	// ends it even when init-firewall is dead. Empty otherwise.
+	SetAuditV4 = "devbox-logall-v4"
+	SetAuditV6 = "devbox-logall-v6"
+	// AuditConnMark is the conntrack mark of connections audit mode let
+	// through (only NET_ADMIN sets one; dev lacks it).
+	AuditConnMark = 0x64627861
+	// NFLogPrefixAudit prefixes the NFLOG messages of what audit mode let
+	// through.
+	NFLogPrefixAudit = "devbox-logall-out"
 	// DefaultNFLogGroup is the NFLOG group rejected packets are copied to.
 	DefaultNFLogGroup = 100
 	// NFLogPrefixOut and NFLogPrefixIn prefix the NFLOG messages of
@@ -56,11 +73,17 @@ type family struct {
 	afINET     uint8
 	portSet    string
 	nameSet    string
+	auditSet   string
+	// halves are the two /1 prefixes that make up the family's address
+	// space (hash:net takes no /0).
+	halves [2]netip.Prefix
 }
 
 var (
-	familyV4 = family{"v4", "inet", "iptables", "iptables-restore", "iptables-save", SetV4, SetDNSV4, "icmp-admin-prohibited", 2, SetPortV4, SetNameV4}
-	familyV6 = family{"v6", "inet6", "ip6tables", "ip6tables-restore", "ip6tables-save", SetV6, SetDNSV6, "icmp6-adm-prohibited", 10, SetPortV6, SetNameV6}
+	familyV4 = family{"v4", "inet", "iptables", "iptables-restore", "iptables-save", SetV4, SetDNSV4, "icmp-admin-prohibited", 2, SetPortV4, SetNameV4, SetAuditV4,
+		[2]netip.Prefix{netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1")}}
+	familyV6 = family{"v6", "inet6", "ip6tables", "ip6tables-restore", "ip6tables-save", SetV6, SetDNSV6, "icmp6-adm-prohibited", 10, SetPortV6, SetNameV6, SetAuditV6,
+		[2]netip.Prefix{netip.MustParsePrefix("::/1"), netip.MustParsePrefix("8000::/1")}}
 )
 
 // is reports whether a belongs to the family.
@@ -114,6 +137,11 @@ type Ruleset struct {
 	// NoSet leaves out the allowlist set (it could not be created): the
 	// box is closed but for loopback, replies and DNS.
 	NoSet bool
+	// AuditClosed are the destinations audit mode never opens: the
+	// inward ranges (loopback, private, link-local with the metadata
+	// addresses, CGNAT, multicast, reserved, ULA, NAT64, 6to4), the box's
+	// subnets and the Docker host. Only the gateway has audit mode.
+	AuditClosed []netip.Prefix
 	// Minimal is the fallback when the full rules do not load (a kernel
 	// without NFLOG or the owner match): loopback, replies, DNS to the
 	// resolvers, the allowlist set and plain REJECTs, nothing else.
@@ -149,6 +177,9 @@ func (r Ruleset) Restore(h Hooks) string {
 	for _, c := range []string{ChainOut, ChainIn, ChainRejectOut, ChainRejectIn} {
 		w(":%s - [0:0]", c)
 	}
+	if r.audit() {
+		w(":%s - [0:0]", ChainAudit)
+	}
 	for range h.DeleteOut {
 		w("-D OUTPUT -j %s", ChainOut)
 	}
@@ -166,6 +197,11 @@ func (r Ruleset) Restore(h Hooks) string {
 	}
 	for _, rule := range r.inRules() {
 		w("-A %s %s", ChainIn, rule)
+	}
+	if r.audit() {
+		w("-A %s -j NFLOG --nflog-group %d --nflog-prefix %s", ChainAudit, contract.AuditNFLogGroup, NFLogPrefixAudit)
+		w("-A %s -j CONNMARK --set-xmark %#x/0xffffffff", ChainAudit, AuditConnMark)
+		w("-A %s -j ACCEPT", ChainAudit)
 	}
 	for _, c := range []struct{ chain, prefix string }{{ChainRejectOut, NFLogPrefixOut}, {ChainRejectIn, NFLogPrefixIn}} {
 		if !r.Minimal {
@@ -317,7 +353,24 @@ func (r Ruleset) setRules() []string {
 			rules = append(rules, fmt.Sprintf("-d %s -j %s", p, ChainRejectOut))
 		}
 	}
-	return append(rules, fmt.Sprintf("-m set --match-set %s dst,dst -j ACCEPT", r.fam.nameSet), "-j "+ChainRejectOut)
+	rules = append(rules, fmt.Sprintf("-m set --match-set %s dst,dst -j ACCEPT", r.fam.nameSet))
+	if r.audit() {
+		// Audit mode lets the rest through, but never inward: these
+		// rejects only matter while the audit set holds anything.
+		for _, p := range sortedPrefixes(r.AuditClosed) {
+			if r.fam.is(p.Addr()) {
+				rules = append(rules, fmt.Sprintf("-d %s -j %s", p, ChainRejectOut))
+			}
+		}
+		rules = append(rules, fmt.Sprintf("-m set --match-set %s dst -j %s", r.fam.auditSet, ChainAudit))
+	}
+	return append(rules, "-j "+ChainRejectOut)
+}
+
+// audit says the rules carry audit mode's switch, whose first packets go
+// to NFLOG group contract.AuditNFLogGroup: the gateway's full rules only.
+func (r Ruleset) audit() bool {
+	return r.Resolver && !r.NoSet && !r.Minimal
 }
 
 func (r Ruleset) inRules() []string {

@@ -120,19 +120,28 @@ func (o Options) Restrict() Options {
 // and swapped in; and the final rules replace the chains in one
 // iptables-restore transaction per family.
 func Run(ctx context.Context, opts Options) (*Summary, error) {
+	s, _, err := runKeep(ctx, opts)
+	return s, err
+}
+
+// runKeep is Run, returning the state of a successful apply as well: the
+// gateway keeps it to change the policy live.
+func runKeep(ctx context.Context, opts Options) (*Summary, *run, error) {
 	start := time.Now()
 	opts = opts.withDefaults()
 	if opts.DryRun {
-		return dryRun(ctx, opts, start)
+		s, err := dryRun(ctx, opts, start)
+		return s, nil, err
 	}
 	// The markers of an earlier run must not be read as this one's.
 	markerErr := clearMarkers(opts.RunDir)
 	s := &Summary{Config: opts.ConfigPath}
 	err := CheckNetAdmin()
+	var r *run
 	if err == nil {
 		var unlock func()
 		if unlock, err = lockRuns(opts.RunDir); err == nil {
-			err = applyOrRecover(ctx, opts, s)
+			r, err = applyOrRecover(ctx, opts, s)
 			unlock()
 		}
 	}
@@ -150,18 +159,22 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		err = errors.Join(err, werr)
 		s.OK = false
 	}
-	return s, err
+	if err != nil {
+		r = nil
+	}
+	return s, r, err
 }
 
 // applyOrRecover turns a panic into an error, so that even a bug ends with
 // the failed marker written.
-func applyOrRecover(ctx context.Context, opts Options, s *Summary) (err error) {
+func applyOrRecover(ctx context.Context, opts Options, s *Summary) (r *run, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("init-firewall bug: %v\n%s", p, debug.Stack())
+			r, err = nil, fmt.Errorf("init-firewall bug: %v\n%s", p, debug.Stack())
 		}
 	}()
-	return apply(ctx, opts, s)
+	r = &run{opts: opts, cfg: &allowlist.Config{}, summary: s}
+	return r, r.apply(ctx)
 }
 
 // lockRuns makes a second init-firewall (a manual re-run during the
@@ -194,10 +207,14 @@ type run struct {
 	// lookup resolves the gateway's own names (the sources' hosts) when
 	// set; otherwise they go through resolv.conf.
 	lookup *startLookup
+	// list is what was gathered and applied.
+	list *Allowlist
+	// live is the gateway's live policy, once its resolver runs.
+	live *live
 }
 
-func apply(ctx context.Context, opts Options, s *Summary) error {
-	r := &run{opts: opts, cfg: &allowlist.Config{}, summary: s}
+func (r *run) apply(ctx context.Context) error {
+	opts, s := r.opts, r.summary
 	mark := time.Now()
 	defer s.step("verify", &mark)
 	// Whatever fails before the rules are in is remembered, not returned:
@@ -274,6 +291,7 @@ func apply(ctx context.Context, opts Options, s *Summary) error {
 	if list == nil {
 		list = &Allowlist{}
 	}
+	r.list = list
 	s.fromAllowlist(r.cfg, list, warnings)
 	s.step("gather", &mark)
 
@@ -349,7 +367,10 @@ func (r *run) chooseFamilies(s *Summary) error {
 		for _, set := range []struct {
 			name, typ string
 			timeout   bool
-		}{{f.portSet, typeNetPort, false}, {f.nameSet, typeIPPort, true}} {
+		}{{f.portSet, typeNetPort, false}, {f.nameSet, typeIPPort, true}, {f.auditSet, typeNet, true}} {
+			if set.name == f.auditSet && !r.opts.Resolver {
+				continue
+			}
 			if err := r.a.ensureTypedSet(f, set.name, set.typ, set.timeout); err != nil {
 				r.noSet = true
 				errs = append(errs, fmt.Errorf("apply firewall: %w", err))

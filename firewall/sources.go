@@ -33,6 +33,9 @@ type Allowlist struct {
 	// PortRules are the static CIDRs that name ports; they are not in V4
 	// and V6 either.
 	PortRules []allowlist.CIDRRule
+	// Published are the prefixes of the published sources (GitHub, AWS),
+	// merged: a live reload keeps them without fetching again.
+	Published []netip.Prefix
 	// Sources reports each source that was configured, in a fixed order:
 	// "cidrs", "dns", "github", "aws".
 	Sources []SourceResult
@@ -163,12 +166,15 @@ func Gather(ctx context.Context, cfg *allowlist.Config, opts GatherOptions) (*Al
 	outs = append(outs, results...)
 
 	list := &Allowlist{Domains: map[string][]netip.Addr{}, DomainPorts: map[string][]uint16{}, PortRules: cidrs.portRules}
-	var b netipx.IPSetBuilder
+	var b, published netipx.IPSetBuilder
 	var warnings []Warning
 	var errs []error
 	for _, o := range outs {
 		for _, p := range o.prefixes {
 			b.AddPrefix(p)
+			if o != cidrs {
+				published.AddPrefix(p)
+			}
 		}
 		for d, addrs := range o.domains {
 			list.Domains[d] = addrs
@@ -188,6 +194,9 @@ func Gather(ctx context.Context, cfg *allowlist.Config, opts GatherOptions) (*Al
 		errs = append(errs, fmt.Errorf("merge allowlist: %w", err))
 	} else {
 		list.V4, list.V6 = splitFamilies(set.Prefixes())
+	}
+	if pub, err := published.IPSet(); err == nil {
+		list.Published = pub.Prefixes()
 	}
 	return list, warnings, errors.Join(errs...)
 }

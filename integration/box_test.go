@@ -62,6 +62,7 @@ func TestIntegrationBox(t *testing.T) {
 				{"trust", testTrust, false},
 				{"red team", testRedTeam, false},
 				{"audit log", testAuditLog, false},
+				{"live policy and audit mode", testLivePolicy, false},
 				{"published port", testPublished, false},
 				{"restart, stop and start", testRestart, false},
 				{"gateway restarts", testGatewayRestarts, false},

@@ -178,21 +178,7 @@ except OSError as e:
 		// A listener of this test on every host address, and one in a
 		// neighbour container on the egress network: a control container
 		// reaches both, dev must reach neither.
-		ln, err := net.Listen("tcp", ":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
-		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		port := hostListener(t)
 		image := docker(t, "inspect", "--format", "{{.Image}}", w.devContainer(t))
 		neighbour := startControl(t, image, egressNetwork(t, w.devContainer(t)))
 		if out, code := neighbour.exec("sh", "-c", "nohup python3 -m http.server 8099 >/dev/null 2>&1 &"); code != 0 {
@@ -396,4 +382,25 @@ func testMountPointsStay(t *testing.T, w *workspace, asRoot func(argv ...string)
 			t.Errorf("on the host: %v", err)
 		}
 	}
+}
+
+// hostListener listens on every address of the host (the engine's
+// machine) on a free TCP port until the test ends, accepting and closing
+// each connection, and returns the port.
+func hostListener(t *testing.T) string {
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }

@@ -75,6 +75,9 @@
 // process's own os.Stdout or os.Stderr.
 //
 // It must not write into a workspace's .devcontainer/ (the generator owns
-// those files) nor touch the firewall rules (the in-container init-firewall
-// owns them); it only reads the markers init-firewall writes.
+// those files; ChangePolicy runs the edit its caller gives) nor touch the
+// firewall rules (the in-container init-firewall owns them); it reads the
+// markers init-firewall writes, and asks the running gateway for live
+// changes only through GatewayCommand (`init-firewall ctl`, Engine API).
+// Audit mode's warning goes to Manager.Err.
 package lifecycle

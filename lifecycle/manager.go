@@ -103,3 +103,11 @@ func isTerminal(s any) bool {
 	f, ok := s.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
+
+// errOut is where warnings go: the command's standard error.
+func (m *Manager) errOut() io.Writer {
+	if m.Err != nil {
+		return m.Err
+	}
+	return io.Discard
+}

@@ -34,8 +34,12 @@ type BoxStatus struct {
 	// DevStranded: the dev container started before its gateway's
 	// current start, so it runs in the gateway's old network namespace
 	// with a closed loopback only, until it restarts (`devbox start`).
-	DevStranded bool     `json:"devStranded,omitempty"`
-	Volumes     []string `json:"volumes"`
+	DevStranded bool `json:"devStranded,omitempty"`
+	// AuditUntil is when the gateway's audit mode ends (RFC 3339), while
+	// it lasts: the box may then reach anything but the host, its local
+	// networks and metadata addresses.
+	AuditUntil string   `json:"auditUntil,omitempty"`
+	Volumes    []string `json:"volumes"`
 }
 
 // GatewayStatus is a box's gateway container.
@@ -112,7 +116,13 @@ func (m *Manager) boxStatus(ctx context.Context, eng Engine, b *Box) (BoxStatus,
 	s.StartedAt = started.UTC().Format(time.RFC3339)
 	s.Uptime = roundDuration(m.now().Sub(started))
 	if b.Gateway != nil {
-		return s, gatewayStatus(ctx, eng, &s, b.Gateway.ID, started)
+		if err := gatewayStatus(ctx, eng, &s, b.Gateway.ID, started); err != nil || s.Firewall != FirewallReady.String() {
+			return s, err
+		}
+		if until := m.auditUntil(ctx, eng, b.Gateway.ID); !until.IsZero() {
+			s.AuditUntil = until.UTC().Format(time.RFC3339)
+		}
+		return s, nil
 	}
 	state, reason, err := firewallState(ctx, eng, b.Dev.ID, started)
 	if err != nil {

@@ -133,6 +133,10 @@ func (m *Manager) checkFirewall(ctx context.Context, eng Engine, t *target) erro
 	if stranded(t.StartedAt, started) {
 		return &StrandedError{Container: t.ID, Gateway: gw.Inspect.ID, Workspace: t.Inspect.Config.Labels[LabelLocalFolder]}
 	}
+	// Audit mode's marker: one more HEAD request.
+	if until := m.auditUntil(ctx, eng, gw.Inspect.ID); !until.IsZero() {
+		fmt.Fprintln(m.errOut(), "devbox: "+AuditWarning(until, m.now()))
+	}
 	return nil
 }
 

@@ -8,6 +8,11 @@
 //	init-firewall gateway [--config PATH] [--timeout D]
 //	init-firewall status [--wait D] [--json]
 //	init-firewall log [--follow] [--since D] [--blocked]
+//	init-firewall ctl [--json] reload | state | check HOST[:PORT] | audit DURATION|off
+//
+// `ctl` asks the running gateway over its control socket (root only):
+// reload firewall.jsonc and apply the difference live, say whether a
+// destination is allowed and by which rule, report or change audit mode.
 //
 // `gateway` is the gateway container's main process: it closes the network
 // namespace first, applies and verifies the allowlist, and then stays up
@@ -30,10 +35,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/devbox-sandbox/devbox/firewall"
 	"github.com/devbox-sandbox/devbox/firewall/allowlist"
+	"github.com/devbox-sandbox/devbox/firewall/control"
 	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
@@ -56,8 +63,19 @@ func Main(ctx context.Context, args []string, sudo bool, stdout, stderr io.Write
 	if len(args) > 0 && args[0] == "status" {
 		return status(ctx, args[1:], stdout, stderr)
 	}
+	// log and ctl are the host's, run as root in the gateway through the
+	// Engine API; a user who reaches init-firewall through sudo (the
+	// single-container layout) gets neither: log reads a directory it is
+	// given, and ctl changes the policy.
+	if len(args) > 0 && (args[0] == "log" || args[0] == "ctl") && sudo {
+		fmt.Fprintf(stderr, "init-firewall %s: started by a non-root user: refused\n", args[0])
+		return 1
+	}
 	if len(args) > 0 && args[0] == "log" {
 		return logCommand(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "ctl" {
+		return ctl(ctx, args[1:], stdout, stderr)
 	}
 	gateway := len(args) > 0 && args[0] == contract.GatewayArg
 	if gateway {
@@ -82,7 +100,7 @@ func Main(ctx context.Context, args []string, sudo bool, stdout, stderr io.Write
 	fs.StringVar(&opts.AuditDir, "audit-dir", firewall.DefaultAuditDir, "directory of the gateway's audit log (tests)")
 	fs.BoolVar(&opts.NoAudit, "no-audit", false, "write no audit log (benchmarks)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: init-firewall [--config PATH] [--dry-run] [--json] [--timeout D]\n       init-firewall gateway [--config PATH] [--timeout D]\n       init-firewall status [--wait D] [--json]\n       init-firewall log [--follow] [--since D] [--blocked]")
+		fmt.Fprintln(stderr, "usage: init-firewall [--config PATH] [--dry-run] [--json] [--timeout D]\n       init-firewall gateway [--config PATH] [--timeout D]\n       init-firewall status [--wait D] [--json]\n       init-firewall log [--follow] [--since D] [--blocked]\n       init-firewall ctl [--json] reload | state | check HOST[:PORT] | audit DURATION|off")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -140,6 +158,53 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		s = &firewall.Summary{Error: err.Error()}
 	}
 	return report(s, err, asJSON, stdout, stderr)
+}
+
+// ctl sends one request to the running gateway and prints its answer.
+func ctl(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("init-firewall ctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the answer as JSON")
+	runDir := fs.String("run-dir", firewall.DefaultRunDir, "directory of the control socket (tests)")
+	if err := fs.Parse(args); err != nil {
+		return usageStatus(err)
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "usage: init-firewall ctl [--json] reload | state | check HOST[:PORT] | audit DURATION|off")
+		return 2
+	}
+	socket := filepath.Join(*runDir, filepath.Base(contract.ControlSocket))
+	resp, err := control.Call(ctx, socket, control.Request{Verb: fs.Arg(0), Args: fs.Args()[1:]})
+	if err != nil {
+		fmt.Fprintln(stderr, "init-firewall ctl: "+err.Error())
+		return 1
+	}
+	if *asJSON {
+		_ = json.NewEncoder(stdout).Encode(resp)
+	} else {
+		for _, c := range resp.Changes {
+			fmt.Fprintln(stdout, c)
+		}
+		if v := resp.Verdict; v != nil {
+			fmt.Fprintf(stdout, "%s: allowed=%t by=%s rule=%q %s\n", v.Destination, v.Allowed, v.By, v.Rule, v.Note)
+		}
+		if resp.Message != "" {
+			fmt.Fprintln(stdout, resp.Message)
+		}
+		for _, w := range resp.Warnings {
+			fmt.Fprintln(stderr, "warning: "+w)
+		}
+		if resp.Error != "" {
+			fmt.Fprintln(stderr, "init-firewall ctl: "+resp.Error)
+		}
+	}
+	switch {
+	case resp.OK:
+		return 0
+	case resp.BadConfig:
+		return 2
+	}
+	return 1
 }
 
 // report prints the summary line (or JSON) and picks the exit status.

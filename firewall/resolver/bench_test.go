@@ -68,7 +68,7 @@ func TestBenchChild(t *testing.T) {
 			Policy: resolver.PolicyFunc(func(name string) resolver.Decision {
 				return resolver.Decision{Allowed: strings.HasSuffix(name, "."+benchZone), Rule: "**." + benchZone, Ports: []uint16{443}}
 			}),
-			Allower:   resolver.AllowerFunc(func(context.Context, []netip.Addr, []uint16, time.Duration) error { return nil }),
+			Allower:   resolver.AllowerFunc(func(context.Context, string, []netip.Addr, []uint16, time.Duration) error { return nil }),
 			Upstreams: []netip.AddrPort{netip.MustParseAddrPort(os.Getenv(upEnv))},
 		})
 		if err != nil {

@@ -59,7 +59,7 @@ type fakeAllower struct {
 	called  chan struct{}
 }
 
-func (f *fakeAllower) Allow(ctx context.Context, addrs []netip.Addr, ports []uint16, timeout time.Duration) error {
+func (f *fakeAllower) Allow(ctx context.Context, _ string, addrs []netip.Addr, ports []uint16, timeout time.Duration) error {
 	f.mu.Lock()
 	hold, called, err := f.hold, f.called, f.err
 	f.mu.Unlock()

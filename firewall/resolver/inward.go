@@ -56,6 +56,17 @@ func concat(lists ...[]rangeReason) []rangeReason {
 	return all
 }
 
+// InwardRanges returns every range Inward refuses by itself, with the
+// NAT64 and 6to4 prefixes whole (they can embed an inward IPv4 address):
+// the gateway's audit mode keeps them closed.
+func InwardRanges() []netip.Prefix {
+	var out []netip.Prefix
+	for _, r := range concat(inward4, inward6) {
+		out = append(out, r.prefix)
+	}
+	return append(out, nat64, sixTo4)
+}
+
 // Inward says why a points inward (loopback, private, link-local, CGNAT,
 // multicast, reserved, a local network, or an IPv6 form embedding one of
 // these), or "" when it does not. It ignores Config.Inward.

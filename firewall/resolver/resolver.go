@@ -45,8 +45,11 @@ const (
 // Decision is the policy's verdict on one name.
 type Decision struct {
 	Allowed bool
-	Rule    string   // the rule that decided, for the log
-	Ports   []uint16 // TCP ports the answered addresses are opened on
+	Rule    string // the rule that decided, for the log
+	// Ports are the TCP ports the answered addresses are opened on. An
+	// allowed decision with none answers without opening anything: audit
+	// mode, whose own rule lets the traffic through while it lasts.
+	Ports []uint16
 }
 
 // Policy decides names; the gateway adapts allowlist.Policy to it. Decide
@@ -64,16 +67,18 @@ func (f PolicyFunc) Decide(name string) Decision { return f(name) }
 
 // Allower makes addresses reachable on TCP ports for a time. It returns
 // once the kernel holds them; an error means they may not be reachable.
+// name is the name asked (canonical) whose answer the addresses are: the
+// gateway remembers it, so that a live deny can take them back.
 type Allower interface {
-	Allow(ctx context.Context, addrs []netip.Addr, ports []uint16, timeout time.Duration) error
+	Allow(ctx context.Context, name string, addrs []netip.Addr, ports []uint16, timeout time.Duration) error
 }
 
 // AllowerFunc adapts a function to Allower.
-type AllowerFunc func(ctx context.Context, addrs []netip.Addr, ports []uint16, timeout time.Duration) error
+type AllowerFunc func(ctx context.Context, name string, addrs []netip.Addr, ports []uint16, timeout time.Duration) error
 
 // Allow calls f.
-func (f AllowerFunc) Allow(ctx context.Context, addrs []netip.Addr, ports []uint16, timeout time.Duration) error {
-	return f(ctx, addrs, ports, timeout)
+func (f AllowerFunc) Allow(ctx context.Context, name string, addrs []netip.Addr, ports []uint16, timeout time.Duration) error {
+	return f(ctx, name, addrs, ports, timeout)
 }
 
 // Config is what a Server needs. Zero durations take the defaults above.
@@ -421,7 +426,7 @@ func (s *Server) lookup(ctx context.Context, name string, qtype uint16, ports []
 		if err := s.checkInward(e.addrs); err != nil {
 			return answer{}, err
 		}
-		if err := s.allow(ctx, e.addrs, ports, max(remaining, s.cfg.MinTTL)+s.cfg.Grace); err != nil {
+		if err := s.allow(ctx, name, e.addrs, ports, max(remaining, s.cfg.MinTTL)+s.cfg.Grace); err != nil {
 			return answer{}, err
 		}
 		return answer{rcode: dns.RcodeSuccess, addrs: e.addrs, ttl: uint32(remaining / time.Second)}, nil
@@ -435,7 +440,7 @@ func (s *Server) lookup(ctx context.Context, name string, qtype uint16, ports []
 		defer s.release()
 		r := s.resolve(ctx, name, qtype)
 		if r.err == nil && len(r.addrs) > 0 {
-			r.allowErr = s.allow(ctx, r.addrs, ports, max(r.ttl, s.cfg.MinTTL)+s.cfg.Grace)
+			r.allowErr = s.allow(ctx, name, r.addrs, ports, max(r.ttl, s.cfg.MinTTL)+s.cfg.Grace)
 			r.ports = ports
 			if r.allowErr == nil && r.ttl > 0 {
 				s.cache.put(key, entry{addrs: r.addrs, cnames: r.cnames, expires: now.Add(r.ttl).UnixNano()}, now)
@@ -454,7 +459,7 @@ func (s *Server) lookup(ctx context.Context, name string, qtype uint16, ports []
 	if len(res.addrs) > 0 && !slices.Equal(ports, res.ports) {
 		// Another query resolved it for a policy with other ports (a swap
 		// in between): allow this query's ports too.
-		allowErr = s.allow(ctx, res.addrs, ports, max(res.ttl, s.cfg.MinTTL)+s.cfg.Grace)
+		allowErr = s.allow(ctx, name, res.addrs, ports, max(res.ttl, s.cfg.MinTTL)+s.cfg.Grace)
 	}
 	if allowErr != nil {
 		return answer{}, allowErr
@@ -465,14 +470,14 @@ func (s *Server) lookup(ctx context.Context, name string, qtype uint16, ports []
 // allow calls the Allower, bounded by AllowTimeout through its context:
 // an Allower must return once its context is done (the gateway's name sets
 // do), so that no answer waits longer and none is released unallowed.
-func (s *Server) allow(ctx context.Context, addrs []netip.Addr, ports []uint16, timeout time.Duration) error {
-	if len(addrs) == 0 {
+func (s *Server) allow(ctx context.Context, name string, addrs []netip.Addr, ports []uint16, timeout time.Duration) error {
+	if len(addrs) == 0 || len(ports) == 0 {
 		return nil
 	}
 	actx, cancel := context.WithTimeout(ctx, s.cfg.AllowTimeout)
 	defer cancel()
 	start := time.Now()
-	err := s.cfg.Allower.Allow(actx, addrs, ports, timeout)
+	err := s.cfg.Allower.Allow(actx, name, addrs, ports, timeout)
 	switch {
 	case err == nil && actx.Err() != nil:
 		// Confirmed, but too late to count: the bound is the client's.

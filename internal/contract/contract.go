@@ -180,6 +180,14 @@ const (
 	// allow/deny, audit mode). Only root in the gateway can open it; the
 	// host reaches it through an Engine API exec of FirewallBinary.
 	ControlSocket = RunDir + "/control.sock"
+	// AuditMarkerName is the file, in RunDir, that says audit mode is on:
+	// its modification time is when audit mode ends by itself (the
+	// kernel's timeout). The gateway writes it at `ctl audit` and removes
+	// it at the end and at each start; the host reads its time with one
+	// HEAD request (status, exec), as it does the firewall markers.
+	AuditMarkerName = "audit.until"
+	// AuditMarker is the audit marker's path in the gateway.
+	AuditMarker = RunDir + "/" + AuditMarkerName
 	// AuditNFLogGroup is the NFLOG group that receives the first packet of
 	// every connection let through by audit mode; rejected packets go to
 	// firewall.DefaultNFLogGroup (100).

@@ -94,6 +94,8 @@ func NewApp(env Env) *cli.App {
 		newResetCommand(env),
 		newStatusCommand(env),
 		newLogCommand(env),
+		newAllowCommand(env),
+		newDenyCommand(env),
 		newPolicyCommand(env),
 		newDoctorCommand(env),
 		newCompletionCommand(env),

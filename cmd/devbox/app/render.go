@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/devbox-sandbox/devbox/firewall/audit"
 	"github.com/devbox-sandbox/devbox/lifecycle"
@@ -44,6 +45,9 @@ func renderStatus(w io.Writer, boxes []lifecycle.BoxStatus, asJSON bool) error {
 		if s.DevStranded {
 			firewall = "stranded" // applied in the gateway, which dev is no longer in
 		}
+		if s.AuditUntil != "" {
+			firewall = "AUDIT" // everything but the host and local networks let through
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Workspace, s.State, s.Container, gateway, s.Image,
 			dash(s.Uptime), firewall, blocked, dash(strings.Join(s.Volumes, ",")))
 	}
@@ -71,6 +75,9 @@ func renderStatusNotes(w io.Writer, s lifecycle.BoxStatus) {
 	if s.DevStranded {
 		fmt.Fprintf(w, "\n%s: container %s has no network since its gateway %s restarted; `devbox start -w %s` restarts it\n",
 			s.Workspace, s.Container, s.Gateway.Container, s.Workspace)
+	}
+	if until, err := time.Parse(time.RFC3339, s.AuditUntil); err == nil {
+		fmt.Fprintf(w, "\n%s: %s\n", s.Workspace, lifecycle.AuditWarning(until, time.Now()))
 	}
 }
 
