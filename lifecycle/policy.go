@@ -88,9 +88,17 @@ func (m *Manager) ChangePolicy(ctx context.Context, dir string, edit func() (boo
 		h, err := configHash(ws)
 		upToDate = err == nil && h == st.ConfigHash
 	}
+	// A configuration trusted before devbox's own edit stays trusted:
+	// the user asked for this change (trust on first use).
+	trusted := m.checkTrusted(ws) == nil
 	changed, err := edit()
 	if err != nil || !changed {
 		return nil, err
+	}
+	if trusted {
+		if err := m.RecordTrust(dir); err != nil {
+			return nil, fmt.Errorf("edited, but recording the configuration as trusted failed: %w", err)
+		}
 	}
 	res, err := m.ReloadPolicy(ctx, dir)
 	if err != nil || res.Live == nil {
