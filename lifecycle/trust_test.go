@@ -352,3 +352,30 @@ func TestAcceptRecordsWhatWasShown(t *testing.T) {
 		t.Fatalf("a file changed after the review: %v, want it refused", err)
 	}
 }
+
+// TestChangePolicyKeepsTrust: devbox allow and deny edit firewall.jsonc for
+// the user; a configuration trusted before stays trusted, and one that was
+// not is not made trusted by the edit.
+func TestChangePolicyKeepsTrust(t *testing.T) {
+	ws, m := trustWorkspace(t)
+	edit := func(text string) func() (bool, error) {
+		return func() (bool, error) {
+			write(t, ws.Dir, ".devcontainer/firewall.jsonc", text)
+			return true, nil
+		}
+	}
+	// No engine here: the live reload fails or finds no box; the record
+	// is taken before it.
+	_, _ = m.ChangePolicy(context.Background(), ws.Dir, edit(`{"domains": ["a.example.com"]}`))
+	var ue *UntrustedError
+	if err := m.checkTrusted(ws); !errors.As(err, &ue) {
+		t.Fatalf("an edit of an untrusted configuration made it trusted: %v", err)
+	}
+	if err := m.RecordTrust(ws.Dir); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = m.ChangePolicy(context.Background(), ws.Dir, edit(`{"domains": ["b.example.com"]}`))
+	if err := m.checkTrusted(ws); err != nil {
+		t.Fatalf("devbox's own edit of a trusted configuration: %v", err)
+	}
+}
