@@ -120,9 +120,31 @@ func (m *Manager) saveTrust(ws Workspace, files []TrustedFile) error {
 	return nil
 }
 
+// EditTrusted runs edit, devbox's own change of the workspace's files at
+// the user's command (`devbox init`, `devbox allow` and `deny`), and
+// records the result as trusted when the configuration was trusted (or
+// absent) before: what the user asked for is all that changed. Otherwise
+// the edit stands but nothing is recorded, and recorded is false: the
+// caller tells the user to run `devbox trust`, as files nobody accepted
+// lie beside the edit.
+func (m *Manager) EditTrusted(dir string, edit func() error) (recorded bool, err error) {
+	trusted, err := m.TrustedOrAbsent(dir)
+	if err != nil {
+		return false, err
+	}
+	if err := edit(); err != nil {
+		return false, err
+	}
+	if !trusted {
+		return false, nil
+	}
+	return true, m.RecordTrust(dir)
+}
+
 // RecordTrust records the configuration of the workspace at dir as it is
-// now, as trusted, without showing anything: for devbox's own writes
-// (`devbox init`, `devbox allow` and `deny`), which the user asked for.
+// now, as trusted, without showing anything. Only for what the user has
+// seen or asked for: devbox's own edits go through EditTrusted, which
+// checks the record first.
 func (m *Manager) RecordTrust(dir string) error {
 	ws, err := OpenWorkspace(dir)
 	if err != nil {
