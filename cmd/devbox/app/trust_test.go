@@ -25,22 +25,6 @@ func TestEscapeControl(t *testing.T) {
 	}
 }
 
-func TestLineDiff(t *testing.T) {
-	old := "a\nb\nc\nd\ne\nf\ng\n"
-	now := "a\nb\nc\nD\ne\nf\ng\nh\n"
-	var got []string
-	for _, l := range lineDiff(old, now) {
-		got = append(got, string(l.op)+l.text)
-	}
-	want := " b| c|-d|+D| e| f| g|+h"
-	if strings.Join(got, "|") != want {
-		t.Errorf("diff %q, want %q", strings.Join(got, "|"), want)
-	}
-	if d := lineDiff("", "x\ny\n"); len(d) != 2 || d[0].op != '+' {
-		t.Errorf("new file diff %v", d)
-	}
-}
-
 // TestTrustCommand: off a terminal, trust shows the change and refuses
 // without --yes, naming the command; with --yes it records, and up runs.
 func TestTrustCommand(t *testing.T) {
