@@ -143,9 +143,12 @@ func (m *Manager) readComposeConfig(ctx context.Context, env []string, ws Worksp
 func boxSettings(ws Workspace, mc *mergedConfig, services map[string]composeService, singleContainer bool) []Setting {
 	var out []Setting
 	cfg := mc.Configuration
-	if cmd, ok := cfg["initializeCommand"]; ok {
-		out = append(out, Setting{Source: "devcontainer.json", Name: "initializeCommand", Value: compact(cmd),
-			Refused: ""})
+	if cmd, ok := cfg["initializeCommand"]; ok { // runs on the host
+		out = append(out, Setting{Source: "devcontainer.json", Name: "initializeCommand", Value: compact(cmd)})
+	}
+	if wm, ok := cfg["workspaceMount"].(string); ok && wm != "" {
+		typ, source := mountFields(wm)
+		out = append(out, Setting{Source: "devcontainer.json", Name: "workspaceMount", Value: wm, Refused: mountRefusal(ws, typ, source)})
 	}
 	devCaps := []string{}
 	if singleContainer {
@@ -279,7 +282,8 @@ func runArgSettings(ws Workspace, v any) []Setting {
 	for i := 0; i < len(args); i++ {
 		flag, val, hasVal := strings.Cut(args[i], "=")
 		takes := map[string]bool{"--cap-add": true, "--security-opt": true, "--pid": true, "--ipc": true, "--userns": true, "--uts": true,
-			"--cgroupns": true, "--network": true, "--net": true, "-v": true, "--volume": true, "--mount": true, "--device": true}
+			"--cgroupns": true, "--network": true, "--net": true, "-v": true, "--volume": true, "--mount": true, "--device": true,
+			"--env-file": true, "--volumes-from": true}
 		if !takes[flag] && flag != "--privileged" {
 			continue
 		}
@@ -306,6 +310,13 @@ func runArgSettings(ws Workspace, v any) []Setting {
 			if s.Refused = mountRefusal(ws, typ, src); s.Refused == "" {
 				continue
 			}
+		case "--env-file":
+			if filepath.IsAbs(val) && isWithin(filepath.Clean(val), ws.Dir) {
+				continue
+			}
+			s.Refused = "reads a file of the host outside the workspace into the box"
+		case "--volumes-from":
+			s.Refused = "another container's volumes"
 		default:
 			s.Refused = "adds privilege devbox does not give"
 		}

@@ -14,10 +14,11 @@ func TestBoxSettings(t *testing.T) {
 	const readConfiguration = `{
   "configuration": {
     "initializeCommand": "touch /tmp/x",
+    "workspaceMount": "source=/,target=/w,type=bind",
     "capAdd": ["NET_ADMIN"],
     "securityOpt": ["no-new-privileges"],
     "mounts": ["source=/home/u/app/.git/hooks,target=/w/.git/hooks,type=bind,readonly", "source=vol,target=/v,type=volume"],
-    "runArgs": ["--cpus=2", "--network", "host", "--security-opt=no-new-privileges", "-v", "/etc:/hostetc", "--pid=host"]
+    "runArgs": ["--cpus=2", "--network", "host", "--security-opt=no-new-privileges", "-v", "/etc:/hostetc", "--pid=host", "--env-file", "/root/.aws/credentials", "--env-file=/home/u/app/.env.box"]
   },
   "featuresConfiguration": {"featureSets": [
     {"sourceInformation": {"userFeatureId": "./evil"}, "features": [{"id": "evil",
@@ -65,6 +66,8 @@ func TestBoxSettings(t *testing.T) {
 			"REFUSED devcontainer.json runArgs: --network host",
 			"REFUSED devcontainer.json runArgs: -v /etc:/hostetc",
 			"REFUSED devcontainer.json runArgs: --pid host",
+			"REFUSED devcontainer.json runArgs: --env-file /root/.aws/credentials",
+			"REFUSED devcontainer.json: workspaceMount source=/,target=/w,type=bind",
 			`REFUSED feature "./evil": securityOpt seccomp=unconfined`,
 			`REFUSED feature "./evil": capAdd SYS_PTRACE`,
 			`REFUSED feature "./evil": privileged true`,
@@ -97,7 +100,7 @@ func TestBoxSettings(t *testing.T) {
 				t.Errorf("single=%v: %q refused=%v", single, l, refusedLine)
 			}
 		}
-		for _, unwanted := range []string{"--cpus", "no-new-privileges", "cache:/cache", "REFUSED compose service gateway", `REFUSED feature "ghcr.io/x/ok:1"`,
+		for _, unwanted := range []string{"--cpus", ".env.box", "no-new-privileges", "cache:/cache", "REFUSED compose service gateway", `REFUSED feature "ghcr.io/x/ok:1"`,
 			"label: capAdd SYS_PTRACE", "label: privileged"} {
 			if strings.Contains(text, unwanted) {
 				t.Errorf("single=%v: %q listed:\n%s", single, unwanted, text)

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"runtime"
+	"strings"
 )
 
 // TrustReview is what `devbox trust` shows before the user accepts a
@@ -58,6 +59,11 @@ func (m *Manager) ReviewTrust(ctx context.Context, dir string) (*TrustReview, er
 	}
 	eng.Close()
 	r.Settings, r.ComposeProject, err = m.readSettings(ctx, ep, ws)
+	for _, f := range files {
+		if strings.HasPrefix(f.Path, "../") { // read on the host, or built or mounted into the box
+			r.Settings = append(r.Settings, Setting{Source: "the configuration", Name: "a file outside the workspace", Value: f.Path})
+		}
+	}
 	return r, err
 }
 
