@@ -39,7 +39,12 @@ func TestBoxSettings(t *testing.T) {
 	if err := json.Unmarshal([]byte(readConfiguration), &mc); err != nil {
 		t.Fatal(err)
 	}
-	services := map[string]composeService{
+	compose := &composeConfig{Volumes: map[string]*composeVolume{
+		"cache":   {},
+		"loot":    {External: true, Name: "other_devcontainer_devbox-claude"},
+		"rootfs":  {DriverOpts: map[string]string{"type": "none", "o": "bind", "device": "/"}},
+		"project": {DriverOpts: map[string]string{"type": "none", "o": "bind", "device": "/home/u/app/data"}},
+	}, Services: map[string]composeService{
 		"gateway": {Image: "ghcr.io/devbox-sandbox/gateway:1", CapAdd: []string{"NET_ADMIN"}, Ports: []any{"127.0.0.1:8080:8080"}},
 		"dev": {NetworkMode: "service:gateway", CapAdd: []string{"NET_ADMIN"}, Ipc: "host", Volumes: []any{
 			map[string]any{"type": "bind", "source": "/home/u/app", "target": "/w"},
@@ -48,10 +53,10 @@ func TestBoxSettings(t *testing.T) {
 			"cache:/cache",
 		}},
 		"db": {NetworkMode: "host", SecurityOpt: []string{"label=disable"}},
-	}
+	}}
 	for _, single := range []bool{true, false} {
 		var got []string
-		for _, s := range boxSettings(ws, &mc, services, single) {
+		for _, s := range boxSettings(ws, &mc, compose, single) {
 			line := s.Source + ": " + s.Name + " " + s.Value
 			if s.Refused != "" {
 				line = "REFUSED " + line
@@ -86,6 +91,10 @@ func TestBoxSettings(t *testing.T) {
 			"REFUSED compose service dev: volumes /run/user/1000/ssh-agent.sock:/ssh.sock",
 			"REFUSED compose service db: network_mode host",
 			"REFUSED compose service db: security_opt label=disable",
+			"compose volume loot: external true",
+			"compose volume loot: name other_devcontainer_devbox-claude",
+			`REFUSED compose volume rootfs: driver_opts {"device":"/","o":"bind","type":"none"}`,
+			`compose volume project: driver_opts {"device":"/home/u/app/data","o":"bind","type":"none"}`,
 		} {
 			if !strings.Contains(text+"\n", want+"\n") {
 				t.Errorf("single=%v: missing %q in\n%s", single, want, text)
@@ -101,7 +110,7 @@ func TestBoxSettings(t *testing.T) {
 			}
 		}
 		for _, unwanted := range []string{"--cpus", ".env.box", "no-new-privileges", "cache:/cache", "REFUSED compose service gateway", `REFUSED feature "ghcr.io/x/ok:1"`,
-			"label: capAdd SYS_PTRACE", "label: privileged"} {
+			"label: capAdd SYS_PTRACE", "label: privileged", "compose volume cache", "REFUSED compose volume project"} {
 			if strings.Contains(text, unwanted) {
 				t.Errorf("single=%v: %q listed:\n%s", single, unwanted, text)
 			}

@@ -88,13 +88,13 @@ func (m *Manager) readSettings(ctx context.Context, ep Endpoint, ws Workspace) (
 	if err != nil {
 		return nil, "", err
 	}
-	var services map[string]composeService
+	var compose *composeConfig
 	if len(files) > 0 {
-		if services, err = m.readComposeConfig(ctx, env, ws, files); err != nil {
+		if compose, err = m.readComposeConfig(ctx, env, ws, files); err != nil {
 			return nil, "", err
 		}
 	}
-	return boxSettings(ws, mc, services, ws.layout == nil), project, nil
+	return boxSettings(ws, mc, compose, ws.layout == nil), project, nil
 }
 
 // cliEnv is the environment of the CLIs for ws: the engine (when the CLI
