@@ -151,9 +151,10 @@ type composeVolume struct {
 }
 
 // boxSettings names the settings of a box's configuration that reach past
-// it, and marks those devbox refuses. singleContainer: the firewall runs in
+// it, and marks those devbox refuses. project is the compose project's
+// name; singleContainer: the firewall runs in
 // dev (the single-container layout), which then holds NET_ADMIN.
-func boxSettings(ws Workspace, mc *mergedConfig, compose *composeConfig, singleContainer bool) []Setting {
+func boxSettings(ws Workspace, mc *mergedConfig, compose *composeConfig, project string, singleContainer bool) []Setting {
 	var out []Setting
 	cfg := mc.Configuration
 	if cmd, ok := cfg["initializeCommand"]; ok { // runs on the host
@@ -199,7 +200,7 @@ func boxSettings(ws Workspace, mc *mergedConfig, compose *composeConfig, singleC
 		out = append(out, serviceSettings(ws, n, compose.Services[n], singleContainer)...)
 	}
 	for _, n := range slices.Sorted(maps.Keys(compose.Volumes)) {
-		out = append(out, volumeSettings(ws, n, compose.Volumes[n])...)
+		out = append(out, volumeSettings(ws, project, n, compose.Volumes[n])...)
 	}
 	return out
 }
@@ -208,7 +209,7 @@ func boxSettings(ws Workspace, mc *mergedConfig, compose *composeConfig, singleC
 // external one, or one named outside the project: it could be another
 // box's), and refuses one the local driver binds to a folder of the host
 // outside the workspace.
-func volumeSettings(ws Workspace, name string, v *composeVolume) []Setting {
+func volumeSettings(ws Workspace, project, name string, v *composeVolume) []Setting {
 	if v == nil {
 		return nil
 	}
@@ -217,7 +218,7 @@ func volumeSettings(ws Workspace, name string, v *composeVolume) []Setting {
 	if v.External != nil && v.External != false { // true, or {name: ...} of old files
 		out = append(out, Setting{Source: src, Name: "external", Value: compact(v.External)})
 	}
-	if v.Name != "" {
+	if v.Name != "" && v.Name != project+"_"+name { // compose v2 names every volume
 		out = append(out, Setting{Source: src, Name: "name", Value: v.Name})
 	}
 	if len(v.DriverOpts) > 0 {

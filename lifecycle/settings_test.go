@@ -40,7 +40,7 @@ func TestBoxSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	compose := &composeConfig{Volumes: map[string]*composeVolume{
-		"cache":   {},
+		"cache":   {Name: "app_devcontainer_cache"},
 		"loot":    {External: true, Name: "other_devcontainer_devbox-claude"},
 		"rootfs":  {DriverOpts: map[string]string{"type": "none", "o": "bind", "device": "/"}},
 		"project": {DriverOpts: map[string]string{"type": "none", "o": "bind", "device": "/home/u/app/data"}},
@@ -56,7 +56,7 @@ func TestBoxSettings(t *testing.T) {
 	}}
 	for _, single := range []bool{true, false} {
 		var got []string
-		for _, s := range boxSettings(ws, &mc, compose, single) {
+		for _, s := range boxSettings(ws, &mc, compose, "app_devcontainer", single) {
 			line := s.Source + ": " + s.Name + " " + s.Value
 			if s.Refused != "" {
 				line = "REFUSED " + line

@@ -94,7 +94,7 @@ func (m *Manager) readSettings(ctx context.Context, ep Endpoint, ws Workspace) (
 			return nil, "", err
 		}
 	}
-	return boxSettings(ws, mc, compose, ws.layout == nil), project, nil
+	return boxSettings(ws, mc, compose, project, ws.layout == nil), project, nil
 }
 
 // cliEnv is the environment of the CLIs for ws: the engine (when the CLI
