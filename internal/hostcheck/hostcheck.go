@@ -89,7 +89,7 @@ func CheckDotEnv(workspace string) error {
 		key, _, ok := strings.Cut(line, "=")
 		key = strings.TrimSpace(key)
 		if ok && strings.HasPrefix(strings.ToUpper(key), "COMPOSE_") {
-			return &PlantedError{Path: p, Line: n, Why: fmt.Sprintf("%s: a COMPOSE_* setting in the workspace's .env chooses the box's compose project (and with it the volumes and networks of another box); "+
+			return &PlantedError{Path: p, Line: n, Why: fmt.Sprintf("%s: a COMPOSE_* setting here (the Dev Containers CLI or compose reads it) chooses the box's compose project (and with it the volumes and networks of another box); "+
 				"the box can write this file. Remove the line; devbox names the project itself", key)}
 		}
 	}
