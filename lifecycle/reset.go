@@ -46,6 +46,10 @@ func (m *Manager) Reset(ctx context.Context, opts ResetOptions) (*ResetResult, e
 	if err != nil {
 		return nil, err
 	}
+	// Before anything is removed: the up that follows would refuse.
+	if err := m.checkTrusted(ws); err != nil {
+		return nil, err
+	}
 	eng, _, err := m.engine(ctx)
 	if err != nil {
 		return nil, err

@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v4"
@@ -116,7 +116,7 @@ type composeService struct {
 
 // readComposeConfig runs compose's own merge of files, as the CLI runs
 // compose: `docker compose` when the plugin answers, else docker-compose.
-func (m *Manager) readComposeConfig(ctx context.Context, env []string, ws Workspace, files []string) (map[string]composeService, error) {
+func (m *Manager) readComposeConfig(ctx context.Context, env []string, ws Workspace, files []string) (*composeConfig, error) {
 	name, args := "docker", []string{"compose"}
 	if _, err := m.Runner.Run(ctx, runner.Cmd{Name: "docker", Args: []string{"compose", "version", "--short"}, Env: env}); err != nil {
 		name, args = "docker-compose", nil
@@ -128,24 +128,41 @@ func (m *Manager) readComposeConfig(ctx context.Context, env []string, ws Worksp
 	if err != nil {
 		return nil, fmt.Errorf("read the compose configuration: %w", err)
 	}
-	var doc struct {
-		Services map[string]composeService `yaml:"services"`
-	}
+	var doc composeConfig
 	if err := yaml.Unmarshal(out.Stdout, &doc); err != nil {
 		return nil, fmt.Errorf("read the compose configuration: %w", err)
 	}
-	return doc.Services, nil
+	return &doc, nil
+}
+
+// composeConfig is what devbox reads of compose's merged configuration.
+type composeConfig struct {
+	Services map[string]composeService `yaml:"services"`
+	Volumes  map[string]*composeVolume `yaml:"volumes"`
+}
+
+// composeVolume is a top-level named volume: its own name (external, or
+// named outside the project) and the local driver's options, with which a
+// "volume" binds a folder of the host (o: bind, device: /).
+type composeVolume struct {
+	External   any               `yaml:"external"`
+	Name       string            `yaml:"name"`
+	DriverOpts map[string]string `yaml:"driver_opts"`
 }
 
 // boxSettings names the settings of a box's configuration that reach past
-// it, and marks those devbox refuses. singleContainer: the firewall runs in
+// it, and marks those devbox refuses. project is the compose project's
+// name; singleContainer: the firewall runs in
 // dev (the single-container layout), which then holds NET_ADMIN.
-func boxSettings(ws Workspace, mc *mergedConfig, services map[string]composeService, singleContainer bool) []Setting {
+func boxSettings(ws Workspace, mc *mergedConfig, compose *composeConfig, project string, singleContainer bool) []Setting {
 	var out []Setting
 	cfg := mc.Configuration
-	if cmd, ok := cfg["initializeCommand"]; ok {
-		out = append(out, Setting{Source: "devcontainer.json", Name: "initializeCommand", Value: compact(cmd),
-			Refused: ""})
+	if cmd, ok := cfg["initializeCommand"]; ok { // runs on the host
+		out = append(out, Setting{Source: "devcontainer.json", Name: "initializeCommand", Value: compact(cmd)})
+	}
+	if wm, ok := cfg["workspaceMount"].(string); ok && wm != "" {
+		typ, source := mountFields(wm)
+		out = append(out, Setting{Source: "devcontainer.json", Name: "workspaceMount", Value: wm, Refused: mountRefusal(ws, typ, source)})
 	}
 	devCaps := []string{}
 	if singleContainer {
@@ -176,13 +193,42 @@ func boxSettings(ws Workspace, mc *mergedConfig, services map[string]composeServ
 			out = append(out, s)
 		}
 	}
-	names := make([]string, 0, len(services))
-	for n := range services {
-		names = append(names, n)
+	if compose == nil {
+		return out
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		out = append(out, serviceSettings(ws, n, services[n], singleContainer)...)
+	for _, n := range slices.Sorted(maps.Keys(compose.Services)) {
+		out = append(out, serviceSettings(ws, n, compose.Services[n], singleContainer)...)
+	}
+	for _, n := range slices.Sorted(maps.Keys(compose.Volumes)) {
+		out = append(out, volumeSettings(ws, project, n, compose.Volumes[n])...)
+	}
+	return out
+}
+
+// volumeSettings names a compose volume that is not the project's own (an
+// external one, or one named outside the project: it could be another
+// box's), and refuses one the local driver binds to a folder of the host
+// outside the workspace.
+func volumeSettings(ws Workspace, project, name string, v *composeVolume) []Setting {
+	if v == nil {
+		return nil
+	}
+	src := "compose volume " + name
+	var out []Setting
+	if v.External != nil && v.External != false { // true, or {name: ...} of old files
+		out = append(out, Setting{Source: src, Name: "external", Value: compact(v.External)})
+	}
+	if v.Name != "" && v.Name != project+"_"+name { // compose v2 names every volume
+		out = append(out, Setting{Source: src, Name: "name", Value: v.Name})
+	}
+	if len(v.DriverOpts) > 0 {
+		st := Setting{Source: src, Name: "driver_opts", Value: compact(v.DriverOpts)}
+		if dev := v.DriverOpts["device"]; dev != "" && strings.Contains(v.DriverOpts["o"], "bind") {
+			st.Refused = mountRefusal(ws, "bind", dev)
+		} else if dev != "" {
+			st.Refused = "a device or file system of the host"
+		}
+		out = append(out, st)
 	}
 	return out
 }
@@ -279,7 +325,8 @@ func runArgSettings(ws Workspace, v any) []Setting {
 	for i := 0; i < len(args); i++ {
 		flag, val, hasVal := strings.Cut(args[i], "=")
 		takes := map[string]bool{"--cap-add": true, "--security-opt": true, "--pid": true, "--ipc": true, "--userns": true, "--uts": true,
-			"--cgroupns": true, "--network": true, "--net": true, "-v": true, "--volume": true, "--mount": true, "--device": true}
+			"--cgroupns": true, "--network": true, "--net": true, "-v": true, "--volume": true, "--mount": true, "--device": true,
+			"--env-file": true, "--volumes-from": true}
 		if !takes[flag] && flag != "--privileged" {
 			continue
 		}
@@ -306,6 +353,13 @@ func runArgSettings(ws Workspace, v any) []Setting {
 			if s.Refused = mountRefusal(ws, typ, src); s.Refused == "" {
 				continue
 			}
+		case "--env-file":
+			if filepath.IsAbs(val) && isWithin(filepath.Clean(val), ws.Dir) {
+				continue
+			}
+			s.Refused = "reads a file of the host outside the workspace into the box"
+		case "--volumes-from":
+			s.Refused = "another container's volumes"
 		default:
 			s.Refused = "adds privilege devbox does not give"
 		}

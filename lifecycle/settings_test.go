@@ -14,10 +14,11 @@ func TestBoxSettings(t *testing.T) {
 	const readConfiguration = `{
   "configuration": {
     "initializeCommand": "touch /tmp/x",
+    "workspaceMount": "source=/,target=/w,type=bind",
     "capAdd": ["NET_ADMIN"],
     "securityOpt": ["no-new-privileges"],
     "mounts": ["source=/home/u/app/.git/hooks,target=/w/.git/hooks,type=bind,readonly", "source=vol,target=/v,type=volume"],
-    "runArgs": ["--cpus=2", "--network", "host", "--security-opt=no-new-privileges", "-v", "/etc:/hostetc", "--pid=host"]
+    "runArgs": ["--cpus=2", "--network", "host", "--security-opt=no-new-privileges", "-v", "/etc:/hostetc", "--pid=host", "--env-file", "/root/.aws/credentials", "--env-file=/home/u/app/.env.box"]
   },
   "featuresConfiguration": {"featureSets": [
     {"sourceInformation": {"userFeatureId": "./evil"}, "features": [{"id": "evil",
@@ -38,7 +39,12 @@ func TestBoxSettings(t *testing.T) {
 	if err := json.Unmarshal([]byte(readConfiguration), &mc); err != nil {
 		t.Fatal(err)
 	}
-	services := map[string]composeService{
+	compose := &composeConfig{Volumes: map[string]*composeVolume{
+		"cache":   {Name: "app_devcontainer_cache"},
+		"loot":    {External: true, Name: "other_devcontainer_devbox-claude"},
+		"rootfs":  {DriverOpts: map[string]string{"type": "none", "o": "bind", "device": "/"}},
+		"project": {DriverOpts: map[string]string{"type": "none", "o": "bind", "device": "/home/u/app/data"}},
+	}, Services: map[string]composeService{
 		"gateway": {Image: "ghcr.io/devbox-sandbox/gateway:1", CapAdd: []string{"NET_ADMIN"}, Ports: []any{"127.0.0.1:8080:8080"}},
 		"dev": {NetworkMode: "service:gateway", CapAdd: []string{"NET_ADMIN"}, Ipc: "host", Volumes: []any{
 			map[string]any{"type": "bind", "source": "/home/u/app", "target": "/w"},
@@ -47,10 +53,10 @@ func TestBoxSettings(t *testing.T) {
 			"cache:/cache",
 		}},
 		"db": {NetworkMode: "host", SecurityOpt: []string{"label=disable"}},
-	}
+	}}
 	for _, single := range []bool{true, false} {
 		var got []string
-		for _, s := range boxSettings(ws, &mc, services, single) {
+		for _, s := range boxSettings(ws, &mc, compose, "app_devcontainer", single) {
 			line := s.Source + ": " + s.Name + " " + s.Value
 			if s.Refused != "" {
 				line = "REFUSED " + line
@@ -65,6 +71,8 @@ func TestBoxSettings(t *testing.T) {
 			"REFUSED devcontainer.json runArgs: --network host",
 			"REFUSED devcontainer.json runArgs: -v /etc:/hostetc",
 			"REFUSED devcontainer.json runArgs: --pid host",
+			"REFUSED devcontainer.json runArgs: --env-file /root/.aws/credentials",
+			"REFUSED devcontainer.json: workspaceMount source=/,target=/w,type=bind",
 			`REFUSED feature "./evil": securityOpt seccomp=unconfined`,
 			`REFUSED feature "./evil": capAdd SYS_PTRACE`,
 			`REFUSED feature "./evil": privileged true`,
@@ -83,6 +91,10 @@ func TestBoxSettings(t *testing.T) {
 			"REFUSED compose service dev: volumes /run/user/1000/ssh-agent.sock:/ssh.sock",
 			"REFUSED compose service db: network_mode host",
 			"REFUSED compose service db: security_opt label=disable",
+			"compose volume loot: external true",
+			"compose volume loot: name other_devcontainer_devbox-claude",
+			`REFUSED compose volume rootfs: driver_opts {"device":"/","o":"bind","type":"none"}`,
+			`compose volume project: driver_opts {"device":"/home/u/app/data","o":"bind","type":"none"}`,
 		} {
 			if !strings.Contains(text+"\n", want+"\n") {
 				t.Errorf("single=%v: missing %q in\n%s", single, want, text)
@@ -97,8 +109,8 @@ func TestBoxSettings(t *testing.T) {
 				t.Errorf("single=%v: %q refused=%v", single, l, refusedLine)
 			}
 		}
-		for _, unwanted := range []string{"--cpus", "no-new-privileges", "cache:/cache", "REFUSED compose service gateway", `REFUSED feature "ghcr.io/x/ok:1"`,
-			"label: capAdd SYS_PTRACE", "label: privileged"} {
+		for _, unwanted := range []string{"--cpus", ".env.box", "no-new-privileges", "cache:/cache", "REFUSED compose service gateway", `REFUSED feature "ghcr.io/x/ok:1"`,
+			"label: capAdd SYS_PTRACE", "label: privileged", "compose volume cache", "REFUSED compose volume project"} {
 			if strings.Contains(text, unwanted) {
 				t.Errorf("single=%v: %q listed:\n%s", single, unwanted, text)
 			}

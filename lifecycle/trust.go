@@ -120,9 +120,31 @@ func (m *Manager) saveTrust(ws Workspace, files []TrustedFile) error {
 	return nil
 }
 
+// EditTrusted runs edit, devbox's own change of the workspace's files at
+// the user's command (`devbox init`, `devbox allow` and `deny`), and
+// records the result as trusted when the configuration was trusted (or
+// absent) before: what the user asked for is all that changed. Otherwise
+// the edit stands but nothing is recorded, and recorded is false: the
+// caller tells the user to run `devbox trust`, as files nobody accepted
+// lie beside the edit.
+func (m *Manager) EditTrusted(dir string, edit func() error) (recorded bool, err error) {
+	trusted, err := m.TrustedOrAbsent(dir)
+	if err != nil {
+		return false, err
+	}
+	if err := edit(); err != nil {
+		return false, err
+	}
+	if !trusted {
+		return false, nil
+	}
+	return true, m.RecordTrust(dir)
+}
+
 // RecordTrust records the configuration of the workspace at dir as it is
-// now, as trusted, without showing anything: for devbox's own writes
-// (`devbox init`, `devbox allow` and `deny`), which the user asked for.
+// now, as trusted, without showing anything. Only for what the user has
+// seen or asked for: devbox's own edits go through EditTrusted, which
+// checks the record first.
 func (m *Manager) RecordTrust(dir string) error {
 	ws, err := OpenWorkspace(dir)
 	if err != nil {
@@ -371,6 +393,7 @@ func (c *collector) addFile(path string, fi fs.FileInfo) error {
 	var keep strings.Builder
 	w := io.Writer(h)
 	small := fi.Size() <= trustTextMax && c.textBytes+int(fi.Size()) <= trustTextSum
+
 	if small {
 		w = io.MultiWriter(h, &keep)
 	}
@@ -380,7 +403,8 @@ func (c *collector) addFile(path string, fi fs.FileInfo) error {
 	}
 	c.bytes += n
 	tf := TrustedFile{Path: rel, Mode: fi.Mode().Perm().String(), SHA256: hex.EncodeToString(h.Sum(nil))}
-	if text := keep.String(); small && int64(len(text)) == n && utf8.ValidString(text) && !strings.ContainsRune(text, 0) {
+	// (n, not the size stat gave: the file may have grown since.)
+	if text := keep.String(); small && n <= trustTextMax && utf8.ValidString(text) && !strings.ContainsRune(text, 0) {
 		c.textBytes += len(text)
 		tf.Text = &text
 	}
@@ -482,7 +506,14 @@ func (r *refList) compose(path string) error {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
 	var doc struct {
-		Include  []any `yaml:"include"`
+		Include []any `yaml:"include"`
+		// Files compose mounts into the containers.
+		Secrets map[string]struct {
+			File string `yaml:"file"`
+		} `yaml:"secrets"`
+		Configs map[string]struct {
+			File string `yaml:"file"`
+		} `yaml:"configs"`
 		Services map[string]struct {
 			Build   any `yaml:"build"`
 			EnvFile any `yaml:"env_file"`
@@ -496,6 +527,12 @@ func (r *refList) compose(path string) error {
 	}
 	if len(doc.Include) > 0 {
 		return fmt.Errorf("%s: include is not supported by devbox's record of the configuration: merge the included files into dockerComposeFile", path)
+	}
+	for _, x := range doc.Secrets {
+		r.add(x.File)
+	}
+	for _, x := range doc.Configs {
+		r.add(x.File)
 	}
 	for _, s := range doc.Services {
 		b, ok := s.Build.(map[string]any)

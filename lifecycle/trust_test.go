@@ -101,7 +101,8 @@ func trustWorkspace(t *testing.T) (Workspace, *Manager) {
   "service": "dev",
   "features": {"./tool": {}}
 }`)
-	write(t, dir, ".devcontainer/compose.yaml", "services:\n  dev:\n    build:\n      context: ../docker\n    env_file: ../ops/dev.env\n  app:\n    build: ..\n")
+	write(t, dir, ".devcontainer/compose.yaml", "services:\n  dev:\n    build:\n      context: ../docker\n    env_file: ../ops/dev.env\n  app:\n    build: ..\nsecrets:\n  token:\n    file: ../ops/token\n")
+	write(t, dir, "ops/token", "s3cret\n")
 	write(t, dir, ".devcontainer/tool/devcontainer-feature.json", `{"id": "tool"}`)
 	write(t, dir, "ops/override.yaml", "services: {}\n")
 	write(t, dir, "ops/dev.env", "A=1\n")
@@ -130,7 +131,7 @@ func TestConfigFiles(t *testing.T) {
 	}
 	// The workspace itself (app's build context ..) is not walked; its
 	// Dockerfile is recorded.
-	want := ".devcontainer/compose.yaml .devcontainer/devcontainer.json .devcontainer/tool/devcontainer-feature.json Dockerfile docker/Dockerfile docker/bin.dat ops/dev.env ops/override.yaml"
+	want := ".devcontainer/compose.yaml .devcontainer/devcontainer.json .devcontainer/tool/devcontainer-feature.json Dockerfile docker/Dockerfile docker/bin.dat ops/dev.env ops/override.yaml ops/token"
 	if got := strings.Join(paths, " "); got != want {
 		t.Errorf("recorded\n  %s\nwant\n  %s", got, want)
 	}

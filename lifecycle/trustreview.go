@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"runtime"
+	"strings"
 )
 
 // TrustReview is what `devbox trust` shows before the user accepts a
@@ -58,6 +59,11 @@ func (m *Manager) ReviewTrust(ctx context.Context, dir string) (*TrustReview, er
 	}
 	eng.Close()
 	r.Settings, r.ComposeProject, err = m.readSettings(ctx, ep, ws)
+	for _, f := range files {
+		if strings.HasPrefix(f.Path, "../") { // read on the host, or built or mounted into the box
+			r.Settings = append(r.Settings, Setting{Source: "the configuration", Name: "a file outside the workspace", Value: f.Path})
+		}
+	}
 	return r, err
 }
 
@@ -82,13 +88,13 @@ func (m *Manager) readSettings(ctx context.Context, ep Endpoint, ws Workspace) (
 	if err != nil {
 		return nil, "", err
 	}
-	var services map[string]composeService
+	var compose *composeConfig
 	if len(files) > 0 {
-		if services, err = m.readComposeConfig(ctx, env, ws, files); err != nil {
+		if compose, err = m.readComposeConfig(ctx, env, ws, files); err != nil {
 			return nil, "", err
 		}
 	}
-	return boxSettings(ws, mc, services, ws.layout == nil), project, nil
+	return boxSettings(ws, mc, compose, project, ws.layout == nil), project, nil
 }
 
 // cliEnv is the environment of the CLIs for ws: the engine (when the CLI

@@ -9,14 +9,13 @@
 package hostcheck
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // MountSources are the workspace paths devbox bind-mounts into the box
@@ -72,22 +71,41 @@ func CheckDotEnv(workspace string) error {
 		return fmt.Errorf("check %s: %w", p, err)
 	case fi.Mode()&fs.ModeSymlink != 0:
 		return &PlantedError{Path: p, Why: "is a symlink: the Dev Containers CLI reads compose settings from it; replace it with a plain file"}
+	case fi.IsDir():
+		return nil // the CLI passes over a folder
+	case !fi.Mode().IsRegular(): // a FIFO would hang the CLI and devbox
+		return &PlantedError{Path: p, Why: fmt.Sprintf("is not a plain file (%s): the Dev Containers CLI reads compose settings from it; remove it", fi.Mode().Type())}
 	}
 	data, err := os.ReadFile(p)
 	if err != nil {
 		return fmt.Errorf("check %s: %w", p, err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+	// Lines end where the CLI's regular expression (JavaScript, multiline)
+	// ends them: at \n, \r, U+2028 and U+2029, so "A=1\rCOMPOSE_..." is two.
+	for i, line := range splitLines(strings.ReplaceAll(string(data), "\r\n", "\n")) {
+		n := i + 1
+		line = strings.TrimSpace(line)
 		line = strings.TrimSpace(strings.TrimPrefix(line, "export "))
 		key, _, ok := strings.Cut(line, "=")
 		key = strings.TrimSpace(key)
 		if ok && strings.HasPrefix(strings.ToUpper(key), "COMPOSE_") {
-			return &PlantedError{Path: p, Line: n, Why: fmt.Sprintf("%s: a COMPOSE_* setting in the workspace's .env chooses the box's compose project (and with it the volumes and networks of another box); "+
+			return &PlantedError{Path: p, Line: n, Why: fmt.Sprintf("%s: a COMPOSE_* setting here (the Dev Containers CLI or compose reads it) chooses the box's compose project (and with it the volumes and networks of another box); "+
 				"the box can write this file. Remove the line; devbox names the project itself", key)}
 		}
 	}
-	return sc.Err()
+	return nil
+}
+
+// splitLines splits text at each line terminator of JavaScript: \n, \r,
+// U+2028 and U+2029 (\r\n already made one).
+func splitLines(text string) []string {
+	var lines []string
+	start := 0
+	for i, r := range text {
+		if r == '\n' || r == '\r' || r == '\u2028' || r == '\u2029' {
+			lines = append(lines, text[start:i])
+			start = i + utf8.RuneLen(r)
+		}
+	}
+	return append(lines, text[start:])
 }

@@ -55,6 +55,12 @@ func TestCheckDotEnv(t *testing.T) {
 		{"project name", "A=1\nCOMPOSE_PROJECT_NAME=other-box\n", ".env:2: COMPOSE_PROJECT_NAME: a COMPOSE_* setting"},
 		{"exported, spaced, lower case", "\n\n  export compose_file = x.yml\n", ".env:3: compose_file: a COMPOSE_* setting"},
 		{"profiles", "COMPOSE_PROFILES=all", ".env:1: COMPOSE_PROFILES"},
+		// The CLI's regular expression (JavaScript, multiline) starts a line
+		// after \r, U+2028 and U+2029 too.
+		{"after a carriage return", "A=1\rCOMPOSE_PROJECT_NAME=evil\n", ".env:2: COMPOSE_PROJECT_NAME"},
+		{"after a line separator", "A=1\u2028COMPOSE_PROJECT_NAME=evil", ".env:2: COMPOSE_PROJECT_NAME"},
+		{"after a paragraph separator", "A=1\u2029COMPOSE_PROJECT_NAME=evil", ".env:2: COMPOSE_PROJECT_NAME"},
+		{"CRLF counts once", "A=1\r\nB=2\r\nCOMPOSE_PROJECT_NAME=x\r\n", ".env:3: COMPOSE_PROJECT_NAME"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ws := t.TempDir()
@@ -68,6 +74,11 @@ func TestCheckDotEnv(t *testing.T) {
 		ws := t.TempDir()
 		symlink(t, "/etc/hostname", filepath.Join(ws, ".env"))
 		check(t, CheckDotEnv(ws), ".env: is a symlink")
+	})
+	t.Run("folder", func(t *testing.T) {
+		ws := t.TempDir()
+		mkdir(t, ws, ".env")
+		check(t, CheckDotEnv(ws), "")
 	})
 }
 

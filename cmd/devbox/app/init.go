@@ -8,6 +8,7 @@ import (
 
 	"github.com/devbox-sandbox/devbox/generator"
 	"github.com/devbox-sandbox/devbox/internal/contract"
+	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
 // newInitCommand is `devbox init`: flags into generator.Options, one call
@@ -51,12 +52,7 @@ func newInitCommand(env Env) *cli.Command {
 			if c.NArg() > 0 {
 				return Usagef("init takes no arguments (got %q); use -w DIR for the workspace", c.Args().First())
 			}
-			m := newManager(env)
-			trusted, err := m.TrustedOrAbsent(c.String("workspace-folder"))
-			if err != nil {
-				return fmt.Errorf("init: %w", err)
-			}
-			res, err := generator.Init(generator.Options{
+			opts := generator.Options{
 				Workspace:       c.String("workspace-folder"),
 				Agent:           c.String("agent"),
 				Languages:       c.StringSlice("lang"),
@@ -79,7 +75,8 @@ func newInitCommand(env Env) *cli.Command {
 				GatewayImage:    c.String("gateway-image"),
 				VendorGateway:   c.Bool("vendor-gateway"),
 				Out:             env.Out,
-			})
+			}
+			res, recorded, err := initAndTrust(newManager(env), opts)
 			if generator.IsInputError(err) {
 				return usageError(fmt.Errorf("init: %w", err))
 			}
@@ -89,20 +86,13 @@ func newInitCommand(env Env) *cli.Command {
 			for _, n := range res.Notes {
 				fmt.Fprintf(env.Err, "devbox: note: %s\n", n)
 			}
-			if c.Bool("dry-run") {
+			if opts.DryRun {
 				for _, line := range res.Changes {
 					fmt.Fprintf(env.Err, "devbox: dry run, would have %s\n", line)
 				}
 				return nil
 			}
-			// What devbox wrote on the user's command is trusted as it is,
-			// unless it edited or sits beside files nobody accepted yet (an
-			// edit keeps the user's other settings, whoever wrote them).
-			if trusted {
-				if err := m.RecordTrust(filepath.Dir(res.Dir)); err != nil {
-					return fmt.Errorf("init: %w", err)
-				}
-			} else {
+			if !recorded {
 				fmt.Fprintf(env.Err, "devbox: note: .devcontainer/ held files that were not trusted before init; review all of it with `devbox trust -w %s` before `devbox up`\n", filepath.Dir(res.Dir))
 			}
 			verb := "wrote"
@@ -117,4 +107,20 @@ func newInitCommand(env Env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// initAndTrust runs generator.Init and records what it wrote as trusted,
+// unless .devcontainer/ held files nobody had accepted (an edit keeps the
+// user's other settings, whoever wrote them): then recorded is false. A dry
+// run records nothing.
+func initAndTrust(m *lifecycle.Manager, opts generator.Options) (res *generator.Result, recorded bool, err error) {
+	if opts.DryRun {
+		res, err = generator.Init(opts)
+		return res, false, err
+	}
+	recorded, err = m.EditTrusted(opts.Workspace, func() (err error) {
+		res, err = generator.Init(opts)
+		return err
+	})
+	return res, recorded, err
 }

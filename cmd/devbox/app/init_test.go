@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
 // initFirewallStandIn builds a static program that does nothing, as the
@@ -44,7 +46,13 @@ func initFirewallStandIn(t *testing.T) string {
 func runInit(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	env := Env{Streams: Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}, Getenv: func(string) string { return "" }}
+	state := stateDirFor(t)
+	env := Env{Streams: Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}, Getenv: func(k string) string {
+		if k == "XDG_STATE_HOME" {
+			return state // init records trust: never in the real state folder
+		}
+		return ""
+	}}
 	err := Run(context.Background(), env, append([]string{"devbox", "init"}, args...))
 	code = report(&errOut, err)
 	return code, out.String(), errOut.String()
@@ -168,5 +176,55 @@ func TestInitCommandUpgrade(t *testing.T) {
 	code, _, errOut = runInit(t, "-w", ws, "--force")
 	if code != 2 || !strings.Contains(errOut, `runArgs entry "--add-host=db.test:198.51.100.7"`) || !strings.Contains(errOut, "nothing was written") {
 		t.Errorf("--force with a runArgs entry of the user's: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// stateDirFor is t's state folder, one per test, so that a test's runs
+// share their trust records.
+func stateDirFor(t *testing.T) string {
+	t.Helper()
+	if d, ok := testStates[t.Name()]; ok {
+		return d
+	}
+	d := t.TempDir()
+	testStates[t.Name()] = d
+	return d
+}
+
+var testStates = map[string]string{}
+
+// TestInitRecordsTrust: what init writes is trusted; init --force over a
+// configuration changed since (as a checkout would change it) edits it but
+// records nothing, and says to run devbox trust.
+func TestInitRecordsTrust(t *testing.T) {
+	ws := t.TempDir()
+	if code, _, errOut := runInit(t, "-w", ws, "--agent", "none"); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, errOut)
+	}
+	m := &lifecycle.Manager{Getenv: func(k string) string { return map[string]string{"XDG_STATE_HOME": stateDirFor(t)}[k] }}
+	if ok, err := m.TrustedOrAbsent(ws); !ok || err != nil {
+		t.Fatalf("after init: trusted %v, %v", ok, err)
+	}
+	dc := filepath.Join(ws, ".devcontainer", "devcontainer.json")
+	data, err := os.ReadFile(dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planted := strings.Replace(string(data), `"features": {},`, `"features": {}, "initializeCommand": "touch /tmp/dbit-planted",`, 1)
+	if planted == string(data) {
+		t.Fatalf("no features line in:\n%s", data)
+	}
+	if err := os.WriteFile(dc, []byte(planted), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runInit(t, "-w", ws, "--agent", "none", "--force")
+	if code != 0 || !strings.Contains(errOut, "not trusted before init") {
+		t.Fatalf("init --force: exit %d: %s", code, errOut)
+	}
+	if ok, err := m.TrustedOrAbsent(ws); ok || err != nil {
+		t.Errorf("init --force recorded a configuration nobody accepted: %v, %v", ok, err)
+	}
+	if data, _ := os.ReadFile(dc); !strings.Contains(string(data), "initializeCommand") {
+		t.Errorf("the edit dropped the user's setting (the test expects it kept):\n%s", data)
 	}
 }

@@ -86,8 +86,8 @@ func renderTrustReview(w io.Writer, r *lifecycle.TrustReview) {
 		if c.Old != nil && c.Old.Text == nil && c.New != nil {
 			fmt.Fprintln(w, "  (the earlier content was not kept: all of it shown)")
 		}
-		for _, l := range lineDiff(textOf(c.Old), textOf(c.New)) {
-			fmt.Fprintf(w, "  %c %s\n", l.op, escapeControl(l.text))
+		for _, l := range c.Lines() {
+			fmt.Fprintf(w, "  %c %s\n", l.Op, escapeControl(l.Text))
 		}
 	}
 	if r.ComposeProject != "" {
@@ -104,88 +104,6 @@ func renderTrustReview(w io.Writer, r *lifecycle.TrustReview) {
 		}
 		fmt.Fprintln(w, escapeControl(line))
 	}
-}
-
-func textOf(f *lifecycle.TrustedFile) string {
-	if f == nil || f.Text == nil {
-		return ""
-	}
-	return *f.Text
-}
-
-type diffLine struct {
-	op   byte // ' ', '-', '+'
-	text string
-}
-
-// lineDiff is a line diff of a and b (longest common subsequence), with
-// unchanged lines left out except two around each change. Files are small
-// (a record keeps text up to 64 KiB); beyond 4000 lines a side, everything
-// is shown as removed and added.
-func lineDiff(a, b string) []diffLine {
-	x, y := splitLines(a), splitLines(b)
-	if len(x) > 4000 || len(y) > 4000 {
-		var out []diffLine
-		for _, l := range x {
-			out = append(out, diffLine{'-', l})
-		}
-		for _, l := range y {
-			out = append(out, diffLine{'+', l})
-		}
-		return out
-	}
-	lcs := make([][]int, len(x)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(y)+1)
-	}
-	for i := len(x) - 1; i >= 0; i-- {
-		for j := len(y) - 1; j >= 0; j-- {
-			if x[i] == y[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var all []diffLine
-	i, j := 0, 0
-	for i < len(x) || j < len(y) {
-		switch {
-		case i < len(x) && j < len(y) && x[i] == y[j]:
-			all = append(all, diffLine{' ', x[i]})
-			i, j = i+1, j+1
-		case i < len(x) && (j == len(y) || lcs[i+1][j] >= lcs[i][j+1]):
-			all = append(all, diffLine{'-', x[i]})
-			i++
-		default:
-			all = append(all, diffLine{'+', y[j]})
-			j++
-		}
-	}
-	const context = 2
-	var out []diffLine
-	for k, l := range all {
-		if l.op != ' ' || nearChange(all, k, context) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-func nearChange(all []diffLine, k, n int) bool {
-	for d := -n; d <= n; d++ {
-		if k+d >= 0 && k+d < len(all) && all[k+d].op != ' ' {
-			return true
-		}
-	}
-	return false
-}
-
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 }
 
 // escapeControl shows control characters, the Unicode format characters

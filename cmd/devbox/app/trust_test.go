@@ -1,9 +1,12 @@
 package app
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/moby/moby/client"
 )
 
 func TestEscapeControl(t *testing.T) {
@@ -22,22 +25,6 @@ func TestEscapeControl(t *testing.T) {
 		if got := escapeControl(in); got != want {
 			t.Errorf("escapeControl(%q) = %q, want %q", in, got, want)
 		}
-	}
-}
-
-func TestLineDiff(t *testing.T) {
-	old := "a\nb\nc\nd\ne\nf\ng\n"
-	now := "a\nb\nc\nD\ne\nf\ng\nh\n"
-	var got []string
-	for _, l := range lineDiff(old, now) {
-		got = append(got, string(l.op)+l.text)
-	}
-	want := " b| c|-d|+D| e| f| g|+h"
-	if strings.Join(got, "|") != want {
-		t.Errorf("diff %q, want %q", strings.Join(got, "|"), want)
-	}
-	if d := lineDiff("", "x\ny\n"); len(d) != 2 || d[0].op != '+' {
-		t.Errorf("new file diff %v", d)
 	}
 }
 
@@ -76,5 +63,23 @@ func TestTrustCommand(t *testing.T) {
 	w.err.Reset()
 	if code := w.run(upCmd, "up", "-w", w.ws); code != 0 {
 		t.Errorf("up after trust: exit %d, %s", code, w.err.String())
+	}
+}
+
+// TestResetRefusesUntrustedFirst: reset of a changed, unaccepted
+// configuration removes nothing, as the up that follows would refuse it.
+func TestResetRefusesUntrustedFirst(t *testing.T) {
+	w := newWorld(t, true)
+	writeFile(t, filepath.Join(w.ws, ".devcontainer", "firewall.jsonc"), `{"domains": ["example.org"]}`)
+	removed := 0
+	w.eng.ContainerRemoveFunc = func(context.Context, string, client.ContainerRemoveOptions) (client.ContainerRemoveResult, error) {
+		removed++
+		return client.ContainerRemoveResult{}, nil
+	}
+	if code := w.run(resetCmd, "reset", "-w", w.ws, "--yes"); code != 1 || !strings.Contains(w.err.String(), "devbox trust -w "+w.ws) {
+		t.Errorf("reset of a changed configuration: exit %d, %s", code, w.err.String())
+	}
+	if removed > 0 {
+		t.Errorf("reset removed %d containers before refusing", removed)
 	}
 }
