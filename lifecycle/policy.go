@@ -35,6 +35,10 @@ type PolicyResult struct {
 	// Took is the time from the start of the change to the gateway's
 	// answer.
 	Took time.Duration
+	// Untrusted says the configuration held changes nobody accepted
+	// before this edit, so it is still not trusted: `devbox up` refuses
+	// it until `devbox trust`.
+	Untrusted bool
 }
 
 // PolicyError is the gateway refusing a change: the live policy is as
@@ -90,17 +94,19 @@ func (m *Manager) ChangePolicy(ctx context.Context, dir string, edit func() (boo
 	}
 	// A configuration trusted before devbox's own edit stays trusted:
 	// the user asked for this change (trust on first use).
-	trusted := m.checkTrusted(ws) == nil
-	changed, err := edit()
+	var changed bool
+	recorded, err := m.EditTrusted(dir, func() error {
+		var err error
+		changed, err = edit()
+		return err
+	})
 	if err != nil || !changed {
 		return nil, err
 	}
-	if trusted {
-		if err := m.RecordTrust(dir); err != nil {
-			return nil, fmt.Errorf("edited, but recording the configuration as trusted failed: %w", err)
-		}
-	}
 	res, err := m.ReloadPolicy(ctx, dir)
+	if res != nil {
+		res.Untrusted = !recorded
+	}
 	if err != nil || res.Live == nil {
 		return res, err
 	}

@@ -61,6 +61,9 @@ func entryComment(verb string, now time.Time) string {
 
 // renderPolicy says whether a change is in force in the running box.
 func renderPolicy(out, errOut io.Writer, res *lifecycle.PolicyResult) {
+	if res != nil && res.Untrusted {
+		fmt.Fprintln(errOut, "devbox: warning: .devcontainer/ holds changes nobody accepted, so it is still untrusted: `devbox up` refuses it until `devbox trust`")
+	}
 	switch {
 	case res == nil:
 	case res.Live == nil:
