@@ -179,6 +179,10 @@ func TestIntegrationNetnsAuditLog(t *testing.T) {
 			t.Errorf("init-firewall status --json: %v: %s", err, out)
 		}
 	})
+	// Built with DBFW_RACE=1, the gateway reports its data races here.
+	if out := g.out.String(); strings.Contains(out, "DATA RACE") {
+		t.Errorf("the gateway raced:\n%s", out)
+	}
 }
 
 // TestIntegrationNetnsSuggestReplay records a run that is refused a port

@@ -91,6 +91,19 @@ func testAuditLog(t *testing.T, w *workspace, _ boxKind) {
 		t.Errorf("devbox status shows no blocked counts:\n%s", table)
 	}
 
+	// The table names them too.
+	res, err = w.devbox("log", "--blocked", "--since", "10m")
+	if err != nil {
+		t.Fatalf("devbox log: %v\n%s", err, combined(res))
+	}
+	table := string(res.Stdout)
+	for _, want := range []string{refused, fmt.Sprintf("%s %s tcp/%d", inet.Allowed.Name, inet.Allowed.V4, inet.EchoPort)} {
+		if !strings.Contains(table, want) {
+			t.Errorf("devbox log does not show %q:\n%s", want, table)
+		}
+	}
+	t.Logf("devbox log --blocked:\n%s", table)
+
 	t.Run("follow", func(t *testing.T) { testAuditLogFollow(t, w) })
 
 	res, err = w.s.run(nil, "policy", "suggest", "-w", w.dir, "--since", "10m")
@@ -99,6 +112,10 @@ func testAuditLog(t *testing.T, w *workspace, _ boxKind) {
 	}
 	if want := fmt.Sprintf("%q", fmt.Sprintf("%s:%d", inet.Allowed.Name, inet.EchoPort)); !strings.Contains(string(res.Stdout), want) {
 		t.Errorf("devbox policy suggest does not propose %s:\n%s", want, res.Stdout)
+	}
+	// The gateway's own check of verify.blocked is refused on purpose.
+	if bad := fmt.Sprintf("%q", inet.Blocked.Name); strings.Contains(string(res.Stdout), bad) {
+		t.Errorf("devbox policy suggest proposes %s, which firewall.jsonc's verify.blocked wants refused:\n%s", bad, res.Stdout)
 	}
 }
 

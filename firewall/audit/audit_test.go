@@ -346,7 +346,11 @@ func TestSuggest(t *testing.T) {
 		conn(11, "", "ff02::16", 0, "icmpv6", 0),
 		dnsRec(670, `evil\027[2J.example.com.`, false),
 	}
+	records = append(records,
+		dnsRec(680, "blocked.example.com.", false),
+		conn(12, "", "203.0.113.10", 80, "tcp", 0))
 	s := NewSuggester()
+	s.ExpectBlocked([]string{"http://blocked.example.com/", "tcp://203.0.113.10:80", "not a target"})
 	for _, r := range records {
 		s.Add(r)
 	}

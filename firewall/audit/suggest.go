@@ -47,6 +47,10 @@ type Suggester struct {
 	from, to time.Time
 	names    map[string]*nameUse
 	addrs    map[netip.Addr]*addrUse
+	// expected are the hosts (names, addresses) of firewall.jsonc's
+	// verify.blocked: the gateway's own check at its start asks them and
+	// is refused, as the config wants.
+	expected map[string]bool
 }
 
 type nameUse struct {
@@ -65,7 +69,21 @@ type addrUse struct {
 
 // NewSuggester returns an empty Suggester.
 func NewSuggester() *Suggester {
-	return &Suggester{names: map[string]*nameUse{}, addrs: map[netip.Addr]*addrUse{}}
+	return &Suggester{names: map[string]*nameUse{}, addrs: map[netip.Addr]*addrUse{}, expected: map[string]bool{}}
+}
+
+// ExpectBlocked names the config's verify.blocked targets: their hosts
+// are never suggested (the config wants them refused).
+func (s *Suggester) ExpectBlocked(targets []string) {
+	for _, raw := range targets {
+		if t, err := allowlist.ParseTarget(raw); err == nil {
+			host := strings.TrimSuffix(strings.ToLower(t.Host), ".")
+			if a, err := netip.ParseAddr(host); err == nil {
+				host = a.Unmap().String()
+			}
+			s.expected[host] = true
+		}
+	}
 }
 
 func (s *Suggester) name(n string) *nameUse {
@@ -128,6 +146,10 @@ func (s *Suggester) Result() Suggestion {
 	slices.Sort(names)
 	for _, n := range names {
 		u := s.names[n]
+		if s.expected[n] {
+			out.Notes = append(out.Notes, fmt.Sprintf("%s: refused, as firewall.jsonc's verify.blocked wants: not suggested", n))
+			continue
+		}
 		if u.deniedBy != "" {
 			out.Notes = append(out.Notes, fmt.Sprintf("%s: asked %s, refused by %q: not suggested", n, times(u.lookups), u.deniedBy))
 			continue
@@ -159,6 +181,9 @@ func (s *Suggester) Result() Suggestion {
 	slices.SortFunc(addrs, netip.Addr.Compare)
 	for _, a := range addrs {
 		u := s.addrs[a]
+		if s.expected[a.Unmap().String()] {
+			continue // the gateway's own check of verify.blocked
+		}
 		var parts []string
 		for _, pp := range sortedKeys(u.ports) {
 			parts = append(parts, fmt.Sprintf("%s %s", pp, times(u.ports[pp])))

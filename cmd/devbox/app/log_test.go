@@ -1,6 +1,8 @@
 package app
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -69,10 +71,21 @@ func TestPolicySuggest(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		args []string
-	}{{"policy-suggest", nil}, {"policy-suggest-json", []string{"--json"}}} {
+	}{{"policy-suggest", nil}, {"policy-suggest-json", []string{"--json"}}, {"policy-suggest-verify", nil}} {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t, true)
 			w.withGateway()
+			if c.name == "policy-suggest-verify" {
+				// The config's verify.blocked names sibling.test: refused on purpose.
+				dir := filepath.Join(w.ws, ".devcontainer")
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				cfg := `{"domains": ["a.wild.test"], "verify": {"blocked": ["http://sibling.test/"]}}`
+				if err := os.WriteFile(filepath.Join(dir, "firewall.jsonc"), []byte(cfg), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			w.execOut = auditLines
 			code := w.run(policyCommand, append([]string{"policy", "suggest", "-w", w.ws}, c.args...)...)
 			if strings.ContainsAny(w.out.String(), "\x1b\x07\u202e\x00") {

@@ -1,11 +1,15 @@
 package app
 
 import (
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/devbox-sandbox/devbox/firewall/allowlist"
 	"github.com/devbox-sandbox/devbox/firewall/audit"
+	"github.com/devbox-sandbox/devbox/generator"
+	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
@@ -28,8 +32,14 @@ func policySuggestCommand(env Env, m *lifecycle.Manager) *cli.Command {
 			if _, err := audit.ParseSince(c.String("since"), time.Now()); err != nil {
 				return usageError(err)
 			}
+			dir := c.String("workspace-folder")
 			s := audit.NewSuggester()
-			err := m.AuditLog(c.Context, c.String("workspace-folder"), lifecycle.LogOptions{Since: c.String("since")},
+			// The config's verify.blocked hosts are refused on purpose. A
+			// config that does not load is the gateway's to report.
+			if cfg, err := allowlist.LoadConfig(filepath.Join(dir, generator.DirName, filepath.Base(contract.GatewayConfigPath))); err == nil {
+				s.ExpectBlocked(cfg.Verify.Blocked)
+			}
+			err := m.AuditLog(c.Context, dir, lifecycle.LogOptions{Since: c.String("since")},
 				func(r audit.Record) error { s.Add(r); return nil })
 			if err != nil {
 				return err
