@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -209,6 +210,71 @@ func TestIntegrationNetnsSuggestReplay(t *testing.T) {
 	if got := run(t); strings.Join(got, " ") != "ports.test:80" {
 		t.Fatalf("the recorded run was refused %q, want ports.test:80 alone", got)
 	}
+	entries, notes := suggestFromLog(t, l, "ports.test:80")
+	if strings.Join(entries, " ") != "ports.test:80" {
+		t.Fatalf("suggested %q, want [ports.test:80]; notes %q", entries, notes)
+	}
+	restartWith(t, l, g, entries)
+	if got := run(t); len(got) > 0 {
+		t.Errorf("replayed with the suggestion applied, still refused: %q", got)
+	}
+	// Nothing more than suggested: another port of the name stays closed.
+	if got, _ := l.probeTCP(t, portsV4+":22"); got != probeRefused {
+		t.Errorf("ports.test:22 after applying ports.test:80: %s", got)
+	}
+}
+
+// TestIntegrationNetnsSuggestReplayAudit: an agent's run recorded in audit
+// mode (a name the policy does not list, resolved and connected to), then
+// `policy suggest` from that log applied to firewall.jsonc and the run
+// replayed with audit mode off: it goes through, and what the run did not
+// use stays closed.
+func TestIntegrationNetnsSuggestReplayAudit(t *testing.T) {
+	l, _ := resolverLab(t)
+	g := l.startGateway(t, l.config(t, resolverConfig))
+	run := func(t *testing.T) string {
+		t.Helper()
+		return l.resolveConnect("sibling.test", "80")
+	}
+	if got := run(t); got == probeReached {
+		t.Fatalf("sibling.test:80 before audit mode: %s", got)
+	}
+	if resp, code, _ := l.ctl(t, "audit", "60s"); code != 0 {
+		t.Fatalf("audit 60s: exit %d %+v", code, resp)
+	}
+	if got := run(t); got != probeReached {
+		t.Fatalf("the recorded run, in audit mode: sibling.test:80 %s", got)
+	}
+	if resp, code, _ := l.ctl(t, "audit", "off"); code != 0 {
+		t.Fatalf("audit off: exit %d %+v", code, resp)
+	}
+	entries, notes := suggestFromLog(t, l, "sibling.test:80")
+	if !slices.Contains(entries, "sibling.test:80") {
+		t.Fatalf("suggested %q, want sibling.test:80; notes %q", entries, notes)
+	}
+	// The refused run before audit mode is in the log too, on the same name.
+	for _, e := range entries {
+		if e != "sibling.test:80" {
+			t.Errorf("suggested %q beyond what the run used", e)
+		}
+	}
+	restartWith(t, l, g, entries)
+	if got := run(t); got != probeReached {
+		t.Errorf("replayed with audit mode off and the suggestion applied: sibling.test:80 %s", got)
+	}
+	if got, _ := l.probeTCP(t, siblingV4+":22"); got != probeRefused {
+		t.Errorf("sibling.test:22, which the run never used: %s", got)
+	}
+	if got := l.resolveConnect("b.c.wild.test", "80"); got == probeReached {
+		t.Errorf("b.c.wild.test, which the run never asked for: %s", got)
+	}
+}
+
+// suggestFromLog reads the lab gateway's audit log until `policy suggest`
+// suggests want (the log is written behind the decisions) or 5 s passed,
+// and returns its entries and notes.
+func suggestFromLog(t *testing.T, l *lab, want string) (entries, notes []string) {
+	t.Helper()
 	logPath := filepath.Join(l.dir, "audit", filepath.Base(contract.AuditLog))
 	var sug audit.Suggestion
 	for deadline := time.Now().Add(5 * time.Second); ; {
@@ -216,20 +282,22 @@ func TestIntegrationNetnsSuggestReplay(t *testing.T) {
 		if err := audit.Read(logPath, audit.Filter{}, func(r audit.Record) error { s.Add(r); return nil }); err != nil {
 			t.Fatal(err)
 		}
-		if sug = s.Result(); len(sug.Domains) > 0 || time.Now().After(deadline) {
-			break
+		sug = s.Result()
+		entries = entries[:0]
+		for _, e := range sug.Domains {
+			entries = append(entries, e.Entry)
+		}
+		if slices.Contains(entries, want) || time.Now().After(deadline) {
+			return entries, sug.Notes
 		}
 		time.Sleep(50 * time.Millisecond) // polling the log
 	}
-	var entries []string
-	for _, e := range sug.Domains {
-		entries = append(entries, e.Entry)
-	}
-	if strings.Join(entries, " ") != "ports.test:80" {
-		t.Fatalf("suggested %q, want [ports.test:80]; notes %q", entries, sug.Notes)
-	}
+}
 
-	// Stop the gateway, apply the suggestion, start a new one.
+// restartWith stops the lab's gateway g and starts a new one whose
+// firewall.jsonc is resolverConfig with entries added to its domains.
+func restartWith(t *testing.T, l *lab, g *gatewayProc, entries []string) {
+	t.Helper()
 	_ = g.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-g.exited:
@@ -249,11 +317,4 @@ func TestIntegrationNetnsSuggestReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.startGateway(t, l.config(t, applied))
-	if got := run(t); len(got) > 0 {
-		t.Errorf("replayed with the suggestion applied, still refused: %q", got)
-	}
-	// Nothing more than suggested: another port of the name stays closed.
-	if got, _ := l.probeTCP(t, portsV4+":22"); got != probeRefused {
-		t.Errorf("ports.test:22 after applying ports.test:80: %s", got)
-	}
 }
