@@ -153,6 +153,10 @@ func Generate(o Options) (*Result, error) {
 	s.HasGit = isDir(filepath.Join(s.Workspace, ".git"))
 	s.HasGitHooks = s.HasGit && isDir(filepath.Join(s.Workspace, ".git", "hooks"))
 	s.HasGitConfig = s.HasGit && isFile(filepath.Join(s.Workspace, ".git", "config"))
+	if s.Volume && !s.HasGit {
+		return nil, inputErrorf("--workspace volume: %s has no .git directory to clone the box's workspace from: run `git init` and commit first "+
+			"(a .git file, as in a linked worktree or a submodule, is not supported)", s.Workspace)
+	}
 
 	files, err := s.render()
 	if err != nil {
