@@ -1,0 +1,531 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
+	"github.com/devbox-sandbox/devbox/internal/gitsafe"
+	"github.com/devbox-sandbox/devbox/internal/runner"
+)
+
+// Where `devbox pull` puts what it brings back, in the host's repository.
+// Nothing of the box goes anywhere else unless --branch asks.
+const (
+	// PullRefPrefix holds the box's branches that have commits the host
+	// lacked: refs/devbox/heads/NAME.
+	PullRefPrefix = "refs/devbox/heads/"
+	// PullHeadRef is the commit the box had checked out.
+	PullHeadRef = "refs/devbox/head"
+	// PullWorktreeRef is a commit of the box's working tree (uncommitted
+	// and untracked files, not ignored ones) on top of its HEAD.
+	PullWorktreeRef = "refs/devbox/worktree"
+)
+
+// Defaults of PullOptions.
+const (
+	DefaultPullMaxBytes = 1 << 30
+	DefaultPullTimeout  = 5 * time.Minute
+)
+
+// PullOptions says what `devbox pull` and `devbox diff` bring back.
+type PullOptions struct {
+	Workspace string
+	// Branch, when set, also makes the host's branch NAME the box's
+	// branch NAME: only as a new branch or a fast-forward, and never the
+	// branch checked out in a worktree of the host.
+	Branch string
+	// MaxBytes caps the bundle; 0 means DefaultPullMaxBytes.
+	MaxBytes int64
+	// Timeout caps the whole pull; 0 means DefaultPullTimeout.
+	Timeout time.Duration
+	// Patch asks for the diff's text (devbox diff).
+	Patch bool
+}
+
+// PullResult is what Pull brought back. Every string that came from the
+// box (subjects, paths, the patch) is sanitised for a terminal.
+type PullResult struct {
+	Workspace string
+	Bytes     int64 // the bundle's size
+	// Refs are the refs Pull set in the host's repository.
+	Refs []PulledRef
+	// Skipped are the bundle's refs Pull refused, and why.
+	Skipped []string
+	// Head and Worktree are the box's HEAD and working-tree commits
+	// (Head is "" for a box without commits); Base is where Head's
+	// history meets the host's HEAD ("" when it does not).
+	Head, Worktree, Base string
+	// Commits are the box's commits since Base, newest first.
+	Commits []Commit
+	// Changed are the paths that differ between Base and Worktree.
+	Changed []ChangedPath
+	// Uncommitted counts the paths that differ between Head and Worktree.
+	Uncommitted int
+	// Branch is the host branch --branch set, if any.
+	Branch *BranchUpdate
+	// Patch is the text of the diff Base..Worktree, when asked for.
+	Patch string
+}
+
+// PulledRef is one ref Pull set.
+type PulledRef struct {
+	Name string // refs/devbox/...
+	OID  string
+}
+
+// Commit is one commit of the box's.
+type Commit struct {
+	OID     string
+	Subject string
+}
+
+// ChangedPath is one path the box changed, with its git status letter (A,
+// M, D, T) and why the host should look before checking it out, if it
+// should.
+type ChangedPath struct {
+	Status string
+	Path   string
+	Flag   string
+}
+
+// BranchUpdate is what --branch did to a host branch.
+type BranchUpdate struct {
+	Name     string // refs/heads/NAME
+	Old, New string // Old is "" for a new branch
+}
+
+// NotVolumeError says a box shares the host's folder, so there is nothing
+// to pull: the host already has every file and commit.
+type NotVolumeError struct{ Workspace string }
+
+// Error implements error.
+func (e *NotVolumeError) Error() string {
+	return fmt.Sprintf("the box of %s works in your folder (bind workspace): its commits and files are already yours; "+
+		"pull, push and diff are for boxes made with `devbox init --workspace volume`", e.Workspace)
+}
+
+// exportScript runs in the box, as its user, in the workspace: it commits
+// the working tree (a temporary index: the box's own index and refs are
+// left alone, but for refs/devbox/worktree) and writes a bundle of what
+// the host lacks to stdout. None of it is trusted: the host checks the
+// bundle.
+const exportScript = `set -eu
+idx=$(mktemp); trap 'rm -f "$idx"' EXIT
+cp "$(git rev-parse --git-path index)" "$idx" 2>/dev/null || true
+export GIT_INDEX_FILE="$idx" GIT_AUTHOR_NAME=devbox GIT_AUTHOR_EMAIL=devbox@localhost GIT_COMMITTER_NAME=devbox GIT_COMMITTER_EMAIL=devbox@localhost
+if head=$(git rev-parse -q --verify 'HEAD^{commit}'); then set -- -p "$head"; else set --; git read-tree --empty; fi
+git add -A
+tree=$(git write-tree)
+snap=$(git commit-tree "$tree" "$@" -m "devbox: the box's working tree")
+git update-ref ` + PullWorktreeRef + ` "$snap"
+exec git bundle create - --branches ` + PullWorktreeRef + ` --not --remotes=` + contract.HostRemote + `
+`
+
+// Pull brings the box's work into the host's repository as git objects,
+// checked before any ref points at them: a bundle made in the box is
+// copied out through the Engine API (capped in size and time), its header
+// parsed by devbox, its pack indexed by the host's git with every object
+// checked (index-pack --strict, fsck's rules: .gitmodules, .git paths,
+// symlinks), its refs checked for connectivity and set only under
+// refs/devbox/, in one transaction. No git transport is involved (so no
+// remote URL, protocol or submodule recursion), no hook or fsmonitor runs,
+// and nothing is checked out.
+func (m *Manager) Pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultPullTimeout
+	}
+	if opts.MaxBytes == 0 {
+		opts.MaxBytes = DefaultPullMaxBytes
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	ws, err := workspaceAt(opts.Workspace)
+	if err != nil {
+		return nil, err
+	}
+	branch := ""
+	if opts.Branch != "" {
+		branch = "refs/heads/" + opts.Branch
+		if err := gitsafe.CheckRefName(branch); err != nil {
+			return nil, fmt.Errorf("--branch: %w", err)
+		}
+	}
+	g := m.hostGit(ws.Dir)
+	format, err := g.out(ctx, nil, "rev-parse", "--show-object-format")
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a git repository: %w", ws.Dir, err)
+	}
+	bundle, size, err := m.exportBundle(ctx, ws, opts.MaxBytes)
+	if bundle != "" {
+		defer os.RemoveAll(bundle)
+	}
+	if err != nil {
+		return nil, timedOut(ctx, opts.Timeout, err)
+	}
+	res := &PullResult{Workspace: ws.Dir, Bytes: size}
+	if err := m.importBundle(ctx, g, bundle, format, opts.MaxBytes, res); err != nil {
+		return nil, timedOut(ctx, opts.Timeout, err)
+	}
+	if err := describePull(ctx, g, res, opts.Patch); err != nil {
+		return nil, timedOut(ctx, opts.Timeout, err)
+	}
+	if branch != "" {
+		if res.Branch, err = updateBranch(ctx, g, branch); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// timedOut names the time cap when it is what ended err.
+func timedOut(ctx context.Context, limit time.Duration, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("pull took longer than %s: %w", limit, err)
+	}
+	return err
+}
+
+// errTooBig ends the copy of a bundle over the cap.
+var errTooBig = errors.New("bundle over the size cap")
+
+// cappedWriter writes to w until max bytes, then fails.
+type cappedWriter struct {
+	w      io.Writer
+	n, max int64
+}
+
+// Write implements io.Writer.
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	if c.n+int64(len(p)) > c.max {
+		return 0, errTooBig
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// exportBundle runs exportScript in the running dev container of a volume
+// workspace and copies the bundle into a temporary file of the host.
+func (m *Manager) exportBundle(ctx context.Context, ws Workspace, max int64) (string, int64, error) {
+	eng, _, err := m.engine(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	defer eng.Close()
+	t, err := m.runningTarget(ctx, eng, ws)
+	if err != nil {
+		return "", 0, err
+	}
+	if !isVolumeWorkspace(t) {
+		return "", 0, &NotVolumeError{Workspace: ws.Dir}
+	}
+	f, err := os.CreateTemp("", "devbox-pull-*.bundle")
+	if err != nil {
+		return "", 0, fmt.Errorf("pull: %w", err)
+	}
+	defer f.Close()
+	out := &cappedWriter{w: f, max: max}
+	var errOut lockedBuffer
+	code, err := run(ctx, eng, t.ID, process{
+		User: t.State.RemoteUser, WorkingDir: t.State.RemoteWorkspaceFolder,
+		Env: []string{"PATH=" + OtherUserPATH, "LC_ALL=C"},
+		Cmd: []string{"/bin/sh", "-c", exportScript}, Stdout: out, Stderr: &errOut,
+	})
+	switch {
+	case errors.Is(err, errTooBig):
+		return f.Name(), out.n, fmt.Errorf("the box's bundle is over %d bytes: raise --max-size if that is expected", max)
+	case err != nil:
+		return f.Name(), out.n, fmt.Errorf("make the bundle in the box: %w", err)
+	case code != 0:
+		return f.Name(), out.n, fmt.Errorf("make the bundle in the box: exit status %d: %s", code, boxText(errOut.Bytes()))
+	}
+	return f.Name(), out.n, nil
+}
+
+// isVolumeWorkspace reports whether t's workspace folder is a volume.
+func isVolumeWorkspace(t *target) bool {
+	for _, mnt := range t.Inspect.Mounts {
+		if mnt.Destination == t.State.RemoteWorkspaceFolder {
+			return mnt.Type == "volume"
+		}
+	}
+	return false
+}
+
+// boxText is what the box printed, for an error: its last KiB, sanitised.
+func boxText(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) > 1024 {
+		b = append([]byte("..."), b[len(b)-1024:]...)
+	}
+	return gitsafe.Sanitize(b)
+}
+
+// importBundle checks the bundle at path and sets its accepted refs.
+func (m *Manager) importBundle(ctx context.Context, g hostGit, path, format string, max int64, res *PullResult) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("pull: %w", err)
+	}
+	defer f.Close()
+	b, err := gitsafe.ReadBundleHeader(f)
+	if err != nil {
+		return fmt.Errorf("the box's bundle: %w", err)
+	}
+	if b.ObjectFormat != format {
+		return fmt.Errorf("the box's bundle holds %s objects, this repository %s", b.ObjectFormat, format)
+	}
+	if len(b.Prerequisites) > 0 {
+		out, err := g.out(ctx, strings.NewReader(strings.Join(b.Prerequisites, "\n")+"\n"), "cat-file", "--batch-check=%(objecttype)")
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(out, "\n") {
+			if line != "commit" && i < len(b.Prerequisites) {
+				return fmt.Errorf("the box's commits build on %s, which this repository lacks (or is not a commit): "+
+					"fetch it from where the box's clone came from, or `devbox push` first", b.Prerequisites[i])
+			}
+		}
+	}
+	want := map[string]string{} // host ref -> oid
+	for _, r := range b.Refs {
+		name, ok := strings.CutPrefix(r.Name, "refs/heads/")
+		switch {
+		case r.Name == PullWorktreeRef:
+			want[PullWorktreeRef] = r.OID
+		case ok && gitsafe.CheckRefName(r.Name) == nil:
+			want[PullRefPrefix+name] = r.OID
+		case ok:
+			res.Skipped = append(res.Skipped, gitsafe.CheckRefName(r.Name).Error())
+		default:
+			res.Skipped = append(res.Skipped, fmt.Sprintf("ref %q: only the box's branches are taken", gitsafe.Sanitize([]byte(r.Name))))
+		}
+	}
+	if want[PullWorktreeRef] == "" {
+		return errors.New("the box's bundle has no working-tree commit: it was not made by devbox's export")
+	}
+	if _, err := f.Seek(b.PackOffset, io.SeekStart); err != nil {
+		return fmt.Errorf("pull: %w", err)
+	}
+	if _, err := g.out(ctx, f, "index-pack", "--stdin", "--fix-thin", "--strict", "--max-input-size="+strconv.FormatInt(max, 10)); err != nil {
+		return fmt.Errorf("check the box's objects: %w", err)
+	}
+	oids := make([]string, 0, len(want))
+	for _, oid := range want {
+		oids = append(oids, oid)
+	}
+	types, err := g.out(ctx, strings.NewReader(strings.Join(oids, "\n")+"\n"), "cat-file", "--batch-check=%(objecttype)")
+	if err != nil {
+		return err
+	}
+	for i, typ := range strings.Split(types, "\n") {
+		if i < len(oids) && typ != "commit" {
+			return fmt.Errorf("the box's ref to %s is not a commit (%s)", oids[i], gitsafe.Sanitize([]byte(typ)))
+		}
+	}
+	if _, err := g.out(ctx, nil, append(append([]string{"rev-list", "--objects", "--quiet"}, oids...), "--not", "--all")...); err != nil {
+		return fmt.Errorf("the box's bundle is not complete: %w", err)
+	}
+	// One transaction: the refs of this pull, and none of an earlier
+	// one's branches that the box no longer has new commits on.
+	var tx strings.Builder
+	old, err := g.out(ctx, nil, "for-each-ref", "--format=%(refname)", PullRefPrefix)
+	if err != nil {
+		return err
+	}
+	for _, name := range strings.Fields(old) {
+		if _, ok := want[name]; !ok && gitsafe.CheckRefName(name) == nil {
+			fmt.Fprintf(&tx, "delete %s\n", name)
+		}
+	}
+	for name, oid := range want {
+		fmt.Fprintf(&tx, "update %s %s\n", name, oid)
+		res.Refs = append(res.Refs, PulledRef{Name: name, OID: oid})
+	}
+	head, err := g.out(ctx, nil, "rev-parse", "-q", "--verify", want[PullWorktreeRef]+"^1")
+	if err == nil && gitsafe.ValidOID(head) {
+		fmt.Fprintf(&tx, "update %s %s\n", PullHeadRef, head)
+		res.Refs = append(res.Refs, PulledRef{Name: PullHeadRef, OID: head})
+		res.Head = head
+	} else {
+		fmt.Fprintf(&tx, "delete %s\n", PullHeadRef)
+	}
+	if _, err := g.out(ctx, strings.NewReader(tx.String()), "update-ref", "--stdin"); err != nil {
+		return fmt.Errorf("set refs/devbox/: %w", err)
+	}
+	res.Worktree = want[PullWorktreeRef]
+	slices.SortFunc(res.Refs, func(a, b PulledRef) int { return strings.Compare(a.Name, b.Name) })
+	return nil
+}
+
+// maxCommits bounds the commits a pull lists.
+const maxCommits = 200
+
+// describePull fills what the box changed: its commits since it left the
+// host's HEAD, the paths that differ, and the patch when asked for. The
+// host's git reads only objects index-pack checked.
+func describePull(ctx context.Context, g hostGit, res *PullResult, patch bool) error {
+	from := ""
+	if res.Head != "" {
+		if hostHead, err := g.out(ctx, nil, "rev-parse", "-q", "--verify", "HEAD^{commit}"); err == nil && hostHead != "" {
+			if base, err := g.out(ctx, nil, "merge-base", hostHead, res.Head); err == nil {
+				res.Base = base
+			}
+		}
+		rng := res.Head
+		if res.Base != "" {
+			rng = res.Base + ".." + res.Head
+		}
+		log, err := g.out(ctx, nil, "log", "-z", "--no-show-signature", "-n", strconv.Itoa(maxCommits), "--format=%H %s", rng)
+		if err != nil {
+			return err
+		}
+		for _, entry := range gitsafe.SplitZ([]byte(log)) {
+			oid, subject, _ := strings.Cut(entry, " ")
+			res.Commits = append(res.Commits, Commit{OID: oid, Subject: gitsafe.Sanitize([]byte(subject))})
+		}
+	}
+	from = res.Base
+	if from == "" {
+		empty, err := g.out(ctx, strings.NewReader(""), "mktree")
+		if err != nil {
+			return err
+		}
+		from = empty
+	}
+	raw, err := g.raw(ctx, nil, "diff-tree", "-r", "-z", "--no-renames", from, res.Worktree)
+	if err != nil {
+		return err
+	}
+	res.Changed = parseRawDiff(raw)
+	committed := res.Head
+	if committed == "" {
+		committed = from
+	}
+	names, err := g.raw(ctx, nil, "diff-tree", "-r", "-z", "--no-renames", "--name-only", committed, res.Worktree)
+	if err != nil {
+		return err
+	}
+	res.Uncommitted = len(gitsafe.SplitZ(names))
+	if patch {
+		out, err := g.raw(ctx, nil, "diff", "--no-ext-diff", "--no-textconv", "--no-color", "--stat", "--patch", from, res.Worktree)
+		if err != nil {
+			return err
+		}
+		res.Patch = gitsafe.Sanitize(out)
+	}
+	return nil
+}
+
+// parseRawDiff reads `git diff-tree -r -z` output: ":OLDMODE NEWMODE OLD
+// NEW STATUS\0PATH\0" per path.
+func parseRawDiff(raw []byte) []ChangedPath {
+	fields := gitsafe.SplitZ(raw)
+	var out []ChangedPath
+	for i := 0; i+1 < len(fields); i += 2 {
+		meta := strings.Fields(strings.TrimPrefix(fields[i], ":"))
+		if len(meta) < 5 {
+			continue
+		}
+		status, path := meta[4], fields[i+1]
+		mode := meta[1]
+		if status == "D" {
+			mode = ""
+		}
+		out = append(out, ChangedPath{Status: status, Path: gitsafe.Sanitize([]byte(path)), Flag: gitsafe.FlagPath(path, mode)})
+	}
+	return out
+}
+
+// BranchError says --branch could not set the host's branch.
+type BranchError struct {
+	Branch string
+	Why    string
+}
+
+// Error implements error.
+func (e *BranchError) Error() string {
+	return fmt.Sprintf("--branch %s: %s; the box's commits are in %s%s", strings.TrimPrefix(e.Branch, "refs/heads/"), e.Why,
+		PullRefPrefix, strings.TrimPrefix(e.Branch, "refs/heads/"))
+}
+
+// updateBranch makes host branch name the box's branch of that name, as a
+// new branch or a fast-forward, with a compare-and-swap; a branch checked
+// out in any worktree of the host is refused (its files would no longer
+// match it).
+func updateBranch(ctx context.Context, g hostGit, name string) (*BranchUpdate, error) {
+	short := strings.TrimPrefix(name, "refs/heads/")
+	src, err := g.out(ctx, nil, "rev-parse", "-q", "--verify", PullRefPrefix+short+"^{commit}")
+	if err != nil || src == "" {
+		return nil, &BranchError{Branch: name, Why: "the box has no new commits on a branch of that name"}
+	}
+	wt, err := g.out(ctx, nil, "worktree", "list", "--porcelain")
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(wt, "\n") {
+		if line == "branch "+name {
+			return nil, &BranchError{Branch: name, Why: "it is checked out; switch to another branch, or merge it yourself with `git merge --ff-only " + PullRefPrefix + short + "`"}
+		}
+	}
+	up := &BranchUpdate{Name: name, New: src}
+	old, err := g.out(ctx, nil, "rev-parse", "-q", "--verify", name)
+	if err == nil && old != "" {
+		if _, err := g.out(ctx, nil, "merge-base", "--is-ancestor", old, src); err != nil {
+			return nil, &BranchError{Branch: name, Why: "not a fast-forward of your branch"}
+		}
+		up.Old = old
+	} else {
+		old = strings.Repeat("0", len(src)) // must not exist yet
+	}
+	if _, err := g.out(ctx, nil, "update-ref", "-m", "devbox pull", name, src, old); err != nil {
+		return nil, fmt.Errorf("set %s: %w", name, err)
+	}
+	return up, nil
+}
+
+// hostGit runs git in the host's repository with gitsafe.HostArgs.
+type hostGit struct {
+	r   runner.Runner
+	dir string
+}
+
+func (m *Manager) hostGit(dir string) hostGit {
+	r := m.Runner
+	if r == nil {
+		r = runner.Local{}
+	}
+	return hostGit{r: r, dir: dir}
+}
+
+// raw runs git and returns its stdout. Its errors carry git's stderr,
+// sanitised: git quotes the box's data (paths, ref names) in them.
+func (g hostGit) raw(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
+	res, err := g.r.Run(ctx, runner.Cmd{
+		Name: "git", Args: gitsafe.HostArgs(args...), Dir: g.dir, Stdin: stdin,
+		Env: []string{"GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0"},
+	})
+	if err != nil {
+		var re *runner.RunError
+		if errors.As(err, &re) {
+			return nil, fmt.Errorf("git %s: exit status %d: %s", args[0], re.ExitCode, boxText(re.Stderr))
+		}
+		return nil, fmt.Errorf("git %s: %w", args[0], err)
+	}
+	return res.Stdout, nil
+}
+
+// out is raw, trimmed.
+func (g hostGit) out(ctx context.Context, stdin io.Reader, args ...string) (string, error) {
+	b, err := g.raw(ctx, stdin, args...)
+	return strings.TrimSpace(string(b)), err
+}
