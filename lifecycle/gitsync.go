@@ -189,7 +189,7 @@ func (m *Manager) Pull(ctx context.Context, opts PullOptions) (*PullResult, erro
 // timedOut names the time cap when it is what ended err.
 func timedOut(ctx context.Context, limit time.Duration, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("pull took longer than %s: %w", limit, err)
+		return fmt.Errorf("gave up after %s: %w", limit, err)
 	}
 	return err
 }
