@@ -15,6 +15,10 @@ import (
 type DownOptions struct {
 	Workspace string
 	Volumes   bool // also remove the named volumes the box uses
+	// DiscardWork lets Volumes delete a volume workspace's unpulled
+	// commits and uncommitted files; without it that is refused with a
+	// WorkAtRiskError.
+	DiscardWork bool
 }
 
 // Resource is a thing on the engine that an operation stopped or
@@ -51,6 +55,11 @@ func (m *Manager) Down(ctx context.Context, opts DownOptions) (*DownResult, erro
 		// dev removed by hand: its project's gateway and services remain.
 		if box, err = orphanedProject(ctx, eng, ws, m.loadState(ws, "")); err != nil {
 			return res, err
+		}
+	}
+	if opts.Volumes && !opts.DiscardWork {
+		if work := m.workAtRisk(ctx, eng, ws, box); !work.Empty() {
+			return res, &WorkAtRiskError{Work: work}
 		}
 	}
 	if box != nil {

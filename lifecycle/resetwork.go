@@ -1,0 +1,117 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
+	"github.com/devbox-sandbox/devbox/internal/gitsafe"
+)
+
+// WorkAtRisk is what `devbox reset` would delete of a volume workspace:
+// the box's own clone.
+type WorkAtRisk struct {
+	Volume string
+	// Unpulled are the box's branches whose tip this repository lacks.
+	Unpulled []string
+	// Uncommitted counts the paths `git status` lists in the box.
+	Uncommitted int
+	// Unknown says why devbox could not look (the box is stopped, or git
+	// failed in it); the volume may hold anything.
+	Unknown string
+}
+
+// Empty reports whether nothing would be lost.
+func (w *WorkAtRisk) Empty() bool {
+	return w == nil || len(w.Unpulled) == 0 && w.Uncommitted == 0 && w.Unknown == ""
+}
+
+// String names what would be lost, for a prompt or an error.
+func (w *WorkAtRisk) String() string {
+	var parts []string
+	if w.Unknown != "" {
+		parts = append(parts, "whatever it holds ("+w.Unknown+")")
+	}
+	if n := len(w.Unpulled); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d branch(es) with commits not pulled (%s)", n, strings.Join(w.Unpulled, ", ")))
+	}
+	if w.Uncommitted > 0 {
+		parts = append(parts, strconv.Itoa(w.Uncommitted)+" uncommitted path(s)")
+	}
+	return fmt.Sprintf("the box's workspace volume %s: %s", w.Volume, strings.Join(parts, "; "))
+}
+
+// WorkAtRiskError refuses a reset that was not asked (--yes), or a `down
+// --volumes`, that would delete work of the box's.
+type WorkAtRiskError struct{ Work *WorkAtRisk }
+
+// Error implements error.
+func (e *WorkAtRiskError) Error() string {
+	return fmt.Sprintf("this would delete %s: `devbox pull` it first, or pass --discard-work", e.Work)
+}
+
+// workspaceVolume returns the name of box's workspace volume, or "" for a
+// bind workspace.
+func workspaceVolume(box *Box) string {
+	if box == nil {
+		return ""
+	}
+	for _, mp := range box.Dev.Mounts {
+		if mp.Type == "volume" && (mp.Name == contract.WorkspaceVolume || strings.HasSuffix(mp.Name, "_"+contract.WorkspaceVolume)) {
+			return mp.Name
+		}
+	}
+	return ""
+}
+
+// workScript lists, in the box, its branches and the paths git status
+// shows. Its output is the box's: checked, never trusted.
+const workScript = `git for-each-ref --format='%(objectname) %(refname)' refs/heads/ && echo -- && git status --porcelain -z | tr '\0' '\n' | grep -c . || true`
+
+// workAtRisk looks at what a reset would delete of a volume box: its
+// branches whose tips this repository lacks and its uncommitted paths.
+func (m *Manager) workAtRisk(ctx context.Context, eng Engine, ws Workspace, box *Box) *WorkAtRisk {
+	w := &WorkAtRisk{Volume: workspaceVolume(box)}
+	if w.Volume == "" {
+		return nil
+	}
+	if !box.Running() {
+		w.Unknown = "the box is stopped: start it to see, and pull"
+		return w
+	}
+	t, err := m.runningTarget(ctx, eng, ws)
+	if err != nil {
+		w.Unknown = "cannot look into the box: " + err.Error()
+		return w
+	}
+	out, code, err := capture(ctx, eng, t.ID, process{
+		User: t.State.RemoteUser, WorkingDir: t.State.RemoteWorkspaceFolder,
+		Env: []string{"PATH=" + OtherUserPATH, "LC_ALL=C"}, Cmd: []string{"/bin/sh", "-c", workScript},
+	})
+	refs, status, found := strings.Cut(string(out), "--\n")
+	if err != nil || code != 0 || !found {
+		w.Unknown = "git failed in the box"
+		return w
+	}
+	if w.Uncommitted, err = strconv.Atoi(strings.TrimSpace(status)); err != nil {
+		w.Unknown = "git failed in the box"
+		return w
+	}
+	g := m.hostGit(ws.Dir)
+	for _, line := range strings.Split(strings.TrimSpace(refs), "\n") {
+		oid, name, ok := strings.Cut(line, " ")
+		if line == "" {
+			continue
+		}
+		if !ok || !gitsafe.ValidOID(oid) || gitsafe.CheckRefName(name) != nil {
+			w.Unknown = "the box lists a ref devbox refuses to read"
+			continue
+		}
+		if _, err := g.out(ctx, nil, "cat-file", "-e", oid+"^{commit}"); err != nil {
+			w.Unpulled = append(w.Unpulled, strings.TrimPrefix(name, "refs/heads/"))
+		}
+	}
+	return w
+}
