@@ -118,7 +118,7 @@ func TestIntegrationVolume(t *testing.T) {
 		}, false},
 		{"reset and down refuse to delete the work unasked", func(t *testing.T) {
 			w.mustExec(t, "sh", "-c", "git add wip.txt && git -c user.name=a -c user.email=a@b commit -qm unpulled")
-			w.mustExec(t, "sh", "-c", "echo more > wip2.txt")
+			w.mustExec(t, "sh", "-c", "git add -A && git -c user.name=a -c user.email=a@b commit -qm all && echo more > wip2.txt")
 			for _, args := range [][]string{{"reset", "--yes"}, {"down", "--volumes"}} {
 				res, err := w.devbox(args[0], args[1:]...)
 				out := combined(res)
@@ -165,7 +165,7 @@ for h in post-checkout reference-transaction pre-commit post-merge; do
   printf '#!/bin/sh\ntouch ` + plantedMarker + `\n' > "/tmp/dbit-hooks/$h"; cp "/tmp/dbit-hooks/$h" ".git/hooks/$h"
   chmod +x "/tmp/dbit-hooks/$h" ".git/hooks/$h"
 done
-printf '[submodule "sub"]\n\tpath = sub\n\turl = ext::sh -c touch% ` + plantedMarker + `\n' > .gitmodules
+printf '[submodule "sub"]\n\tpath = sub\n\turl = ext::sh -c touch%% ` + plantedMarker + `\n' > .gitmodules
 git update-index --add --cacheinfo "160000,$(git rev-parse HEAD),sub"
 mkdir -p .vscode && echo '{"tasks": []}' > .vscode/tasks.json
 echo 'package feature' > feature.go
@@ -180,7 +180,7 @@ echo new > untracked.txt
 
 	start := time.Now()
 	out := w.mustDevbox(t, "pull")
-	t.Logf("pull took %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("pull took %s and printed:\n%s", time.Since(start).Round(time.Millisecond), out)
 	if strings.ContainsRune(out, 0x1b) {
 		t.Errorf("pull printed an escape from the box:\n%q", out)
 	}

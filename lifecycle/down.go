@@ -59,7 +59,7 @@ func (m *Manager) Down(ctx context.Context, opts DownOptions) (*DownResult, erro
 	}
 	if opts.Volumes && !opts.DiscardWork {
 		if work := m.workAtRisk(ctx, eng, ws, box); !work.Empty() {
-			return res, &WorkAtRiskError{Work: work}
+			return nil, &WorkAtRiskError{Work: work}
 		}
 	}
 	if box != nil {
