@@ -159,17 +159,17 @@ func (m *Manager) Pull(ctx context.Context, opts PullOptions) (*PullResult, erro
 			return nil, fmt.Errorf("--branch: %w", err)
 		}
 	}
-	g := m.hostGit(ws.Dir)
-	format, err := g.out(ctx, nil, "rev-parse", "--show-object-format")
-	if err != nil {
-		return nil, fmt.Errorf("%s is not a git repository: %w", ws.Dir, err)
-	}
 	bundle, size, err := m.exportBundle(ctx, ws, opts.MaxBytes)
 	if bundle != "" {
 		defer os.RemoveAll(bundle)
 	}
 	if err != nil {
 		return nil, timedOut(ctx, opts.Timeout, err)
+	}
+	g := m.hostGit(ws.Dir)
+	format, err := g.out(ctx, nil, "rev-parse", "--show-object-format")
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a git repository: %w", ws.Dir, err)
 	}
 	res := &PullResult{Workspace: ws.Dir, Bytes: size}
 	if err := m.importBundle(ctx, g, bundle, format, opts.MaxBytes, res); err != nil {

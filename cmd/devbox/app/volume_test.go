@@ -1,0 +1,66 @@
+package app
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/urfave/cli/v2"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
+	"github.com/devbox-sandbox/devbox/lifecycle"
+)
+
+// withWorkspaceVolume makes the box's workspace a volume (init --workspace
+// volume) whose clone has a branch the host lacks and two uncommitted
+// paths.
+func (w *world) withWorkspaceVolume() {
+	w.boxes[0].Mounts = append(w.boxes[0].Mounts, container.MountPoint{Type: mount.TypeVolume, Name: "ws_devcontainer_" + contract.WorkspaceVolume})
+	w.execOut = strings.Repeat("a", 40) + " refs/heads/agent-work\n--\n2\n"
+}
+
+// TestResetVolumeWork: reset --yes on a volume workspace with work the
+// host lacks is refused, naming it; --discard-work lets it go on.
+func TestResetVolumeWork(t *testing.T) {
+	w := newWorld(t, true)
+	w.withWorkspaceVolume()
+	code := w.run(resetCmd, "reset", "-w", w.ws, "--yes")
+	w.golden("reset-volume-refused", code)
+	if n := len(w.runner.calls); n > 0 && strings.Contains(w.runner.calls[n-1], "devcontainer up") {
+		t.Errorf("the refused reset went on to %q", w.runner.calls[n-1])
+	}
+
+	w.out.Reset()
+	w.err.Reset()
+	if code := w.run(resetCmd, "reset", "-w", w.ws, "--yes", "--discard-work"); code != 0 {
+		t.Fatalf("reset --yes --discard-work: exit %d: %s", code, w.err.String())
+	}
+	if !strings.Contains(w.err.String(), "removed volume ws_devcontainer_"+contract.WorkspaceVolume) {
+		t.Errorf("reset --discard-work kept the workspace volume:\n%s", w.err.String())
+	}
+}
+
+// TestResetVolumeStopped: a stopped box's work cannot be listed, so it is
+// named as unknown, and refused all the same.
+func TestResetVolumeStopped(t *testing.T) {
+	w := newWorld(t, true)
+	w.withWorkspaceVolume()
+	w.running = false
+	code := w.run(resetCmd, "reset", "-w", w.ws, "--yes")
+	if code != 1 || !strings.Contains(w.err.String(), "whatever it holds (the box is stopped") {
+		t.Errorf("exit %d, stderr:\n%s", code, w.err.String())
+	}
+}
+
+func pullCmd(env Env, m *lifecycle.Manager) *cli.Command { return pullCommand(env, m, false) }
+
+// TestPullBindWorkspace: pull on a box that works in the host's folder
+// says there is nothing to pull, and why.
+func TestPullBindWorkspace(t *testing.T) {
+	w := newWorld(t, true)
+	code := w.run(pullCmd, "pull", "-w", w.ws)
+	if code != 1 || !strings.Contains(w.err.String(), "works in your folder (bind workspace)") {
+		t.Errorf("exit %d, stderr:\n%s", code, w.err.String())
+	}
+}
