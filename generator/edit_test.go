@@ -287,3 +287,54 @@ func TestForceKeepsGatewayLayout(t *testing.T) {
 	}
 	validateSchema(t, []byte(got))
 }
+
+// TestForceToSudo: `init --force --workspace volume --sudo` over a
+// default workspace drops no-new-privileges from devcontainer.json (sudo
+// is setuid; the CLI applies securityOpt to compose's dev too), keeps the
+// user's other securityOpt entries and comments; back without --sudo, it
+// returns.
+func TestForceToSudo(t *testing.T) {
+	ws := newWorkspace(t, "to-sudo", true)
+	if _, err := Init(Options{Workspace: ws}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(ws, DirName, "devcontainer.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(data), `"securityOpt": ["no-new-privileges"],`, `"securityOpt": ["no-new-privileges", "label=disable"], // ours`, 1)
+	if edited == string(data) {
+		t.Fatalf("no securityOpt line to edit in:\n%s", data)
+	}
+	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, sudo := range []bool{true, false} {
+		if _, err := Init(Options{Workspace: ws, Force: true, WorkspaceMode: WorkspaceVolume, Sudo: sudo}); err != nil {
+			t.Fatal(err)
+		}
+		var cfg struct {
+			SecurityOpt         []string `json:"securityOpt"`
+			UpdateRemoteUserUID bool     `json:"updateRemoteUserUID"`
+		}
+		out, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		std, err := hujson.Standardize(bytes.Clone(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(std, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		nnp := strings.Contains(strings.Join(cfg.SecurityOpt, " "), "no-new-privileges")
+		if nnp == sudo || !strings.Contains(strings.Join(cfg.SecurityOpt, " "), "label=disable") || cfg.UpdateRemoteUserUID {
+			t.Errorf("sudo %v: securityOpt %v, updateRemoteUserUID %v\n%s", sudo, cfg.SecurityOpt, cfg.UpdateRemoteUserUID, out)
+		}
+		if !strings.Contains(string(out), "// ours") {
+			t.Errorf("sudo %v: the user's comment is gone:\n%s", sudo, out)
+		}
+	}
+}

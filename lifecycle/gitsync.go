@@ -335,18 +335,24 @@ func (m *Manager) importBundle(ctx context.Context, g hostGit, path, format stri
 	if _, err := g.out(ctx, nil, append(append([]string{"rev-list", "--objects", "--quiet"}, oids...), "--not", "--all")...); err != nil {
 		return fmt.Errorf("the box's bundle is not complete: %w", err)
 	}
-	// One transaction: the refs of this pull, and none of an earlier
-	// one's branches that the box no longer has new commits on.
-	var tx strings.Builder
+	// An earlier pull's branches go first (a box branch a/b may follow a
+	// branch a), then the refs of this pull are set in one transaction.
+	var stale strings.Builder
 	old, err := g.out(ctx, nil, "for-each-ref", "--format=%(refname)", PullRefPrefix)
 	if err != nil {
 		return err
 	}
 	for _, name := range strings.Fields(old) {
-		if _, ok := want[name]; !ok && gitsafe.CheckRefName(name) == nil {
-			fmt.Fprintf(&tx, "delete %s\n", name)
+		if gitsafe.CheckRefName(name) == nil {
+			fmt.Fprintf(&stale, "delete %s\n", name)
 		}
 	}
+	if stale.Len() > 0 {
+		if _, err := g.out(ctx, strings.NewReader(stale.String()), "update-ref", "--stdin"); err != nil {
+			return fmt.Errorf("clear %s: %w", PullRefPrefix, err)
+		}
+	}
+	var tx strings.Builder
 	for name, oid := range want {
 		fmt.Fprintf(&tx, "update %s %s\n", name, oid)
 		res.Refs = append(res.Refs, PulledRef{Name: name, OID: oid})

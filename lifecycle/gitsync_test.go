@@ -169,19 +169,37 @@ func TestImportBundle(t *testing.T) {
 		t.Errorf("patch lacks the uncommitted change or carries an escape:\n%s", res.Patch)
 	}
 
+	t.Run("a branch below an earlier pull's", func(t *testing.T) {
+		gitIn(t, box, "branch", "-D", "side")
+		gitIn(t, box, "checkout", "-qb", "side/deep")
+		gitIn(t, box, "commit", "-q", "--allow-empty", "-m", "deeper")
+		gitIn(t, box, "checkout", "-q", "main")
+		res := &PullResult{}
+		if err := m.importBundle(ctx, g, exportIn(t, box), "sha1", DefaultPullMaxBytes, res); err != nil {
+			t.Fatal(err)
+		}
+		refs := gitIn(t, host, "for-each-ref", "--format=%(refname)", PullRefPrefix)
+		if !strings.Contains(refs, PullRefPrefix+"side/deep") || strings.Contains(refs, PullRefPrefix+"side\n") {
+			t.Errorf("refs after the box's side became side/deep:\n%s", refs)
+		}
+	})
 	t.Run("branch", func(t *testing.T) {
 		if _, err := updateBranch(ctx, g, "refs/heads/main"); err == nil || !strings.Contains(err.Error(), "checked out") {
 			t.Errorf("the checked-out branch: %v", err)
 		}
-		up, err := updateBranch(ctx, g, "refs/heads/side")
+		up, err := updateBranch(ctx, g, "refs/heads/side/deep")
 		if err != nil || up.Old != "" {
 			t.Fatalf("a new branch: %+v, %v", up, err)
 		}
-		gitIn(t, host, "branch", "-f", "side", "main")
-		gitIn(t, host, "checkout", "-q", "side")
+		gitIn(t, host, "branch", "-f", "side/deep", "main")
+		if up, err := updateBranch(ctx, g, "refs/heads/side/deep"); err != nil || up.Old == "" {
+			t.Fatalf("a fast-forward: %+v, %v", up, err)
+		}
+		gitIn(t, host, "branch", "-f", "side/deep", "main")
+		gitIn(t, host, "checkout", "-q", "side/deep")
 		gitIn(t, host, "commit", "-q", "--allow-empty", "-m", "host diverges")
 		gitIn(t, host, "checkout", "-q", "main")
-		if _, err := updateBranch(ctx, g, "refs/heads/side"); err == nil || !strings.Contains(err.Error(), "fast-forward") {
+		if _, err := updateBranch(ctx, g, "refs/heads/side/deep"); err == nil || !strings.Contains(err.Error(), "fast-forward") {
 			t.Errorf("a diverged branch: %v", err)
 		}
 	})
