@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -311,5 +312,66 @@ func TestImportBundleRefuses(t *testing.T) {
 				t.Errorf("refs changed on a refused bundle:\n%s", after)
 			}
 		})
+	}
+}
+
+// BenchmarkPullLocal measures what `devbox pull` does outside the Engine
+// API on a repository of 2,000 files: the box's export (a working-tree
+// commit and a bundle of 20 new commits touching 200 files, plus
+// uncommitted edits) and the host's import (header, index-pack --strict,
+// checks, refs) and description (log, changed paths, flags). The
+// integration test logs the whole `devbox pull` through the engine.
+func BenchmarkPullLocal(b *testing.B) {
+	dir := b.TempDir()
+	host, box := filepath.Join(dir, "host"), filepath.Join(dir, "box")
+	run := func(dir string, args ...string) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=b", "GIT_AUTHOR_EMAIL=b@example.com", "GIT_COMMITTER_NAME=b", "GIT_COMMITTER_EMAIL=b@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	run(dir, "init", "-q", "-b", "main", host)
+	for i := range 2000 {
+		p := filepath.Join(host, "pkg"+strconv.Itoa(i%40), "f"+strconv.Itoa(i)+".go")
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(strings.Repeat("package x // line\n", 40+i%20)), 0o644)
+	}
+	run(host, "add", "-A")
+	run(host, "commit", "-qm", "base")
+	run(dir, "clone", "-q", "--origin", "host", host, box)
+	for c := range 20 {
+		for i := range 10 {
+			n := c*10 + i
+			p := filepath.Join(box, "pkg"+strconv.Itoa(n%40), "f"+strconv.Itoa(n)+".go")
+			os.WriteFile(p, []byte("package x // changed "+strconv.Itoa(c)+"\n"), 0o644)
+		}
+		run(box, "commit", "-qam", "change "+strconv.Itoa(c))
+	}
+	os.WriteFile(filepath.Join(box, "pkg0", "f0.go"), []byte("uncommitted\n"), 0o644)
+	m := &Manager{}
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		path := filepath.Join(b.TempDir(), "box.bundle")
+		f, _ := os.Create(path)
+		cmd := exec.Command("/bin/sh", "-c", exportScript)
+		cmd.Dir, cmd.Stdout = box, f
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		res := &PullResult{}
+		g := m.hostGit(host)
+		if err := m.importBundle(ctx, g, path, "sha1", DefaultPullMaxBytes, res); err != nil {
+			b.Fatal(err)
+		}
+		if err := describePull(ctx, g, res, false); err != nil {
+			b.Fatal(err)
+		}
+		if len(res.Commits) != 20 {
+			b.Fatalf("%d commits", len(res.Commits))
+		}
 	}
 }
