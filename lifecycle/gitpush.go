@@ -115,17 +115,17 @@ func (m *Manager) Push(ctx context.Context, opts PushOptions) (*PushResult, erro
 	if !isVolumeWorkspace(t) {
 		return nil, &NotVolumeError{Workspace: ws.Dir}
 	}
-	var out, errOut lockedBuffer
+	out := &boxOutput{max: maxBoxOutput}
 	code, err := run(ctx, eng, t.ID, process{
 		User: t.State.RemoteUser, WorkingDir: t.State.RemoteWorkspaceFolder,
 		Env: []string{"PATH=" + OtherUserPATH, "LC_ALL=C"},
-		Cmd: []string{"/bin/sh", "-c", pushScript, "sh", ref, res.BoxRef}, Stdin: f, Stdout: &out, Stderr: &errOut,
+		Cmd: []string{"/bin/sh", "-c", pushScript, "sh", ref, res.BoxRef}, Stdin: f, Stdout: out, Stderr: out,
 	})
 	switch {
 	case err != nil:
 		return nil, timedOut(ctx, opts.Timeout, fmt.Errorf("fetch in the box: %w", err))
 	case code != 0:
-		return nil, fmt.Errorf("fetch in the box: exit status %d: %s", code, boxText(append(out.Bytes(), errOut.Bytes()...)))
+		return nil, fmt.Errorf("fetch in the box: exit status %d: %s", code, boxText(out.Bytes()))
 	}
 	return res, nil
 }

@@ -213,6 +213,27 @@ func (c *cappedWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// boxOutput keeps the last max bytes a box writes, so that what it
+// prints cannot fill the host's memory.
+type boxOutput struct {
+	lockedBuffer
+	max int
+}
+
+// Write implements io.Writer.
+func (b *boxOutput) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - b.max; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+// maxBoxOutput bounds what devbox keeps of a box command's messages.
+const maxBoxOutput = 64 << 10
+
 // exportBundle runs exportScript in the running dev container of a volume
 // workspace and copies the bundle into a temporary file of the host.
 func (m *Manager) exportBundle(ctx context.Context, ws Workspace, max int64) (string, int64, error) {
@@ -234,11 +255,11 @@ func (m *Manager) exportBundle(ctx context.Context, ws Workspace, max int64) (st
 	}
 	defer f.Close()
 	out := &cappedWriter{w: f, max: max}
-	var errOut lockedBuffer
+	errOut := &boxOutput{max: maxBoxOutput}
 	code, err := run(ctx, eng, t.ID, process{
 		User: t.State.RemoteUser, WorkingDir: t.State.RemoteWorkspaceFolder,
 		Env: []string{"PATH=" + OtherUserPATH, "LC_ALL=C"},
-		Cmd: []string{"/bin/sh", "-c", exportScript}, Stdout: out, Stderr: &errOut,
+		Cmd: []string{"/bin/sh", "-c", exportScript}, Stdout: out, Stderr: errOut,
 	})
 	switch {
 	case errors.Is(err, errTooBig):

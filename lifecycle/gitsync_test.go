@@ -375,3 +375,23 @@ func BenchmarkPullLocal(b *testing.B) {
 		}
 	}
 }
+
+// TestBoxOutputBounded: what a box prints is kept up to a bound (its
+// end), and a capped copy fails past its cap.
+func TestBoxOutputBounded(t *testing.T) {
+	out := &boxOutput{max: 10}
+	for range 1000 {
+		out.Write([]byte("0123456789abcdef"))
+	}
+	if got := string(out.Bytes()); got != "6789abcdef" {
+		t.Errorf("kept %q, want the last 10 bytes", got)
+	}
+	var sink bytes.Buffer
+	c := &cappedWriter{w: &sink, max: 8}
+	if _, err := c.Write([]byte("12345678")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("9")); err != errTooBig || sink.Len() != 8 {
+		t.Errorf("past the cap: %v, %d bytes", err, sink.Len())
+	}
+}

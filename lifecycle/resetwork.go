@@ -1,10 +1,13 @@
 package lifecycle
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/gitsafe"
@@ -70,6 +73,9 @@ func workspaceVolume(box *Box) string {
 // shows. Its output is the box's: checked, never trusted.
 const workScript = `git for-each-ref --format='%(objectname) %(refname)' refs/heads/ && echo -- && git status --porcelain -z | tr '\0' '\n' | grep -c . || true`
 
+// workTimeout bounds the look into the box before a reset.
+const workTimeout = 30 * time.Second
+
 // workAtRisk looks at what a reset would delete of a volume box: its
 // branches whose tips this repository lacks and its uncommitted paths.
 func (m *Manager) workAtRisk(ctx context.Context, eng Engine, ws Workspace, box *Box) *WorkAtRisk {
@@ -86,11 +92,16 @@ func (m *Manager) workAtRisk(ctx context.Context, eng Engine, ws Workspace, box 
 		w.Unknown = "cannot look into the box: " + err.Error()
 		return w
 	}
-	out, code, err := capture(ctx, eng, t.ID, process{
+	// The box answers within a bound, in a bound: it may be hostile.
+	ctx, cancel := context.WithTimeout(ctx, workTimeout)
+	defer cancel()
+	var out bytes.Buffer
+	code, err := run(ctx, eng, t.ID, process{
 		User: t.State.RemoteUser, WorkingDir: t.State.RemoteWorkspaceFolder,
 		Env: []string{"PATH=" + OtherUserPATH, "LC_ALL=C"}, Cmd: []string{"/bin/sh", "-c", workScript},
+		Stdout: &cappedWriter{w: &out, max: 1 << 20}, Stderr: io.Discard,
 	})
-	refs, status, found := strings.Cut(string(out), "--\n")
+	refs, status, found := strings.Cut(out.String(), "--\n")
 	if err != nil || code != 0 || !found {
 		w.Unknown = "git failed in the box"
 		return w
