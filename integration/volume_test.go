@@ -184,7 +184,7 @@ echo new > untracked.txt
 	if strings.ContainsRune(out, 0x1b) {
 		t.Errorf("pull printed an escape from the box:\n%q", out)
 	}
-	for _, want := range []string{`\x1b]0;pwned\x07`, ".gitmodules", ".vscode/tasks.json", "LOOK"} {
+	for _, want := range []string{`\x1b]0;pwned\x07`, ".gitmodules", ".vscode/tasks.json", "LOOK", "A sub (refs/devbox/head)    <- LOOK: a submodule commit"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pull's report lacks %q:\n%s", want, out)
 		}

@@ -70,6 +70,10 @@ type PullResult struct {
 	Changed []ChangedPath
 	// Uncommitted counts the paths that differ between Head and Worktree.
 	Uncommitted int
+	// AlsoFlagged are flagged paths of the pulled refs (branches, Head)
+	// that Changed does not show: changed in a commit, then back in the
+	// working tree, or on another branch of the box's.
+	AlsoFlagged []FlaggedPath
 	// Branch is the host branch --branch set, if any.
 	Branch *BranchUpdate
 	// Patch is the text of the diff Base..Worktree, when asked for.
@@ -95,6 +99,12 @@ type ChangedPath struct {
 	Status string
 	Path   string
 	Flag   string
+}
+
+// FlaggedPath is a flagged path of one pulled ref.
+type FlaggedPath struct {
+	ChangedPath
+	Ref string
 }
 
 // BranchUpdate is what --branch did to a host branch.
@@ -434,6 +444,9 @@ func describePull(ctx context.Context, g hostGit, res *PullResult, patch bool) e
 		return err
 	}
 	res.Changed = parseRawDiff(raw)
+	if err := flagRefs(ctx, g, res, from); err != nil {
+		return err
+	}
 	committed := res.Head
 	if committed == "" {
 		committed = from
@@ -449,6 +462,42 @@ func describePull(ctx context.Context, g hostGit, res *PullResult, patch bool) e
 			return err
 		}
 		res.Patch = gitsafe.Sanitize(out)
+	}
+	return nil
+}
+
+// flagRefs adds to res.AlsoFlagged the flagged paths of each pulled ref
+// but the working tree (diffed from where it meets the host's HEAD, else
+// from empty) that res.Changed does not flag already: what --branch or a
+// merge would bring is looked at, not only the checked-out state.
+func flagRefs(ctx context.Context, g hostGit, res *PullResult, empty string) error {
+	seen := map[string]bool{}
+	for _, c := range res.Changed {
+		if c.Flag != "" {
+			seen[c.Path+"\x00"+c.Status] = true
+		}
+	}
+	hostHead, _ := g.out(ctx, nil, "rev-parse", "-q", "--verify", "HEAD^{commit}")
+	for _, r := range res.Refs {
+		if r.Name == PullWorktreeRef {
+			continue
+		}
+		from := empty
+		if hostHead != "" {
+			if base, err := g.out(ctx, nil, "merge-base", hostHead, r.OID); err == nil && base != "" {
+				from = base
+			}
+		}
+		raw, err := g.raw(ctx, nil, "diff-tree", "-r", "-z", "--no-renames", from, r.OID)
+		if err != nil {
+			return err
+		}
+		for _, c := range parseRawDiff(raw) {
+			if key := c.Path + "\x00" + c.Status; c.Flag != "" && !seen[key] {
+				seen[key] = true
+				res.AlsoFlagged = append(res.AlsoFlagged, FlaggedPath{ChangedPath: c, Ref: r.Name})
+			}
+		}
 	}
 	return nil
 }

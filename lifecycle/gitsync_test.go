@@ -97,9 +97,11 @@ func TestImportBundle(t *testing.T) {
 	writeTestFile(t, filepath.Join(box, ".gitmodules"), "[submodule \"x\"]\n\tpath = x\n\turl = ext::sh -c touch% "+marker+"\n", 0o644)
 	writeTestFile(t, filepath.Join(box, ".vscode", "tasks.json"), "{}\n", 0o644)
 	gitIn(t, box, "add", ".")
+	gitIn(t, box, "update-index", "--add", "--cacheinfo", "160000,"+gitIn(t, box, "rev-parse", "HEAD")+",sub")
 	gitIn(t, box, "commit", "-qm", "feature \x1b]0;pwned\x07 done")
 	gitIn(t, box, "checkout", "-qb", "side")
 	writeTestFile(t, filepath.Join(box, "side.txt"), "side\n", 0o644)
+	writeTestFile(t, filepath.Join(box, ".envrc"), "touch "+marker+"\n", 0o644)
 	gitIn(t, box, "add", ".")
 	gitIn(t, box, "commit", "-qm", "side work")
 	gitIn(t, box, "checkout", "-q", "main")
@@ -162,6 +164,13 @@ func TestImportBundle(t *testing.T) {
 		if flags[p] == "" {
 			t.Errorf("%s not flagged: %+v", p, res.Changed)
 		}
+	}
+	also := map[string]string{}
+	for _, f := range res.AlsoFlagged {
+		also[f.Path] = f.Ref
+	}
+	if also[".envrc"] != PullRefPrefix+"side" || flags["sub"] == "" {
+		t.Errorf("flagged %+v, also %+v: want the gitlink sub, and the .envrc of the branch side", res.Changed, res.AlsoFlagged)
 	}
 	if flags["feature.go"] != "" || flags["README"] != "" {
 		t.Errorf("ordinary files flagged: %+v", res.Changed)

@@ -95,6 +95,13 @@ func renderPull(w io.Writer, res *lifecycle.PullResult) {
 		}
 		fmt.Fprintln(w, line)
 	}
+	if len(res.AlsoFlagged) > 0 {
+		fmt.Fprintln(w, "flagged in the box's commits, not in its working tree as shown above:")
+		for _, p := range res.AlsoFlagged {
+			fmt.Fprintf(w, "  %s %s (%s)    <- LOOK: %s\n", p.Status, p.Path, p.Ref, p.Flag)
+			flagged++
+		}
+	}
 	if flagged > 0 {
 		fmt.Fprintf(w, "devbox: %d path(s) the host runs or obeys changed: read them before you check out, merge or open these commits\n", flagged)
 	}
