@@ -1,11 +1,13 @@
 package app
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
 	"github.com/urfave/cli/v2"
 
 	"github.com/devbox-sandbox/devbox/internal/contract"
@@ -62,5 +64,35 @@ func TestPullBindWorkspace(t *testing.T) {
 	code := w.run(pullCmd, "pull", "-w", w.ws)
 	if code != 1 || !strings.Contains(w.err.String(), "works in your folder (bind workspace)") {
 		t.Errorf("exit %d, stderr:\n%s", code, w.err.String())
+	}
+}
+
+// TestResetVolumeAsks: on a terminal, reset's question names the work it
+// would delete; a no removes nothing.
+func TestResetVolumeAsks(t *testing.T) {
+	w := newWorld(t, true)
+	w.withWorkspaceVolume()
+	var prompt string
+	removed := false
+	w.eng.VolumeRemoveFunc = func(context.Context, string, client.VolumeRemoveOptions) (client.VolumeRemoveResult, error) {
+		removed = true
+		return client.VolumeRemoveResult{}, nil
+	}
+	ask := func(_ Env, m *lifecycle.Manager) *cli.Command {
+		return &cli.Command{Name: "ask", Action: func(c *cli.Context) error {
+			_, err := m.Reset(c.Context, lifecycle.ResetOptions{Workspace: w.ws, Confirm: func(p string) (bool, error) {
+				prompt = p
+				return false, nil
+			}})
+			return err
+		}}
+	}
+	if code := w.run(ask, "ask"); code != 1 || removed {
+		t.Errorf("declined: exit %d, a volume removed: %v", code, removed)
+	}
+	for _, want := range []string{"LOST with them", contract.WorkspaceVolume, "not pulled (agent-work)", "2 uncommitted path(s)"} {
+		if !strings.Contains(prompt, want) {
+			t.Errorf("the question %q does not say %q", prompt, want)
+		}
 	}
 }
