@@ -146,7 +146,8 @@ exec git bundle create - --branches ` + PullWorktreeRef + ` --not --remotes=` + 
 // parsed by devbox, its pack indexed by the host's git with every object
 // checked (index-pack --strict, fsck's rules: .gitmodules, .git paths,
 // symlinks), its refs checked for connectivity and set only under
-// refs/devbox/, in one transaction. No git transport is involved (so no
+// refs/devbox/ (an earlier pull's branch refs cleared first, then one
+// transaction). No git transport is involved (so no
 // remote URL, protocol or submodule recursion), no hook or fsmonitor runs,
 // and nothing is checked out.
 func (m *Manager) Pull(ctx context.Context, opts PullOptions) (*PullResult, error) {
