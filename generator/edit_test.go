@@ -338,3 +338,34 @@ func TestForceToSudo(t *testing.T) {
 		}
 	}
 }
+
+// TestForceKeepsVolume: `init --force` without --workspace keeps a volume
+// workspace one (a regeneration must not hand the host's folder to a box
+// that had none of it); --workspace bind changes it.
+func TestForceKeepsVolume(t *testing.T) {
+	ws := newWorkspace(t, "keeps-volume", true)
+	if _, err := Init(Options{Workspace: ws, WorkspaceMode: WorkspaceVolume}); err != nil {
+		t.Fatal(err)
+	}
+	compose := filepath.Join(ws, DirName, "compose.yaml")
+	volume := func() bool {
+		data, err := os.ReadFile(compose)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Contains(string(data), "source: devbox-workspace")
+	}
+	r, err := Init(Options{Workspace: ws, Force: true, Languages: []string{"python@system"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !volume() || !strings.Contains(strings.Join(r.Notes, "\n"), "kept --workspace volume") {
+		t.Errorf("init --force dropped the volume workspace (notes %q)", r.Notes)
+	}
+	if _, err := Init(Options{Workspace: ws, Force: true, WorkspaceMode: WorkspaceBind}); err != nil {
+		t.Fatal(err)
+	}
+	if volume() {
+		t.Error("--workspace bind kept the volume workspace")
+	}
+}
