@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,21 @@ func TestIntegrationVolume(t *testing.T) {
 		{"sudo", func(t *testing.T) {
 			if got := w.mustExec(t, "sudo", "-n", "id", "-u"); got != "0" {
 				t.Errorf("sudo -n id -u = %q, want 0", got)
+			}
+			// Root by sudo is root by exec (the red team's): no network
+			// capability, no way to change the namespace.
+			caps := w.mustExec(t, "sudo", "-n", "grep", "^CapEff:", "/proc/self/status")
+			n, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(caps, "CapEff:")), 16, 64)
+			if err != nil {
+				t.Fatalf("parse %q: %v", caps, err)
+			}
+			for name, bit := range map[string]uint{"NET_ADMIN": 12, "NET_RAW": 13, "MKNOD": 27, "SYS_ADMIN": 21} {
+				if n&(1<<bit) != 0 {
+					t.Errorf("root by sudo holds CAP_%s (CapEff %x)", name, n)
+				}
+			}
+			if out, code := w.exec("sudo", "-n", "ip", "link", "set", "lo", "down"); code == 0 {
+				t.Errorf("root by sudo changed the namespace: %s", out)
 			}
 		}, false},
 		{"red team", func(t *testing.T) { testRedTeam(t, w, volumeKind) }, false},
