@@ -126,10 +126,10 @@ func (e *NotVolumeError) Error() string {
 // exportScript runs in the box, as its user, in the workspace: it commits
 // the working tree (a temporary index: the box's own index and refs are
 // left alone, but for refs/devbox/worktree) and writes a bundle of what
-// the host lacks to stdout. None of it is trusted: the host checks the
-// bundle.
+// the host lacks to stdout (through a file: git before 2.31 cannot write
+// a bundle to stdout). None of it is trusted: the host checks the bundle.
 const exportScript = `set -eu
-idx=$(mktemp); trap 'rm -f "$idx"' EXIT
+idx=$(mktemp); out=$(mktemp); trap 'rm -f "$idx" "$out"' EXIT
 cp "$(git rev-parse --git-path index)" "$idx" 2>/dev/null || true
 export GIT_INDEX_FILE="$idx" GIT_AUTHOR_NAME=devbox GIT_AUTHOR_EMAIL=devbox@localhost GIT_COMMITTER_NAME=devbox GIT_COMMITTER_EMAIL=devbox@localhost
 if head=$(git rev-parse -q --verify 'HEAD^{commit}'); then set -- -p "$head"; else set --; git read-tree --empty; fi
@@ -137,7 +137,8 @@ git add -A
 tree=$(git write-tree)
 snap=$(git commit-tree "$tree" "$@" -m "devbox: the box's working tree")
 git update-ref ` + PullWorktreeRef + ` "$snap"
-exec git bundle create - --branches ` + PullWorktreeRef + ` --not --remotes=` + contract.HostRemote + `
+git bundle create "$out" --branches ` + PullWorktreeRef + ` --not --remotes=` + contract.HostRemote + `
+cat "$out"
 `
 
 // Pull brings the box's work into the host's repository as git objects,
