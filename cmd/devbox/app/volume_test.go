@@ -96,3 +96,28 @@ func TestResetVolumeAsks(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderPull pins what pull and diff print: the refs set, the box's
+// commits, the changed paths with the flagged ones marked, and --branch.
+func TestRenderPull(t *testing.T) {
+	w := newWorld(t, true)
+	oid := func(c string) string { return strings.Repeat(c, 40) }
+	renderPull(&w.out, &lifecycle.PullResult{
+		Bytes: 2048, Base: oid("b"), Head: oid("c"), Worktree: oid("d"),
+		Refs: []lifecycle.PulledRef{
+			{Name: lifecycle.PullHeadRef, OID: oid("c")},
+			{Name: lifecycle.PullRefPrefix + "main", OID: oid("c")},
+			{Name: lifecycle.PullWorktreeRef, OID: oid("d")},
+		},
+		Skipped: []string{`ref name "refs/heads/x\x1b[31m": character '\x1b' not allowed`},
+		Commits: []lifecycle.Commit{{OID: oid("c"), Subject: `agent: feature \x1b]0;pwned\x07`}},
+		Changed: []lifecycle.ChangedPath{
+			{Status: "A", Path: ".vscode/tasks.json", Flag: "VS Code settings and tasks: run on the host when the folder is opened"},
+			{Status: "M", Path: "README"},
+		},
+		Uncommitted: 1,
+		AlsoFlagged: []lifecycle.FlaggedPath{{ChangedPath: lifecycle.ChangedPath{Status: "A", Path: "sub", Flag: "a submodule commit"}, Ref: lifecycle.PullHeadRef}},
+		Branch:      &lifecycle.BranchUpdate{Name: "refs/heads/work", New: oid("c")},
+	})
+	w.golden("pull", 0)
+}
