@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/tailscale/hujson"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
 // userDevcontainer is a devcontainer.json a user has edited after init:
@@ -353,7 +355,7 @@ func TestForceKeepsVolume(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return strings.Contains(string(data), "source: devbox-workspace")
+		return strings.Contains(string(data), "source: "+contract.WorkspaceVolume)
 	}
 	r, err := Init(Options{Workspace: ws, Force: true, Languages: []string{"python@system"}})
 	if err != nil {
