@@ -39,9 +39,10 @@ const (
 // PullOptions says what `devbox pull` and `devbox diff` bring back.
 type PullOptions struct {
 	Workspace string
-	// Branch, when set, also makes the host's branch NAME the box's
-	// branch NAME: only as a new branch or a fast-forward, and never the
-	// branch checked out in a worktree of the host.
+	// Branch, when set (NAME, or BOX:HOST), also makes the host's branch
+	// NAME (HOST) the box's branch NAME (BOX): only as a new branch or a
+	// fast-forward, and never the branch checked out in a worktree of the
+	// host.
 	Branch string
 	// MaxBytes caps the bundle; 0 means DefaultPullMaxBytes.
 	MaxBytes int64
@@ -164,11 +165,15 @@ func (m *Manager) Pull(ctx context.Context, opts PullOptions) (*PullResult, erro
 	if err != nil {
 		return nil, err
 	}
-	branch := ""
+	boxBranch, hostBranch, hasHost := strings.Cut(opts.Branch, ":")
+	if !hasHost {
+		hostBranch = boxBranch
+	}
 	if opts.Branch != "" {
-		branch = "refs/heads/" + opts.Branch
-		if err := gitsafe.CheckRefName(branch); err != nil {
-			return nil, fmt.Errorf("--branch: %w", err)
+		for _, b := range []string{boxBranch, hostBranch} {
+			if err := gitsafe.CheckRefName("refs/heads/" + b); err != nil {
+				return nil, fmt.Errorf("--branch: %w", err)
+			}
 		}
 	}
 	bundle, size, err := m.exportBundle(ctx, ws, opts.MaxBytes)
@@ -190,8 +195,8 @@ func (m *Manager) Pull(ctx context.Context, opts PullOptions) (*PullResult, erro
 	if err := describePull(ctx, g, res, opts.Patch); err != nil {
 		return nil, timedOut(ctx, opts.Timeout, err)
 	}
-	if branch != "" {
-		if res.Branch, err = updateBranch(ctx, g, branch); err != nil {
+	if opts.Branch != "" {
+		if res.Branch, err = updateBranch(ctx, g, boxBranch, hostBranch); err != nil {
 			return res, err
 		}
 	}
@@ -526,25 +531,24 @@ func parseRawDiff(raw []byte) []ChangedPath {
 
 // BranchError says --branch could not set the host's branch.
 type BranchError struct {
-	Branch string
-	Why    string
+	Box, Host string // the branches' short names
+	Why       string
 }
 
 // Error implements error.
 func (e *BranchError) Error() string {
-	return fmt.Sprintf("--branch %s: %s; the box's commits are in %s%s", strings.TrimPrefix(e.Branch, "refs/heads/"), e.Why,
-		PullRefPrefix, strings.TrimPrefix(e.Branch, "refs/heads/"))
+	return fmt.Sprintf("--branch %s:%s: %s; the box's commits are in %s%s", e.Box, e.Host, e.Why, PullRefPrefix, e.Box)
 }
 
-// updateBranch makes host branch name the box's branch of that name, as a
+// updateBranch makes the host's branch host the box's branch box, as a
 // new branch or a fast-forward, with a compare-and-swap; a branch checked
 // out in any worktree of the host is refused (its files would no longer
 // match it).
-func updateBranch(ctx context.Context, g hostGit, name string) (*BranchUpdate, error) {
-	short := strings.TrimPrefix(name, "refs/heads/")
-	src, err := g.out(ctx, nil, "rev-parse", "-q", "--verify", PullRefPrefix+short+"^{commit}")
+func updateBranch(ctx context.Context, g hostGit, box, host string) (*BranchUpdate, error) {
+	name := "refs/heads/" + host
+	src, err := g.out(ctx, nil, "rev-parse", "-q", "--verify", PullRefPrefix+box+"^{commit}")
 	if err != nil || src == "" {
-		return nil, &BranchError{Branch: name, Why: "the box has no new commits on a branch of that name"}
+		return nil, &BranchError{Box: box, Host: host, Why: "the box has no new commits on a branch of that name"}
 	}
 	wt, err := g.out(ctx, nil, "worktree", "list", "--porcelain")
 	if err != nil {
@@ -552,14 +556,14 @@ func updateBranch(ctx context.Context, g hostGit, name string) (*BranchUpdate, e
 	}
 	for _, line := range strings.Split(wt, "\n") {
 		if line == "branch "+name {
-			return nil, &BranchError{Branch: name, Why: "it is checked out; switch to another branch, or merge it yourself with `git merge --ff-only " + PullRefPrefix + short + "`"}
+			return nil, &BranchError{Box: box, Host: host, Why: "your " + host + " is checked out; switch to another branch, or merge it yourself with `git merge --ff-only " + PullRefPrefix + box + "`"}
 		}
 	}
 	up := &BranchUpdate{Name: name, New: src}
 	old, err := g.out(ctx, nil, "rev-parse", "-q", "--verify", name)
 	if err == nil && old != "" {
 		if _, err := g.out(ctx, nil, "merge-base", "--is-ancestor", old, src); err != nil {
-			return nil, &BranchError{Branch: name, Why: "not a fast-forward of your branch"}
+			return nil, &BranchError{Box: box, Host: host, Why: "not a fast-forward of your branch"}
 		}
 		up.Old = old
 	} else {

@@ -194,22 +194,25 @@ func TestImportBundle(t *testing.T) {
 		}
 	})
 	t.Run("branch", func(t *testing.T) {
-		if _, err := updateBranch(ctx, g, "refs/heads/main"); err == nil || !strings.Contains(err.Error(), "checked out") {
+		if _, err := updateBranch(ctx, g, "main", "main"); err == nil || !strings.Contains(err.Error(), "checked out") {
 			t.Errorf("the checked-out branch: %v", err)
 		}
-		up, err := updateBranch(ctx, g, "refs/heads/side/deep")
+		up, err := updateBranch(ctx, g, "side/deep", "side/deep")
 		if err != nil || up.Old != "" {
 			t.Fatalf("a new branch: %+v, %v", up, err)
 		}
+		if up, err := updateBranch(ctx, g, "main", "review/agent"); err != nil || up.Name != "refs/heads/review/agent" {
+			t.Errorf("BOX:HOST: %+v, %v", up, err)
+		}
 		gitIn(t, host, "branch", "-f", "side/deep", "main")
-		if up, err := updateBranch(ctx, g, "refs/heads/side/deep"); err != nil || up.Old == "" {
+		if up, err := updateBranch(ctx, g, "side/deep", "side/deep"); err != nil || up.Old == "" {
 			t.Fatalf("a fast-forward: %+v, %v", up, err)
 		}
 		gitIn(t, host, "branch", "-f", "side/deep", "main")
 		gitIn(t, host, "checkout", "-q", "side/deep")
 		gitIn(t, host, "commit", "-q", "--allow-empty", "-m", "host diverges")
 		gitIn(t, host, "checkout", "-q", "main")
-		if _, err := updateBranch(ctx, g, "refs/heads/side/deep"); err == nil || !strings.Contains(err.Error(), "fast-forward") {
+		if _, err := updateBranch(ctx, g, "side/deep", "side/deep"); err == nil || !strings.Contains(err.Error(), "fast-forward") {
 			t.Errorf("a diverged branch: %v", err)
 		}
 	})

@@ -27,8 +27,9 @@ func pullCommand(env Env, m *lifecycle.Manager, diff bool) *cli.Command {
 		Description: "Makes a git bundle in the box, copies it out, checks every object (git index-pack --strict) and sets\n" +
 			"refs/devbox/heads/NAME (the box's branches with new commits), refs/devbox/head and refs/devbox/worktree (its\n" +
 			"uncommitted work as a commit). Your branches, config and files are not touched unless --branch NAME asks:\n" +
-			"then NAME becomes the box's NAME, as a new branch or a fast-forward of one not checked out.",
-		Flags: append(flags, &cli.StringFlag{Name: "branch", Usage: "also set your branch `NAME` to the box's (new or fast-forward only)"}),
+			"then NAME becomes the box's NAME (BOX:HOST: your HOST the box's BOX), as a new branch or a fast-forward\n" +
+			"of one not checked out.",
+		Flags: append(flags, &cli.StringFlag{Name: "branch", Usage: "also set your branch `NAME` to the box's NAME, or with BOX:HOST your HOST to the box's BOX (new or fast-forward only)"}),
 	}
 	if diff {
 		cmd.Name = "diff"
