@@ -45,7 +45,7 @@ func ownedKeys(compose bool) []struct {
 		// drops nothing of the user's.
 		keys = append(keys, k{"build", removeKey}, k{"image", removeKey}, k{"runArgs", removeKey},
 			k{"dockerComposeFile", composeFiles}, k{"service", replaceValue},
-			k{"workspaceFolder", replaceValue}, k{"shutdownAction", replaceValue})
+			k{"workspaceFolder", replaceValue}, k{"shutdownAction", replaceValue}, k{"overrideCommand", replaceValue})
 	} else {
 		keys = append(keys, k{"dockerComposeFile", removeKey}, k{"service", removeKey},
 			k{"runServices", removeKey}, k{"image", removeKey}, k{"build", replaceValue},
