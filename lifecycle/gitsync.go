@@ -54,63 +54,66 @@ type PullOptions struct {
 // PullResult is what Pull brought back. Every string that came from the
 // box (subjects, paths, the patch) is sanitised for a terminal.
 type PullResult struct {
-	Workspace string
-	Bytes     int64 // the bundle's size
+	Workspace string `json:"workspace"`
+	Bytes     int64  `json:"bytes"` // the bundle's size
 	// Refs are the refs Pull set in the host's repository.
-	Refs []PulledRef
+	Refs []PulledRef `json:"refs"`
 	// Skipped are the bundle's refs Pull refused, and why.
-	Skipped []string
+	Skipped []string `json:"skipped,omitempty"`
 	// Head and Worktree are the box's HEAD and working-tree commits
 	// (Head is "" for a box without commits); Base is where Head's
 	// history meets the host's HEAD ("" when it does not).
-	Head, Worktree, Base string
+	Head     string `json:"head,omitempty"`
+	Worktree string `json:"worktree"`
+	Base     string `json:"base,omitempty"`
 	// Commits are the box's commits since Base, newest first.
-	Commits []Commit
+	Commits []Commit `json:"commits"`
 	// Changed are the paths that differ between Base and Worktree.
-	Changed []ChangedPath
+	Changed []ChangedPath `json:"changed"`
 	// Uncommitted counts the paths that differ between Head and Worktree.
-	Uncommitted int
+	Uncommitted int `json:"uncommitted"`
 	// AlsoFlagged are flagged paths of the pulled refs (branches, Head)
 	// that Changed does not show: changed in a commit, then back in the
 	// working tree, or on another branch of the box's.
-	AlsoFlagged []FlaggedPath
+	AlsoFlagged []FlaggedPath `json:"alsoFlagged,omitempty"`
 	// Branch is the host branch --branch set, if any.
-	Branch *BranchUpdate
+	Branch *BranchUpdate `json:"branch,omitempty"`
 	// Patch is the text of the diff Base..Worktree, when asked for.
-	Patch string
+	Patch string `json:"patch,omitempty"`
 }
 
 // PulledRef is one ref Pull set.
 type PulledRef struct {
-	Name string // refs/devbox/...
-	OID  string
+	Name string `json:"name"` // refs/devbox/...
+	OID  string `json:"oid"`
 }
 
 // Commit is one commit of the box's.
 type Commit struct {
-	OID     string
-	Subject string
+	OID     string `json:"oid"`
+	Subject string `json:"subject"`
 }
 
 // ChangedPath is one path the box changed, with its git status letter (A,
 // M, D, T) and why the host should look before checking it out, if it
 // should.
 type ChangedPath struct {
-	Status string
-	Path   string
-	Flag   string
+	Status string `json:"status"`
+	Path   string `json:"path"`
+	Flag   string `json:"flag,omitempty"`
 }
 
 // FlaggedPath is a flagged path of one pulled ref.
 type FlaggedPath struct {
 	ChangedPath
-	Ref string
+	Ref string `json:"ref"`
 }
 
 // BranchUpdate is what --branch did to a host branch.
 type BranchUpdate struct {
-	Name     string // refs/heads/NAME
-	Old, New string // Old is "" for a new branch
+	Name string `json:"name"`          // refs/heads/NAME
+	Old  string `json:"old,omitempty"` // "" for a new branch
+	New  string `json:"new"`
 }
 
 // NotVolumeError says a box shares the host's folder, so there is nothing

@@ -20,6 +20,7 @@ func pullCommand(env Env, m *lifecycle.Manager, diff bool) *cli.Command {
 		workspaceFlag(),
 		&cli.StringFlag{Name: "max-size", Value: "1g", Usage: "refuse a bundle larger than `SIZE` from the box"},
 		&cli.DurationFlag{Name: "timeout", Value: lifecycle.DefaultPullTimeout, Usage: "give up after `DURATION`"},
+		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
 	}
 	cmd := &cli.Command{
 		Name:  "pull",
@@ -53,7 +54,18 @@ func pullCommand(env Env, m *lifecycle.Manager, diff bool) *cli.Command {
 			opts.Branch = c.String("branch")
 		}
 		res, err := m.Pull(c.Context, opts)
-		if res != nil {
+		switch {
+		case res != nil && c.Bool("json"):
+			if res.Commits == nil {
+				res.Commits = []lifecycle.Commit{} // [], not null
+			}
+			if res.Changed == nil {
+				res.Changed = []lifecycle.ChangedPath{}
+			}
+			if jerr := renderJSON(env.Out, res); jerr != nil && err == nil {
+				err = jerr
+			}
+		case res != nil:
 			renderPull(env.Out, res)
 		}
 		return err
