@@ -58,7 +58,13 @@ func (m *Manager) Down(ctx context.Context, opts DownOptions) (*DownResult, erro
 		}
 	}
 	if opts.Volumes && !opts.DiscardWork {
-		if work := m.workAtRisk(ctx, eng, ws, box); !work.Empty() {
+		work := m.workAtRisk(ctx, eng, ws, box)
+		if work == nil { // no dev container mounts one: a volume may be left all the same
+			if name := m.leftWorkspaceVolume(ctx, eng, ws, box); name != "" {
+				work = &WorkAtRisk{Volume: name, Unknown: "its dev container is gone, so devbox cannot look into it"}
+			}
+		}
+		if !work.Empty() {
 			return nil, &WorkAtRiskError{Work: work}
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/gitsafe"
 )
@@ -62,8 +64,38 @@ func workspaceVolume(box *Box) string {
 		return ""
 	}
 	for _, mp := range box.Dev.Mounts {
-		if mp.Type == "volume" && (mp.Name == contract.WorkspaceVolume || strings.HasSuffix(mp.Name, "_"+contract.WorkspaceVolume)) {
+		if mp.Type == "volume" && isWorkspaceVolume(mp.Name) {
 			return mp.Name
+		}
+	}
+	return ""
+}
+
+// isWorkspaceVolume reports whether a volume's name is a compose
+// project's workspace volume.
+func isWorkspaceVolume(name string) bool {
+	return name == contract.WorkspaceVolume || strings.HasSuffix(name, "_"+contract.WorkspaceVolume)
+}
+
+// leftWorkspaceVolume finds a workspace volume no dev container mounts:
+// one a `down` kept (in the state), or one of the compose project of a
+// box whose dev container was removed by hand. "" when there is none.
+func (m *Manager) leftWorkspaceVolume(ctx context.Context, eng Engine, ws Workspace, box *Box) string {
+	var names []string
+	if st := m.loadState(ws, ""); st != nil {
+		names = append(names, st.KeptVolumes...)
+	}
+	if box != nil && box.Project != "" {
+		f := make(client.Filters).Add("label", LabelComposeProject+"="+box.Project)
+		if vl, err := eng.VolumeList(ctx, client.VolumeListOptions{Filters: f}); err == nil {
+			for _, v := range vl.Items {
+				names = append(names, v.Name)
+			}
+		}
+	}
+	for _, n := range names {
+		if isWorkspaceVolume(n) {
+			return n
 		}
 	}
 	return ""

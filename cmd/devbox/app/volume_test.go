@@ -121,3 +121,27 @@ func TestRenderPull(t *testing.T) {
 	})
 	w.golden("pull", 0)
 }
+
+// TestDownVolumesAfterDown: `down` keeps the workspace volume; a later
+// `down --volumes`, with no dev container left to look into, names it and
+// refuses without --discard-work.
+func TestDownVolumesAfterDown(t *testing.T) {
+	w := newWorld(t, true)
+	w.withWorkspaceVolume()
+	if code := w.run(downCmd, "down", "-w", w.ws); code != 0 {
+		t.Fatalf("down: exit %d: %s", code, w.err.String())
+	}
+	w.boxes = nil // removed
+	w.out.Reset()
+	w.err.Reset()
+	code := w.run(downCmd, "down", "-w", w.ws, "--volumes")
+	if code != 1 || !strings.Contains(w.err.String(), "ws_devcontainer_"+contract.WorkspaceVolume+": whatever it holds (its dev container is gone") {
+		t.Errorf("down --volumes after down: exit %d, stderr:\n%s", code, w.err.String())
+	}
+	w.out.Reset()
+	w.err.Reset()
+	if code := w.run(downCmd, "down", "-w", w.ws, "--volumes", "--discard-work"); code != 0 ||
+		!strings.Contains(w.out.String(), "removed volume ws_devcontainer_"+contract.WorkspaceVolume) {
+		t.Errorf("down --volumes --discard-work: exit %d, stdout:\n%s\nstderr:\n%s", code, w.out.String(), w.err.String())
+	}
+}
