@@ -64,6 +64,17 @@ func TestBadInput(t *testing.T) {
 		{name: "gateway image without tag or digest", opts: Options{GatewayImage: "registry.test/devbox/gateway"}, want: []string{`invalid --gateway-image "registry.test/devbox/gateway"`, "pin the published image"}},
 		{name: "gateway image vendored", opts: Options{VendorGateway: true, GatewayImage: "registry.test/gw:1"}, want: []string{"--vendor-gateway builds the gateway's image", "registry.test/gw:1"}},
 		{name: "gateway image single container", opts: Options{SingleContainer: true, GatewayImage: "registry.test/gw:1"}, want: []string{"--single-container has no gateway"}},
+		{name: "sudo with the bind workspace", opts: Options{Sudo: true}, want: []string{"--sudo needs --workspace volume", "setuid-root programs or device files in your repository"}},
+		{name: "unknown workspace mode", opts: Options{WorkspaceMode: "clone"}, want: []string{`invalid --workspace "clone"`, "bind", "volume"}},
+		{name: "volume workspace single container", opts: Options{WorkspaceMode: WorkspaceVolume, SingleContainer: true}, want: []string{"--workspace volume needs the gateway layout"}},
+		{
+			name: "volume workspace without .git", opts: Options{WorkspaceMode: WorkspaceVolume}, want: []string{"--workspace volume", "no .git directory", "git init"},
+			setup: func(t *testing.T, ws string) {
+				if err := os.RemoveAll(filepath.Join(ws, ".git")); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
 		{
 			name: "git hooks a symlink", want: []string{".git/hooks: is a symlink", "Docker would mount whatever it points to"},
 			setup: func(t *testing.T, ws string) {

@@ -69,22 +69,30 @@ func composeProject(s *spec) *types.Project {
 		{Type: types.VolumeTypeBind, Source: "..", Target: workspace},
 		{Type: types.VolumeTypeBind, Source: ".", Target: workspace + "/.devcontainer", ReadOnly: true},
 	}
-	if s.HasGit {
+	if s.Volume {
+		dev.Volumes = volumeWorkspace(&dev, s, workspace)
+	} else if s.HasGit {
 		// .git is a mount point of its own, so the agent cannot rename it
 		// (and the read-only hooks and config with it) and put a folder of
 		// its own in its place.
 		dev.Volumes = append(dev.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: "../.git", Target: workspace + "/.git"})
 	}
-	if s.HasGitHooks {
+	if s.HasGitHooks && !s.Volume {
 		dev.Volumes = append(dev.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: "../.git/hooks", Target: workspace + "/.git/hooks", ReadOnly: true})
 	}
-	if s.HasGitConfig {
+	if s.HasGitConfig && !s.Volume {
 		dev.Volumes = append(dev.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: "../.git/config", Target: workspace + "/.git/config", ReadOnly: true})
 	}
 	p := &types.Project{
 		Services: types.Services{},
 		Networks: types.Networks{internalNetwork: types.NetworkConfig{Internal: true}},
 		Volumes:  types.Volumes{},
+	}
+	if s.Volume {
+		p.Volumes[contract.WorkspaceVolume] = types.VolumeConfig{}
+	}
+	if s.Sudo {
+		dev.SecurityOpt = nil // sudo is a setuid program
 	}
 	for _, v := range s.userVolumes() {
 		dev.Volumes = append(dev.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeVolume, Source: v.Name, Target: home + "/" + v.Dir})
@@ -173,6 +181,29 @@ func composeProject(s *spec) *types.Project {
 	return p
 }
 
+// volumeWorkspace makes dev's workspace the box's own clone: a named
+// volume, filled on dev's first start by its main process (root, before
+// anyone can exec in) from the host's .git, which is mounted read-only
+// under a folder only root can enter. The clone needs no network, and
+// runs where VS Code's "Reopen in Container" and `devbox up` both start
+// dev. Nothing of the host is writable from dev.
+func volumeWorkspace(dev *types.ServiceConfig, s *spec, workspace string) []types.ServiceVolumeConfig {
+	// $$ is a literal $ for compose. The host's branches are host/NAME;
+	// the remote stays (only root can read its path), so `git status`
+	// compares with them. The clone becomes the user's last.
+	script := `set -eu; w=` + workspace + `; ` +
+		`if [ -z "$$(ls -A "$$w")" ]; then ` +
+		`git -c safe.directory='*' clone --quiet --no-hardlinks --origin ` + contract.HostRemote + ` ` + contract.WorkspaceSource + ` "$$w"; ` +
+		`chown -R ` + s.User + `: "$$w"; ` +
+		`echo "devbox: cloned the host's repository into the workspace volume"; fi; ` +
+		`exec sleep infinity`
+	dev.Command = types.ShellCommand{"/bin/sh", "-c", script}
+	return []types.ServiceVolumeConfig{
+		{Type: types.VolumeTypeVolume, Source: contract.WorkspaceVolume, Target: workspace},
+		{Type: types.VolumeTypeBind, Source: "../.git", Target: contract.WorkspaceSource, ReadOnly: true},
+	}
+}
+
 // gatewayService is the gateway: it owns the box's network namespace, on
 // the egress network and the services' internal one, and holds NET_ADMIN.
 // Its healthcheck passes once the firewall of its current start is applied
@@ -226,7 +257,12 @@ func composeFile(s *spec) ([]byte, error) {
 	} else {
 		b.WriteString(composeHeader)
 	}
-	if !s.HasGit {
+	if s.Volume {
+		b.WriteString("# The workspace is the box's own clone, in the volume " + contract.WorkspaceVolume + ": dev's first\n" +
+			"# start clones the host's .git (mounted read-only, root only) into it. The host\n" +
+			"# never reads the box's files, .devcontainer/ included: `devbox diff` and\n" +
+			"# `devbox pull` bring its commits back as verified git objects.\n")
+	} else if !s.HasGit {
 		b.WriteString("# The workspace had no .git directory when devbox init ran, so .git/hooks and\n" +
 			"# .git/config are not mounted read-only: run `devbox init --force` after `git init`.\n")
 	}

@@ -105,8 +105,16 @@ func checkGateway(t *testing.T, p *types.Project, dev, gw types.ServiceConfig) {
 	if dev.NetworkMode != "service:"+contract.GatewayService || len(dev.Networks) != 0 {
 		t.Errorf("dev: network_mode %q, networks %v; want only the gateway's namespace", dev.NetworkMode, keys(dev.Networks))
 	}
-	if len(dev.CapAdd) != 0 || !slices.Contains(dev.SecurityOpt, "no-new-privileges") {
+	// no-new-privileges goes (for sudo) only where nothing of the host
+	// is writable from dev: root could plant setuid files there.
+	writable := slices.ContainsFunc(dev.Volumes, func(v types.ServiceVolumeConfig) bool {
+		return v.Type == types.VolumeTypeBind && !v.ReadOnly
+	})
+	if len(dev.CapAdd) != 0 || writable && !slices.Contains(dev.SecurityOpt, "no-new-privileges") {
 		t.Errorf("dev: cap_add %v, security_opt %v", dev.CapAdd, dev.SecurityOpt)
+	}
+	if slices.ContainsFunc(dev.Volumes, func(v types.ServiceVolumeConfig) bool { return v.Source == contract.WorkspaceVolume }) && writable {
+		t.Errorf("dev: the volume workspace with a writable host path: %+v", dev.Volumes)
 	}
 	for _, c := range []string{"NET_ADMIN", "NET_RAW", "MKNOD"} {
 		if !slices.Contains(dev.CapDrop, c) {

@@ -45,7 +45,7 @@ func ownedKeys(compose bool) []struct {
 		// drops nothing of the user's.
 		keys = append(keys, k{"build", removeKey}, k{"image", removeKey}, k{"runArgs", removeKey},
 			k{"dockerComposeFile", composeFiles}, k{"service", replaceValue},
-			k{"workspaceFolder", replaceValue}, k{"shutdownAction", replaceValue})
+			k{"workspaceFolder", replaceValue}, k{"shutdownAction", replaceValue}, k{"overrideCommand", replaceValue})
 	} else {
 		keys = append(keys, k{"dockerComposeFile", removeKey}, k{"service", removeKey},
 			k{"runServices", removeKey}, k{"image", removeKey}, k{"build", replaceValue},
@@ -54,7 +54,9 @@ func ownedKeys(compose bool) []struct {
 	return append(keys,
 		k{"features", ownMembers},
 		k{"containerUser", replaceValue}, k{"remoteUser", replaceValue}, k{"updateRemoteUserUID", replaceValue},
-		k{"capAdd", unionStrings}, k{"securityOpt", unionStrings},
+		// securityOpt: devbox's no-new-privileges goes with --sudo (sudo
+		// is setuid), the user's other entries stay.
+		k{"capAdd", unionStrings}, k{"securityOpt", ownEntries},
 		k{"postStartCommand", replaceValue}, k{"waitFor", replaceValue},
 		k{"mounts", ownEntries},
 		k{"hostRequirements", ownMembers},
@@ -64,7 +66,7 @@ func ownedKeys(compose bool) []struct {
 
 // ownedEntry reports whether an entry of mounts or runArgs is one devbox
 // makes, so a regeneration replaces it instead of duplicating it.
-var ownedEntry = regexp.MustCompile(`^(source=devbox-|source=\$\{localWorkspaceFolder\}/(\.devcontainer|\.git|\.git/hooks|\.git/config),)|` + devboxRunArg.String())
+var ownedEntry = regexp.MustCompile(`^(source=devbox-|source=\$\{localWorkspaceFolder\}/(\.devcontainer|\.git|\.git/hooks|\.git/config),)|^no-new-privileges$|` + devboxRunArg.String())
 
 // parseDevcontainer parses devcontainer.json (HuJSON), reporting errors as
 // file:line:col.

@@ -13,4 +13,11 @@
 // package templates; the allowlist format and its validation belong to
 // package firewall/allowlist. It must not start containers or run external programs:
 // that is package lifecycle's work.
+//
+// Two workspace layouts: bind (dev mounts the host's folder, with .git's
+// hooks and config and .devcontainer/ read-only) and volume (dev works on
+// its own clone in a named volume, cloned by dev's main process on its
+// first start from the host's .git, mounted read-only in a root-only
+// folder; nothing of the host is writable from dev). Only the volume
+// layout may give the user sudo (and drop no-new-privileges for dev).
 package generator

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/tailscale/hujson"
+
+	"github.com/devbox-sandbox/devbox/internal/contract"
 )
 
 // userDevcontainer is a devcontainer.json a user has edited after init:
@@ -286,4 +288,86 @@ func TestForceKeepsGatewayLayout(t *testing.T) {
 		t.Errorf("capAdd after --force: %v, want the user's SYS_PTRACE", cfg.CapAdd)
 	}
 	validateSchema(t, []byte(got))
+}
+
+// TestForceToSudo: `init --force --workspace volume --sudo` over a
+// default workspace drops no-new-privileges from devcontainer.json (sudo
+// is setuid; the CLI applies securityOpt to compose's dev too), keeps the
+// user's other securityOpt entries and comments; back without --sudo, it
+// returns.
+func TestForceToSudo(t *testing.T) {
+	ws := newWorkspace(t, "to-sudo", true)
+	if _, err := Init(Options{Workspace: ws}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(ws, DirName, "devcontainer.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(data), `"securityOpt": ["no-new-privileges"],`, `"securityOpt": ["no-new-privileges", "label=disable"], // ours`, 1)
+	if edited == string(data) {
+		t.Fatalf("no securityOpt line to edit in:\n%s", data)
+	}
+	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, sudo := range []bool{true, false} {
+		if _, err := Init(Options{Workspace: ws, Force: true, WorkspaceMode: WorkspaceVolume, Sudo: sudo}); err != nil {
+			t.Fatal(err)
+		}
+		var cfg struct {
+			SecurityOpt         []string `json:"securityOpt"`
+			UpdateRemoteUserUID bool     `json:"updateRemoteUserUID"`
+		}
+		out, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		std, err := hujson.Standardize(bytes.Clone(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(std, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		nnp := strings.Contains(strings.Join(cfg.SecurityOpt, " "), "no-new-privileges")
+		if nnp == sudo || !strings.Contains(strings.Join(cfg.SecurityOpt, " "), "label=disable") || cfg.UpdateRemoteUserUID {
+			t.Errorf("sudo %v: securityOpt %v, updateRemoteUserUID %v\n%s", sudo, cfg.SecurityOpt, cfg.UpdateRemoteUserUID, out)
+		}
+		if !strings.Contains(string(out), "// ours") {
+			t.Errorf("sudo %v: the user's comment is gone:\n%s", sudo, out)
+		}
+	}
+}
+
+// TestForceKeepsVolume: `init --force` without --workspace keeps a volume
+// workspace one (a regeneration must not hand the host's folder to a box
+// that had none of it); --workspace bind changes it.
+func TestForceKeepsVolume(t *testing.T) {
+	ws := newWorkspace(t, "keeps-volume", true)
+	if _, err := Init(Options{Workspace: ws, WorkspaceMode: WorkspaceVolume}); err != nil {
+		t.Fatal(err)
+	}
+	compose := filepath.Join(ws, DirName, "compose.yaml")
+	volume := func() bool {
+		data, err := os.ReadFile(compose)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Contains(string(data), "source: "+contract.WorkspaceVolume)
+	}
+	r, err := Init(Options{Workspace: ws, Force: true, Languages: []string{"python@system"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !volume() || !strings.Contains(strings.Join(r.Notes, "\n"), "kept --workspace volume") {
+		t.Errorf("init --force dropped the volume workspace (notes %q)", r.Notes)
+	}
+	if _, err := Init(Options{Workspace: ws, Force: true, WorkspaceMode: WorkspaceBind}); err != nil {
+		t.Fatal(err)
+	}
+	if volume() {
+		t.Error("--workspace bind kept the volume workspace")
+	}
 }

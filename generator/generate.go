@@ -114,6 +114,10 @@ func removalChanges(removed []string) []string {
 // writing anything. With o.Force, an existing devcontainer.json is edited
 // rather than replaced (see Init).
 func Generate(o Options) (*Result, error) {
+	keptVolume := o.WorkspaceMode == "" && o.Force && isVolumeWorkspace(o.Workspace)
+	if keptVolume {
+		o.WorkspaceMode = WorkspaceVolume
+	}
 	s, err := resolve(o)
 	if err != nil {
 		return nil, err
@@ -153,6 +157,10 @@ func Generate(o Options) (*Result, error) {
 	s.HasGit = isDir(filepath.Join(s.Workspace, ".git"))
 	s.HasGitHooks = s.HasGit && isDir(filepath.Join(s.Workspace, ".git", "hooks"))
 	s.HasGitConfig = s.HasGit && isFile(filepath.Join(s.Workspace, ".git", "config"))
+	if s.Volume && !s.HasGit {
+		return nil, inputErrorf("--workspace volume: %s has no .git directory to clone the box's workspace from: run `git init` and commit first "+
+			"(a .git file, as in a linked worktree or a submodule, is not supported)", s.Workspace)
+	}
 
 	files, err := s.render()
 	if err != nil {
@@ -161,6 +169,13 @@ func Generate(o Options) (*Result, error) {
 	bins, notes, err := s.firewallBinaries()
 	if err != nil {
 		return nil, err
+	}
+	if keptVolume {
+		notes = append(notes, "kept --workspace volume, as the existing compose.yaml has it (--workspace bind changes it)")
+	}
+	if s.Volume {
+		notes = append(notes, "--workspace volume: the box clones this repository's commits on its first start; "+
+			"uncommitted and untracked files stay here (commit what the agent needs), and its work comes back with `devbox pull`")
 	}
 	r := &Result{Dir: dir, Files: append(files, bins...), Notes: notes}
 	if existing == nil {
@@ -254,4 +269,16 @@ func isDir(path string) bool {
 func isFile(path string) bool {
 	info, err := os.Stat(path)
 	return err == nil && info.Mode().IsRegular()
+}
+
+// isVolumeWorkspace reports whether the workspace's existing compose.yaml
+// gives dev the volume workspace: `init --force` keeps that mode unless
+// --workspace says otherwise, so a regeneration never shares the host's
+// folder with a box that had none of it.
+func isVolumeWorkspace(workspace string) bool {
+	if workspace == "" {
+		workspace = "."
+	}
+	data, err := os.ReadFile(filepath.Join(workspace, DirName, "compose.yaml"))
+	return err == nil && strings.Contains(string(data), "\n  "+contract.WorkspaceVolume+":")
 }

@@ -50,6 +50,8 @@ var combinations = []combination{
 	}},
 	{name: "largest", git: true, opts: largestOptions()},
 	{name: "vendor-gateway", git: true, opts: Options{VendorGateway: true, BaseImage: "debian:trixie-slim"}},
+	{name: "volume-workspace", git: true, opts: Options{WorkspaceMode: WorkspaceVolume}},
+	{name: "volume-sudo", git: true, opts: Options{Agent: "none", WorkspaceMode: WorkspaceVolume, Sudo: true, Services: []string{"redis"}}},
 	{name: "pinned-gateway", git: true, opts: Options{
 		Agent: "none", GatewayImage: "registry.example/devbox/gateway@sha256:" + strings.Repeat("ab", 32),
 	}},

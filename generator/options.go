@@ -81,6 +81,13 @@ type Options struct {
 	// HostArch is the architecture whose binary is required; empty means
 	// the one devbox runs on.
 	HostArch string
+	// WorkspaceMode is where dev's workspace lives: "bind" (the host's
+	// folder, the default) or "volume" (the box's own clone in a named
+	// volume; the host shares no writable path with dev).
+	WorkspaceMode string
+	// Sudo gives the non-root user passwordless sudo in dev; allowed only
+	// with the volume workspace.
+	Sudo bool
 	// Out receives the file listing of a dry run.
 	Out io.Writer
 }
@@ -90,6 +97,12 @@ const (
 	DefaultAgent     = "claude"
 	DefaultBaseImage = "debian:bookworm-slim"
 	DefaultUser      = "dev"
+)
+
+// Workspace modes (Options.WorkspaceMode).
+const (
+	WorkspaceBind   = "bind"
+	WorkspaceVolume = "volume"
 )
 
 // spec is Options validated and resolved: everything the files are made of.
@@ -124,6 +137,8 @@ type spec struct {
 	Vendor       bool   // .devcontainer/gateway/ holds the image's build
 	Publish      []int
 	GoVersion    string // installed by the Dockerfile from the Go module proxy
+	Volume       bool   // the workspace is the box's own clone in a named volume
+	Sudo         bool   // the user has passwordless sudo (Volume only)
 }
 
 // feature is a Dev Container feature and its options.
@@ -242,6 +257,9 @@ func resolve(o Options) (*spec, error) {
 		s.Features = append([]feature{{Ref: contract.FirewallFeatureRef, Options: map[string]string{}}}, s.Features...)
 	}
 
+	if err := s.resolveWorkspace(o); err != nil {
+		return nil, err
+	}
 	if err := s.resolveServices(o); err != nil {
 		return nil, err
 	}
@@ -252,6 +270,27 @@ func resolve(o Options) (*spec, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// resolveWorkspace checks --workspace and --sudo.
+func (s *spec) resolveWorkspace(o Options) error {
+	switch o.WorkspaceMode {
+	case "", WorkspaceBind:
+	case WorkspaceVolume:
+		if !s.Gateway {
+			return inputErrorf("--workspace volume needs the gateway layout: drop --single-container")
+		}
+		s.Volume = true
+	default:
+		return inputErrorf("invalid --workspace %q: expected %s (the host's folder, shared with the box) or %s (the box's own clone in a named volume)",
+			o.WorkspaceMode, WorkspaceBind, WorkspaceVolume)
+	}
+	if o.Sudo && !s.Volume {
+		return inputErrorf("--sudo needs --workspace volume: with the host's folder mounted in the box, root in the box " +
+			"could plant setuid-root programs or device files in your repository, which would then work on the host")
+	}
+	s.Sudo = o.Sudo
+	return nil
 }
 
 // resolveGateway works out where the gateway's image comes from.

@@ -88,6 +88,8 @@ type devcontainerData struct {
 	RunArgs         []string
 	GPU             bool
 	Extensions      []string
+	Volume          bool
+	Sudo            bool
 }
 
 // noGitNote explains a missing protection instead of silently leaving it out.
@@ -98,11 +100,12 @@ func (s *spec) devcontainerData() devcontainerData {
 		box:  theBox,
 		Name: s.Name, Compose: s.compose(), Gateway: s.Gateway, WorkspaceFolder: "/workspaces/" + s.Name,
 		Features: s.Features, User: s.User, GPU: s.GPU, Extensions: s.Extensions,
+		Volume: s.Volume, Sudo: s.Sudo,
 	}
 	if d.Extensions == nil {
 		d.Extensions = []string{}
 	}
-	if !s.HasGit {
+	if !s.HasGit && !s.Volume {
 		d.NoGitNote = noGitNote
 	}
 	if d.Compose {
@@ -166,10 +169,15 @@ type dockerfileData struct {
 	UserDirs    []string
 	HistoryDir  string
 	Agent       *agent
+	Sudo        bool
+	SourceDir   string // the volume workspace's root-only clone source folder
 }
 
 func (s *spec) dockerfileData() dockerfileData {
-	d := dockerfileData{box: theBox, Gateway: s.Gateway, BaseImage: s.BaseImage, User: s.User, AptPackages: s.AptPackages, GoVersion: s.GoVersion, HistoryDir: historyDir, Agent: s.Agent}
+	d := dockerfileData{box: theBox, Gateway: s.Gateway, BaseImage: s.BaseImage, User: s.User, AptPackages: s.AptPackages, GoVersion: s.GoVersion, HistoryDir: historyDir, Agent: s.Agent, Sudo: s.Sudo}
+	if s.Volume {
+		d.SourceDir = contract.WorkspaceSourceDir
+	}
 	for _, v := range s.userVolumes() {
 		d.UserDirs = append(d.UserDirs, v.Dir)
 	}

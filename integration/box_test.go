@@ -17,6 +17,7 @@ type boxKind struct {
 	init     []string // devbox init flags besides the base image
 	images   []string // images to make before up
 	services bool     // compose, with postgres and redis
+	volume   bool     // --workspace volume: no host folder in dev
 }
 
 var boxKinds = []boxKind{

@@ -156,8 +156,8 @@ func (w *workspace) devContainer(t *testing.T) string {
 func (w *workspace) remove(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if res, err := w.devbox("down", "--volumes"); err != nil {
-		t.Logf("cleanup: devbox down --volumes: %v\n%s", err, combined(res))
+	if res, err := w.devbox("down", "--volumes", "--discard-work"); err != nil {
+		t.Logf("cleanup: devbox down --volumes --discard-work: %v\n%s", err, combined(res))
 	}
 	w.removeLeftovers(ctx, t.Logf)
 	if left := w.containers(ctx); len(left) > 0 {

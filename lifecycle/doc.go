@@ -74,6 +74,16 @@
 // ("devbox: waiting for the firewall of ..."). It never writes to the
 // process's own os.Stdout or os.Stderr.
 //
+// Volume workspaces (`devbox init --workspace volume`): Pull (`devbox pull`
+// and `devbox diff`) brings the box's work into the host's repository as a
+// git bundle made in the box, read through an exec's stdout under a size
+// and time cap and treated as hostile: its header parsed by package
+// gitsafe, its pack indexed by `git index-pack --strict`, its refs checked
+// and set under refs/devbox/ only, every host git run without hooks or
+// fsmonitor, and all box text sanitised. Push sends a host branch the other
+// way, into the box's refs/remotes/host/. Reset and Down with volumes name
+// the box's work they would delete and refuse it unasked.
+//
 // It must not write into a workspace's .devcontainer/ (the generator owns
 // those files; ChangePolicy runs the edit its caller gives) nor touch the
 // firewall rules (the in-container init-firewall owns them); it reads the

@@ -15,6 +15,10 @@ import (
 type DownOptions struct {
 	Workspace string
 	Volumes   bool // also remove the named volumes the box uses
+	// DiscardWork lets Volumes delete a volume workspace's unpulled
+	// commits and uncommitted files; without it that is refused with a
+	// WorkAtRiskError.
+	DiscardWork bool
 }
 
 // Resource is a thing on the engine that an operation stopped or
@@ -51,6 +55,17 @@ func (m *Manager) Down(ctx context.Context, opts DownOptions) (*DownResult, erro
 		// dev removed by hand: its project's gateway and services remain.
 		if box, err = orphanedProject(ctx, eng, ws, m.loadState(ws, "")); err != nil {
 			return res, err
+		}
+	}
+	if opts.Volumes && !opts.DiscardWork {
+		work := m.workAtRisk(ctx, eng, ws, box)
+		if work == nil { // no dev container mounts one: a volume may be left all the same
+			if name := m.leftWorkspaceVolume(ctx, eng, ws, box); name != "" {
+				work = &WorkAtRisk{Volume: name, Unknown: "its dev container is gone, so devbox cannot look into it"}
+			}
+		}
+		if !work.Empty() {
+			return nil, &WorkAtRiskError{Work: work}
 		}
 	}
 	if box != nil {

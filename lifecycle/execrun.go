@@ -61,6 +61,9 @@ func run(ctx context.Context, eng Engine, id string, p process) (int, error) {
 		return -1, execError(ctx, eng, id, fmt.Errorf("start exec in %s: %w", shortID(id), err))
 	}
 	defer att.Close()
+	// A cancelled ctx ends the wait for output too (Exec passes one that
+	// is never cancelled; pull bounds the box's time with it).
+	defer context.AfterFunc(ctx, func() { att.Close() })()
 	if p.Started != nil {
 		p.Started(created.ID)
 	}

@@ -16,6 +16,10 @@ type ResetOptions struct {
 	Workspace string
 	// Confirm asks the user; nil means yes (--yes).
 	Confirm func(prompt string) (bool, error)
+	// DiscardWork lets a reset without Confirm delete a volume
+	// workspace's unpulled commits and uncommitted files; without it that
+	// reset is refused with a WorkAtRiskError.
+	DiscardWork bool
 }
 
 // ErrResetDeclined is returned when the user answers no.
@@ -60,10 +64,17 @@ func (m *Manager) Reset(ctx context.Context, opts ResetOptions) (*ResetResult, e
 		return nil, err
 	}
 	images := builtImages(box)
+	work := m.workAtRisk(ctx, eng, ws, box)
+	if opts.Confirm == nil && !opts.DiscardWork && !work.Empty() {
+		return nil, &WorkAtRiskError{Work: work}
+	}
 	if opts.Confirm != nil {
 		what := "nothing exists yet; it will be built from scratch"
 		if box != nil {
 			what = fmt.Sprintf("%d container(s), their volumes and %d built image(s) will be removed", len(box.All()), len(images))
+		}
+		if !work.Empty() {
+			what += "; LOST with them: " + work.String()
 		}
 		ok, err := opts.Confirm(fmt.Sprintf("Reset the box of %s? %s, then it is rebuilt without cache. [y/N] ", ws.Dir, what))
 		if err != nil {

@@ -210,3 +210,20 @@ func GatewayImage(version string) string {
 	}
 	return GatewayImageRepo + ":" + GatewayDevelTag
 }
+
+// The volume workspace (`devbox init --workspace volume`): the box works on
+// its own clone in a named volume, filled on dev's first start from the
+// host's .git, which dev sees read-only under a folder only root can enter.
+const (
+	// WorkspaceVolume is the compose volume holding the box's clone,
+	// mounted at the workspace folder in dev.
+	WorkspaceVolume = "devbox-workspace"
+	// WorkspaceSourceDir is the root-only (0700) folder of the image under
+	// which the host's .git is mounted read-only.
+	WorkspaceSourceDir = "/var/lib/devbox-source"
+	// WorkspaceSource is the clone's source in dev: the host's .git.
+	WorkspaceSource = WorkspaceSourceDir + "/git"
+	// HostRemote names the host's branches in the box's clone
+	// (refs/remotes/host/*); the remote itself is not configured.
+	HostRemote = "host"
+)

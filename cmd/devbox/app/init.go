@@ -46,6 +46,8 @@ func newInitCommand(env Env) *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the files instead of writing them"},
 			&cli.StringFlag{Name: "gateway-image", Usage: "the gateway's image, pinned as `REF@sha256:DIGEST` (default: devbox's own, by its version's tag)"},
 			&cli.BoolFlag{Name: "vendor-gateway", Usage: "write the gateway image's Dockerfile and init-firewall binaries into .devcontainer/gateway/ (for teams without a registry)"},
+			&cli.StringFlag{Name: "workspace", Usage: "where the box works: `MODE` bind (your folder, shared with the box; the default) or volume (the box's own clone in a named volume; its commits come back with `devbox pull`); --force keeps an existing workspace's mode"},
+			&cli.BoolFlag{Name: "sudo", Usage: "give the box's user passwordless sudo (only with --workspace volume)"},
 			&cli.StringFlag{Name: "firewall-binary", Usage: "with --vendor-gateway or --single-container: use the init-firewall binary at `PATH` for this machine's architecture"},
 		},
 		Action: func(c *cli.Context) error {
@@ -74,6 +76,8 @@ func newInitCommand(env Env) *cli.Command {
 				FirewallBinary:  c.String("firewall-binary"),
 				GatewayImage:    c.String("gateway-image"),
 				VendorGateway:   c.Bool("vendor-gateway"),
+				WorkspaceMode:   c.String("workspace"),
+				Sudo:            c.Bool("sudo"),
 				Out:             env.Out,
 			}
 			res, recorded, err := initAndTrust(newManager(env), opts)

@@ -19,6 +19,7 @@ func resetCommand(env Env, m *lifecycle.Manager) *cli.Command {
 		Flags: []cli.Flag{
 			workspaceFlag(),
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
+			&cli.BoolFlag{Name: "discard-work", Usage: "with --yes: delete a volume workspace's unpulled commits and uncommitted files too"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
 			firewallTimeoutFlag(),
 		},
@@ -26,7 +27,7 @@ func resetCommand(env Env, m *lifecycle.Manager) *cli.Command {
 			if c.NArg() > 0 {
 				return Usagef("reset takes no arguments (got %q)", c.Args().First())
 			}
-			opts := lifecycle.ResetOptions{Workspace: c.String("workspace-folder")}
+			opts := lifecycle.ResetOptions{Workspace: c.String("workspace-folder"), DiscardWork: c.Bool("discard-work")}
 			if !c.Bool("yes") {
 				if !isTerminal(env.In) {
 					return Usagef("reset removes containers, volumes and images: pass --yes when not on a terminal")
