@@ -29,6 +29,7 @@ func testLivePolicy(t *testing.T, w *workspace, kind boxKind) {
 	}
 	t.Cleanup(func() {
 		_ = os.WriteFile(path, orig, 0o644)
+		w.trust(t) // a hand edit, as the user accepts it
 		if res, err := w.policy("reload"); err != nil {
 			t.Errorf("put the policy back: %v\n%s", err, combined(res))
 		}
@@ -100,6 +101,7 @@ sys.exit(2)`
 		if err := os.WriteFile(path, orig, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		w.trust(t)
 		if res, err := w.policy("reload"); err != nil {
 			t.Fatalf("devbox policy reload: %v\n%s", err, combined(res))
 		}
