@@ -60,6 +60,9 @@ func (m *Manager) exec(ctx context.Context, dir, user string, cmd func(*target) 
 	if err != nil {
 		return -1, err
 	}
+	if err := m.checkHost(ws.Dir, t.Inspect.Mounts); err != nil {
+		return -1, err
+	}
 	if err := m.checkFirewall(ctx, eng, t); err != nil {
 		return -1, err
 	}

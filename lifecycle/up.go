@@ -91,6 +91,9 @@ func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 		return nil, err
 	}
 	defer eng.Close()
+	if err := m.checkBoxHost(ctx, eng, ws); err != nil {
+		return nil, err
+	}
 	if !opts.Rebuild && !opts.NoCache {
 		if res, err := m.upFast(ctx, eng, ws); res != nil || err != nil {
 			return withWorkspace(res, ws), err

@@ -1,0 +1,188 @@
+package hostcheck
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// repo makes a workspace with a .git folder as `git init` leaves it.
+func repo(t *testing.T, ws string) {
+	mkdir(t, ws, ".git/hooks")
+	mkdir(t, ws, ".git/objects/info")
+	write(t, ws, ".git/HEAD", "ref: refs/heads/main\n")
+	write(t, ws, ".git/config", "[core]\n\tbare = false\n")
+	write(t, ws, ".git/hooks/pre-commit.sample", "#!/bin/sh\n")
+}
+
+// submodule adds a submodule checkout at sub, with its git folder under
+// .git/modules.
+func submodule(t *testing.T, ws, sub string) {
+	mkdir(t, ws, ".git/modules/"+sub+"/hooks")
+	write(t, ws, ".git/modules/"+sub+"/HEAD", "ref: refs/heads/main\n")
+	write(t, ws, ".git/modules/"+sub+"/config", "[core]\n\tworktree = ../../../"+sub+"\n")
+	mkdir(t, ws, sub)
+	write(t, ws, sub+"/.git", "gitdir: ../.git/modules/"+sub+"\n")
+}
+
+// mounted is what devbox init mounts read-only for the workspaces below.
+var mounted = Protected{".devcontainer", ".vscode", ".git/hooks", ".git/config", ".git/modules/lib/config", ".git/modules/lib/hooks"}
+
+func TestCheckGit(t *testing.T) {
+	home := t.TempDir()
+	for _, tt := range []struct {
+		name  string
+		setup func(t *testing.T, ws string)
+		prot  Protected
+		want  string // "" means accepted
+	}{
+		{"no .git", func(*testing.T, string) {}, mounted, ""},
+		{"fresh repository", repo, mounted, ""},
+		{"fresh repository, mounts unknown", repo, nil, ""},
+		{"submodule mounted", func(t *testing.T, ws string) { repo(t, ws); submodule(t, ws, "lib") }, mounted, ""},
+		{"commondir", func(t *testing.T, ws string) {
+			repo(t, ws)
+			write(t, ws, ".git/commondir", "../.evil\n")
+		}, mounted, ".git/commondir: makes host git read its config"},
+		{"commondir, mounts unknown", func(t *testing.T, ws string) {
+			repo(t, ws)
+			write(t, ws, ".git/commondir", "../.evil\n")
+		}, nil, ".git/commondir"},
+		{"submodule config planted", func(t *testing.T, ws string) {
+			repo(t, ws)
+			submodule(t, ws, "evil")
+		}, mounted, ".git/modules/evil/config: is read by host git"},
+		{"nested submodule config planted", func(t *testing.T, ws string) {
+			repo(t, ws)
+			submodule(t, ws, "lib")
+			mkdir(t, ws, ".git/modules/lib/modules/deep")
+			write(t, ws, ".git/modules/lib/modules/deep/HEAD", "x")
+			write(t, ws, ".git/modules/lib/modules/deep/config", "[core]\n\tfsmonitor = touch /tmp/x\n")
+		}, mounted, ".git/modules/lib/modules/deep/config"},
+		{"submodule hook planted", func(t *testing.T, ws string) {
+			repo(t, ws)
+			submodule(t, ws, "lib")
+			write(t, ws, ".git/modules/lib/hooks/post-checkout", "#!/bin/sh\n")
+		}, Protected{".git/hooks", ".git/config", ".git/modules/lib/config"}, ".git/modules/lib/hooks/post-checkout: is a git hook"},
+		{"alternates", func(t *testing.T, ws string) {
+			repo(t, ws)
+			write(t, ws, ".git/objects/info/alternates", "/tmp/evil/objects\n")
+		}, mounted, ".git/objects/info/alternates"},
+		{"alternates mounted", func(t *testing.T, ws string) {
+			repo(t, ws)
+			write(t, ws, ".git/objects/info/alternates", "/srv/shared/objects\n")
+		}, append(Protected{".git/objects/info/alternates"}, mounted...), ""},
+		{"config.worktree", func(t *testing.T, ws string) {
+			repo(t, ws)
+			write(t, ws, ".git/config.worktree", "[core]\n\tfsmonitor = x\n")
+		}, mounted, ".git/config.worktree"},
+		{"worktree commondir redirected", func(t *testing.T, ws string) {
+			repo(t, ws)
+			mkdir(t, ws, ".git/worktrees/wt")
+			write(t, ws, ".git/worktrees/wt/commondir", "../../../evil\n")
+		}, nil, ".git/worktrees/wt/commondir: points the worktree's git"},
+		{"worktree commondir as git writes it", func(t *testing.T, ws string) {
+			repo(t, ws)
+			mkdir(t, ws, ".git/worktrees/wt")
+			write(t, ws, ".git/worktrees/wt/commondir", "../..\n")
+		}, mounted, ""},
+		{"nested .git folder", func(t *testing.T, ws string) {
+			repo(t, ws)
+			mkdir(t, ws, "src/vendor/x/.git")
+			write(t, ws, "src/vendor/x/.git/config", "[core]\n\tfsmonitor = touch /tmp/x\n")
+		}, mounted, "src/vendor/x/.git: is a nested git repository"},
+		{"nested .GIT, another case", func(t *testing.T, ws string) {
+			repo(t, ws)
+			mkdir(t, ws, "a/.GIT")
+		}, nil, "a/.GIT: is a nested git repository"},
+		{"nested .git file pointing outside .git/modules", func(t *testing.T, ws string) {
+			repo(t, ws)
+			mkdir(t, ws, "a")
+			write(t, ws, "a/.git", "gitdir: ../evil\n")
+		}, mounted, "a/.git: is a nested git repository"},
+		{"nested .git symlink", func(t *testing.T, ws string) {
+			repo(t, ws)
+			mkdir(t, ws, "a")
+			symlink(t, "/tmp", filepath.Join(ws, "a", ".git"))
+		}, mounted, "a/.git: is a nested git repository"},
+		{"hooksPath in the work tree", func(t *testing.T, ws string) {
+			repo(t, ws)
+			write(t, ws, ".git/config", "[core]\n\tbare = false\n\thooksPath = .husky/_\n")
+			mkdir(t, ws, ".husky/_")
+		}, mounted, ".git/config:3: core.hooksPath = .husky/_"},
+		{"hooksPath mounted", func(t *testing.T, ws string) {
+			repo(t, ws)
+			write(t, ws, ".git/config", "[core]\n\thooksPath = \"./.husky/_\"\n")
+			mkdir(t, ws, ".husky/_")
+		}, append(Protected{".husky/_"}, mounted...), ""},
+		{"hooksPath outside the work tree", func(t *testing.T, ws string) {
+			repo(t, ws)
+			write(t, ws, ".git/config", "[core]\n\thooksPath = /etc/git-hooks\n")
+		}, mounted, ""},
+		{"hooksPath in the global configuration", func(t *testing.T, ws string) {
+			repo(t, ws)
+			write(t, home, ".gitconfig", "[user]\n\tname = x\n[Core]\n  HooksPath = githooks ; team hooks\n")
+			t.Cleanup(func() { write(t, home, ".gitconfig", "") })
+		}, mounted, ".gitconfig:4: core.hooksPath = githooks"},
+		{"worktree .git file mounted", func(t *testing.T, ws string) {
+			write(t, ws, ".git", "gitdir: /srv/main/.git/worktrees/wt\n")
+		}, Protected{".git", ".devcontainer"}, ""},
+		{"worktree .git file not mounted", func(t *testing.T, ws string) {
+			write(t, ws, ".git", "gitdir: /srv/main/.git/worktrees/wt\n")
+		}, Protected{".devcontainer"}, ".git: is a .git file"},
+		{"worktree .git file into the workspace", func(t *testing.T, ws string) {
+			write(t, ws, ".git", "gitdir: evil\n")
+		}, nil, "inside the workspace"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ws := t.TempDir()
+			tt.setup(t, ws)
+			check(t, CheckGit(ws, home, tt.prot), tt.want)
+		})
+	}
+}
+
+func TestCheckVSCodeTasks(t *testing.T) {
+	const folderOpen = `{
+  // a comment
+  "version": "2.0.0",
+  "tasks": [{"label": "x", "command": "touch /tmp/m", "runOptions": {"runOn": "folderOpen"},},],
+}`
+	for _, tt := range []struct {
+		name, tasks string
+		prot        Protected
+		want        string
+	}{
+		{"none", "", Protected{}, ""},
+		{"default run", `{"tasks": [{"label": "build", "runOptions": {"runOn": "default"}}]}`, Protected{}, ""},
+		{"folderOpen", folderOpen, Protected{".devcontainer"}, `.vscode/tasks.json: has a task with "runOn": "folderOpen"`},
+		{"folderOpen, .vscode mounted", folderOpen, Protected{".vscode"}, ""},
+		{"unreadable", `{"tasks": [`, Protected{}, ".vscode/tasks.json: cannot be read"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ws := t.TempDir()
+			if tt.tasks != "" {
+				mkdir(t, ws, ".vscode")
+				write(t, ws, ".vscode/tasks.json", tt.tasks)
+			}
+			check(t, CheckVSCodeTasks(ws, tt.prot), tt.want)
+		})
+	}
+}
+
+func TestConfigValue(t *testing.T) {
+	for _, tt := range []struct {
+		conf, want string
+		line       int
+	}{
+		{"[core]\n\thooksPath = a\n", "a", 2},
+		{"[core]\nhooksPath=a\n[core]\n\thookspath = \"b c\"\n", "b c", 4},
+		{"[alias]\n\thooksPath = a\n", "", 0},
+		{"[core] hooksPath = x # comment\n", "x", 1},
+		{"[core \"sub\"]\n\thooksPath = a\n", "", 0},
+	} {
+		v, line, _ := ConfigValue([]byte(tt.conf), "core", "hookspath")
+		if v != tt.want || line != tt.line {
+			t.Errorf("%q: got %q at %d, want %q at %d", tt.conf, v, line, tt.want, tt.line)
+		}
+	}
+}
