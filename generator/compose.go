@@ -81,6 +81,9 @@ func composeProject(s *spec) *types.Project {
 	if s.HasGitConfig {
 		dev.Volumes = append(dev.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: "../.git/config", Target: workspace + "/.git/config", ReadOnly: true})
 	}
+	for _, ro := range s.ReadOnly {
+		dev.Volumes = append(dev.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: "../" + ro.Rel, Target: workspace + "/" + ro.Rel, ReadOnly: true})
+	}
 	p := &types.Project{
 		Services: types.Services{},
 		Networks: types.Networks{internalNetwork: types.NetworkConfig{Internal: true}},
@@ -222,9 +225,8 @@ func composeFile(s *spec) ([]byte, error) {
 	} else {
 		b.WriteString(composeHeader)
 	}
-	if !s.HasGit {
-		b.WriteString("# The workspace had no .git directory when devbox init ran, so .git/hooks and\n" +
-			"# .git/config are not mounted read-only: run `devbox init --force` after `git init`.\n")
+	if note := s.gitNote(); note != "" {
+		b.WriteString(wrapComment(note))
 	}
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)

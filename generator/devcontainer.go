@@ -63,8 +63,27 @@ func ownedKeys(compose bool) []struct {
 }
 
 // ownedEntry reports whether an entry of mounts or runArgs is one devbox
-// makes, so a regeneration replaces it instead of duplicating it.
-var ownedEntry = regexp.MustCompile(`^(source=devbox-|source=\$\{localWorkspaceFolder\}/(\.devcontainer|\.git|\.git/hooks|\.git/config),)|` + devboxRunArg.String())
+// makes, so a regeneration replaces it instead of duplicating it: a volume
+// of devbox's, the .git mount point, a workspace path mounted read-only at
+// the same place in the box, or a runArgs entry of one of init's flags.
+var ownedEntry entryMatcher
+
+type entryMatcher struct{}
+
+var ownedEntryRE = regexp.MustCompile(`^(source=devbox-|source=\$\{localWorkspaceFolder\}/\.git,)|` + devboxRunArg.String())
+
+// MatchString reports whether s is an entry devbox makes.
+func (entryMatcher) MatchString(s string) bool {
+	if ownedEntryRE.MatchString(s) {
+		return true
+	}
+	rest, ok := strings.CutPrefix(s, "source=${localWorkspaceFolder}/")
+	if !ok {
+		return false
+	}
+	src, rest, _ := strings.Cut(rest, ",")
+	return rest == "target=${containerWorkspaceFolder}/"+src+",type=bind,readonly"
+}
 
 // parseDevcontainer parses devcontainer.json (HuJSON), reporting errors as
 // file:line:col.

@@ -130,6 +130,9 @@ func Generate(o Options) (*Result, error) {
 	if err := hostcheck.CheckMountSources(s.Workspace); err != nil {
 		return nil, inputErrorf("%v", err)
 	}
+	if err := hostcheck.CheckCase(s.Workspace); err != nil {
+		return nil, inputErrorf("%v", err)
+	}
 	dir := filepath.Join(s.Workspace, DirName)
 	path := filepath.Join(dir, "devcontainer.json")
 	var existing []byte
@@ -153,6 +156,13 @@ func Generate(o Options) (*Result, error) {
 	s.HasGit = isDir(filepath.Join(s.Workspace, ".git"))
 	s.HasGitHooks = s.HasGit && isDir(filepath.Join(s.Workspace, ".git", "hooks"))
 	s.HasGitConfig = s.HasGit && isFile(filepath.Join(s.Workspace, ".git", "config"))
+	s.GitFile = isFile(filepath.Join(s.Workspace, ".git"))
+	if s.GitFile {
+		if _, err := hostcheck.ReadGitFile(filepath.Join(s.Workspace, ".git")); err != nil {
+			return nil, inputErrorf("%v", err)
+		}
+	}
+	s.ReadOnly = readOnlyPaths(s.Workspace, s.HasGit, s.GitFile)
 
 	files, err := s.render()
 	if err != nil {
@@ -219,6 +229,9 @@ func Init(o Options) (*Result, error) {
 		return r, printFiles(out, r)
 	}
 	if err := writeAll(r.Dir, r.Files, r.Removed); err != nil {
+		return nil, err
+	}
+	if err := makeVSCodeDir(filepath.Dir(r.Dir)); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -117,6 +117,8 @@ type spec struct {
 	HasGitHooks  bool
 	HasGitConfig bool
 	HasGit       bool
+	GitFile      bool           // .git is a file: a linked worktree
+	ReadOnly     []readOnlyPath // more workspace paths mounted read-only
 	HostArch     string
 	FirewallBin  string
 	Gateway      bool

@@ -90,8 +90,20 @@ type devcontainerData struct {
 	Extensions      []string
 }
 
-// noGitNote explains a missing protection instead of silently leaving it out.
-const noGitNote = "No .git directory when devbox init ran, so .git/hooks and .git/config are not mounted read-only; run `devbox init --force` after `git init`."
+// gitNote explains a missing protection instead of silently leaving it
+// out; "" when .git is a folder.
+func (s *spec) gitNote() string {
+	switch {
+	case s.HasGit:
+		return ""
+	case s.GitFile:
+		return "A linked worktree: .git is a file, mounted read-only, naming a git folder in the main repository, outside the workspace. " +
+			"Its config and hooks are out of the box's reach, and git in the box does not work here (that folder is not in the box)."
+	default:
+		return "No .git directory when devbox init ran, so .git/hooks and .git/config are not mounted read-only; run `devbox init --force` after `git init` " +
+			"(until then devbox exec and up refuse a .git the box could write)."
+	}
+}
 
 func (s *spec) devcontainerData() devcontainerData {
 	d := devcontainerData{
@@ -102,9 +114,7 @@ func (s *spec) devcontainerData() devcontainerData {
 	if d.Extensions == nil {
 		d.Extensions = []string{}
 	}
-	if !s.HasGit {
-		d.NoGitNote = noGitNote
-	}
+	d.NoGitNote = s.gitNote()
 	if d.Compose {
 		return d // mounts and limits are in compose.yaml
 	}
@@ -132,6 +142,9 @@ func (s *spec) devcontainerData() devcontainerData {
 	}
 	if s.HasGitConfig {
 		d.Mounts = append(d.Mounts, readOnly(".git/config", "Read-only: the agent cannot set core.hooksPath, core.fsmonitor or similar, which run programs on the host."))
+	}
+	for _, ro := range s.ReadOnly {
+		d.Mounts = append(d.Mounts, readOnly(ro.Rel, ro.Why))
 	}
 	for _, kv := range s.Sysctls {
 		d.RunArgs = append(d.RunArgs, "--sysctl="+kv.Key+"="+kv.Value)

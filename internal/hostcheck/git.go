@@ -40,6 +40,9 @@ func CheckWorkspace(workspace, home string, prot Protected) error {
 	if err := CheckMountSources(workspace); err != nil {
 		return err
 	}
+	if err := CheckCase(workspace); err != nil {
+		return err
+	}
 	if err := CheckGit(workspace, home, prot); err != nil {
 		return err
 	}
@@ -141,20 +144,26 @@ func checkGitDir(workspace, rel string, prot Protected) error {
 			return err
 		}
 	}
-	if rel != ".git" {
-		for _, name := range []string{"config", "commondir"} {
-			if err := mountable(name); err != nil {
-				return err
-			}
+	// .git/config and .git/hooks are mounted read-only when they exist at
+	// init; after a `git init` that came later, they are not.
+	for _, name := range []string{"config", "commondir"} {
+		if rel == ".git" && name == "commondir" {
+			continue // refused above
 		}
-		if err := checkHooks(workspace, path.Join(rel, "hooks"), prot); err != nil {
+		if err := mountable(name); err != nil {
 			return err
 		}
+	}
+	if err := checkHooks(workspace, path.Join(rel, "hooks"), prot); err != nil {
+		return err
+	}
+	if rel != ".git" {
+		return nil // SubmoduleGitDirs includes nested submodules
 	}
 	if err := checkWorktrees(workspace, path.Join(rel, "worktrees"), prot); err != nil {
 		return err
 	}
-	return checkModules(workspace, path.Join(rel, "modules"), prot)
+	return checkModules(workspace, prot)
 }
 
 // checkHooks refuses hooks (any file but git's *.sample) in a hooks folder
@@ -202,26 +211,10 @@ func checkWorktrees(workspace, rel string, prot Protected) error {
 	return nil
 }
 
-// checkModules checks every submodule's git folder under rel (they nest).
-func checkModules(workspace, rel string, prot Protected) error {
-	dir := filepath.Join(workspace, filepath.FromSlash(rel))
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		sub := path.Join(rel, e.Name())
-		if isGitDir(filepath.Join(dir, e.Name())) {
-			if err := checkGitDir(workspace, sub, prot); err != nil {
-				return err
-			}
-			continue
-		}
-		// A submodule named a/b has its git folder at modules/a/b.
-		if err := checkModules(workspace, sub, prot); err != nil {
+// checkModules checks every submodule's git folder under .git/modules.
+func checkModules(workspace string, prot Protected) error {
+	for _, rel := range SubmoduleGitDirs(workspace) {
+		if err := checkGitDir(workspace, rel, prot); err != nil {
 			return err
 		}
 	}
@@ -232,15 +225,38 @@ func checkModules(workspace, rel string, prot Protected) error {
 func isGitDir(dir string) bool { return exists(filepath.Join(dir, "HEAD")) }
 
 // checkNested refuses a .git anywhere in the work tree but at its top,
-// unless it is a submodule's .git file pointing into workspace/.git/modules.
-// Names are compared without case: on macOS and Windows, .GIT is .git.
+// unless it is mounted read-only or is a submodule's .git file pointing
+// into workspace/.git/modules. Names are compared without case: on macOS
+// and Windows, .GIT is .git.
 func checkNested(workspace string, prot Protected) error {
+	for _, n := range nestedGit(workspace) {
+		if prot.Covers(n.rel) || n.submodule {
+			continue
+		}
+		p := filepath.Join(workspace, filepath.FromSlash(n.rel))
+		return planted(p, "is a nested git repository (or a pointer to one) the box can write: host git, your shell prompt and VS Code run git "+
+			"with its configuration and hooks as soon as you are in that folder. If you did not make it, remove it; if you did, run `devbox init --force` so that it is mounted read-only", inspectNested(p, n.dir))
+	}
+	return nil
+}
+
+// nested is a .git below the work tree's top.
+type nested struct {
+	rel       string // relative to the workspace, with slashes
+	dir       bool
+	submodule bool // a .git file pointing into the workspace's .git/modules
+}
+
+// nestedGit finds every .git (any case) below the work tree's top, without
+// following symlinks or descending into .git folders or .devcontainer.
+func nestedGit(workspace string) []nested {
 	modules := filepath.Join(workspace, ".git", "modules")
-	var walk func(dir, rel string) error
-	walk = func(dir, rel string) error {
+	var out []nested
+	var walk func(dir, rel string)
+	walk = func(dir, rel string) {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
-			return nil // unreadable: host git cannot read it either
+			return // unreadable: host git cannot read it either
 		}
 		for _, e := range entries {
 			name := e.Name()
@@ -250,29 +266,62 @@ func checkNested(workspace string, prot Protected) error {
 			}
 			if strings.EqualFold(name, ".git") {
 				if rel == "" {
-					continue // the repository's own, checked above
+					continue // the repository's own
 				}
-				p := filepath.Join(dir, name)
-				if prot.Covers(r) {
-					continue
-				}
+				n := nested{rel: r, dir: e.IsDir()}
 				if e.Type().IsRegular() {
-					if gd, err := ReadGitFile(p); err == nil && inside(modules, gd) {
-						continue // a submodule's checkout; its git folder is checked above
-					}
+					gd, err := ReadGitFile(filepath.Join(dir, name))
+					n.submodule = err == nil && inside(modules, gd)
 				}
-				return planted(p, "is a nested git repository (or a pointer to one) the box can write: host git, your shell prompt and VS Code run git "+
-					"with its configuration and hooks as soon as you are in that folder. If you did not make it, remove it", inspectNested(p, e))
+				out = append(out, n)
+				continue
 			}
 			if e.IsDir() && !(rel == "" && name == ".devcontainer") {
-				if err := walk(filepath.Join(dir, name), r); err != nil {
-					return err
-				}
+				walk(filepath.Join(dir, name), r)
 			}
 		}
-		return nil
 	}
-	return walk(workspace, "")
+	walk(workspace, "")
+	return out
+}
+
+// NestedRepositories returns the nested .git folders of the work tree
+// (relative, with slashes), which devbox init mounts read-only.
+func NestedRepositories(workspace string) []string {
+	var out []string
+	for _, n := range nestedGit(workspace) {
+		if n.dir {
+			out = append(out, n.rel)
+		}
+	}
+	return out
+}
+
+// SubmoduleGitDirs returns the git folders of the submodules under
+// workspace/.git/modules (relative, with slashes), nested ones included.
+func SubmoduleGitDirs(workspace string) []string {
+	var out []string
+	var walk func(rel string)
+	walk = func(rel string) {
+		entries, err := os.ReadDir(filepath.Join(workspace, filepath.FromSlash(rel)))
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			if !e.IsDir() {
+				continue
+			}
+			sub := path.Join(rel, e.Name())
+			if isGitDir(filepath.Join(workspace, filepath.FromSlash(sub))) {
+				out = append(out, sub)
+				walk(path.Join(sub, "modules"))
+			} else {
+				walk(sub)
+			}
+		}
+	}
+	walk(".git/modules")
+	return out
 }
 
 // checkHooksPath refuses a core.hooksPath, from .git/config or the global
@@ -415,8 +464,8 @@ func inspectConfig(p string) string {
 	return "cat -v " + shellQuote(p) + "   (or: git config --no-includes --file " + shellQuote(p) + " --list, run outside the workspace)"
 }
 
-func inspectNested(p string, e fs.DirEntry) string {
-	if e.IsDir() {
+func inspectNested(p string, dir bool) string {
+	if dir {
 		c := filepath.Join(p, "config")
 		return "ls -la " + shellQuote(p) + "; cat -v " + shellQuote(c)
 	}

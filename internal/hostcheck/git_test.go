@@ -186,3 +186,43 @@ func TestConfigValue(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckCase(t *testing.T) {
+	t.Run("this file system", func(t *testing.T) {
+		ws := t.TempDir()
+		mkdir(t, ws, ".DevContainer")
+		if caseInsensitive(ws) {
+			t.Skip("case-insensitive here; the fake below covers the logic")
+		}
+		check(t, CheckCase(ws), "")
+	})
+	real := caseInsensitive
+	caseInsensitive = func(string) bool { return true }
+	t.Cleanup(func() { caseInsensitive = real })
+	for _, tt := range []struct {
+		name string
+		dirs []string
+		want string
+	}{
+		{"exact names", []string{".devcontainer", ".git/hooks", ".vscode"}, ""},
+		{".DevContainer", []string{".DevContainer"}, ".DevContainer: differs only in case from .devcontainer"},
+		{".GIT", []string{".GIT"}, ".GIT: differs only in case from .git"},
+		{".git/Hooks", []string{".git/Hooks"}, "Hooks: differs only in case from hooks"},
+		{".VSCode", []string{".VSCode"}, ".VSCode: differs only in case from .vscode"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ws := t.TempDir()
+			for _, d := range tt.dirs {
+				mkdir(t, ws, d)
+			}
+			check(t, CheckCase(ws), tt.want)
+		})
+	}
+}
+
+func TestCheckGitLaterInit(t *testing.T) {
+	ws := t.TempDir()
+	repo(t, ws)
+	// git init after devbox init: nothing of .git is mounted read-only.
+	check(t, CheckGit(ws, "", Protected{".devcontainer"}), ".git/config: is read by host git")
+}

@@ -21,7 +21,7 @@ import (
 
 // MountSources are the workspace paths devbox bind-mounts into the box
 // read-only, relative to the workspace, with the folder holding them.
-var MountSources = []string{".devcontainer", ".git", ".git/hooks", ".git/config"}
+var MountSources = []string{".devcontainer", ".vscode", ".git", ".git/hooks", ".git/config"}
 
 // PlantedError names a host path the box could have planted, and why it is
 // refused.
@@ -46,8 +46,8 @@ func CheckMountSources(workspace string) error {
 		p := filepath.Join(workspace, filepath.FromSlash(rel))
 		fi, err := os.Lstat(p)
 		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			continue
+		case errors.Is(err, fs.ErrNotExist) || err != nil && !isDir(filepath.Dir(p)):
+			continue // .git/hooks of a .git file: nothing to mount
 		case err != nil:
 			return fmt.Errorf("check %s: %w", p, err)
 		case fi.Mode()&fs.ModeSymlink != 0:
@@ -90,4 +90,9 @@ func CheckDotEnv(workspace string) error {
 		}
 	}
 	return sc.Err()
+}
+
+func isDir(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.IsDir()
 }

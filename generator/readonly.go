@@ -1,0 +1,105 @@
+package generator
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/devbox-sandbox/devbox/internal/hostcheck"
+)
+
+// readOnlyPath is a workspace path mounted read-only at the same place in
+// the box, besides .devcontainer, .git/hooks and .git/config.
+type readOnlyPath struct {
+	Rel string // relative to the workspace, with slashes
+	Why string
+}
+
+// vscodeDir is VS Code's folder of workspace settings and tasks, which it
+// runs on the host when the folder is opened locally. Init makes it when it
+// is missing, so that it can be mounted read-only: a check alone would not
+// cover settings.json, and a folder the box made later would not be
+// mounted.
+const vscodeDir = ".vscode"
+
+// readOnlyPaths returns what else of the workspace host git or VS Code
+// reads as configuration or runs, and that exists now: .vscode, a
+// worktree's .git file, the config and hooks of submodules, nested
+// repositories, objects/info/alternates, config.worktree and a
+// core.hooksPath folder in the work tree. What does not exist yet cannot be
+// mounted; devbox checks for it before up, exec and shell and after stop and
+// down (internal/hostcheck).
+func readOnlyPaths(workspace string, hasGit, gitFile bool) []readOnlyPath {
+	out := []readOnlyPath{{vscodeDir, "Read-only: VS Code runs tasks and applies settings from .vscode on the host when the folder is opened locally."}}
+	exists := func(rel string) bool {
+		_, err := os.Lstat(filepath.Join(workspace, filepath.FromSlash(rel)))
+		return err == nil
+	}
+	if gitFile {
+		out = append(out, readOnlyPath{".git", "Read-only: this worktree's .git file; the agent cannot point host git at a repository of its own."})
+	}
+	if hasGit {
+		for _, rel := range []string{".git/config.worktree", ".git/objects/info/alternates"} {
+			if exists(rel) {
+				out = append(out, readOnlyPath{rel, "Read-only: host git reads it (configuration, or where objects come from)."})
+			}
+		}
+		for _, dir := range hostcheck.SubmoduleGitDirs(workspace) {
+			for _, name := range []string{"config", "hooks"} {
+				if rel := dir + "/" + name; exists(rel) {
+					out = append(out, readOnlyPath{rel, "Read-only: a submodule's git configuration or hooks, which host git runs."})
+				}
+			}
+		}
+		if hp := hooksPathInTree(workspace); hp != "" {
+			out = append(out, readOnlyPath{hp, "Read-only: core.hooksPath points here, in the work tree; host git runs these hooks."})
+		}
+	}
+	for _, rel := range hostcheck.NestedRepositories(workspace) {
+		out = append(out, readOnlyPath{rel, "Read-only: a nested repository, whose configuration and hooks host git runs in that folder."})
+	}
+	return out
+}
+
+// hooksPathInTree returns core.hooksPath of .git/config when it names an
+// existing folder in the work tree other than .git/hooks, relative with
+// slashes; "" otherwise.
+func hooksPathInTree(workspace string) string {
+	hp := hostcheck.HooksPath(workspace)
+	if hp == "" || filepath.IsAbs(hp) || hp[0] == '~' {
+		return ""
+	}
+	rel, err := filepath.Rel(workspace, filepath.Join(workspace, hp))
+	if err != nil || rel == "." || rel == ".." || !filepath.IsLocal(rel) || !isDir(filepath.Join(workspace, rel)) {
+		return ""
+	}
+	if rel = filepath.ToSlash(rel); rel == ".git/hooks" {
+		return ""
+	}
+	return rel
+}
+
+// makeVSCodeDir makes workspace/.vscode when it is missing, so that the box
+// gets it read-only (Docker refuses to bind-mount a missing path).
+func makeVSCodeDir(workspace string) error {
+	if err := os.Mkdir(filepath.Join(workspace, vscodeDir), 0o755); err != nil && !os.IsExist(err) {
+		return fmt.Errorf("make %s: %w", filepath.Join(workspace, vscodeDir), err)
+	}
+	return nil
+}
+
+// wrapComment turns s into YAML comment lines of at most ~80 columns.
+func wrapComment(s string) string {
+	var b strings.Builder
+	line := "#"
+	for _, w := range strings.Fields(s) {
+		if len(line)+1+len(w) > 80 && line != "#" {
+			b.WriteString(line + "\n")
+			line = "#"
+		}
+		line += " " + w
+	}
+	b.WriteString(line + "\n")
+	return b.String()
+}
