@@ -26,7 +26,7 @@ const vscodeDir = ".vscode"
 // readOnlyPaths returns what else of the workspace host git or VS Code
 // reads as configuration or runs, and that exists now: .vscode, a
 // worktree's .git file, the config and hooks of submodules, nested
-// repositories, objects/info/alternates, config.worktree and a
+// repositories, objects/info (alternates), config.worktree and a
 // core.hooksPath folder in the work tree. What does not exist yet cannot be
 // mounted; devbox checks for it before up, exec and shell and after stop and
 // down (internal/hostcheck).
@@ -40,10 +40,14 @@ func readOnlyPaths(workspace string, hasGit, gitFile bool) []readOnlyPath {
 		out = append(out, readOnlyPath{".git", "Read-only: this worktree's .git file; the agent cannot point host git at a repository of its own."})
 	}
 	if hasGit {
-		for _, rel := range []string{".git/config.worktree", ".git/objects/info/alternates"} {
-			if exists(rel) {
-				out = append(out, readOnlyPath{rel, "Read-only: host git reads it (configuration, or where objects come from)."})
-			}
+		if exists(".git/config.worktree") {
+			out = append(out, readOnlyPath{".git/config.worktree", "Read-only: host git reads it as configuration."})
+		}
+		if exists(".git/objects/info") {
+			// The folder, not just alternates: it can be made only where
+			// the folder is writable. Git in the box cannot write a
+			// commit-graph then (gc warns); commits work.
+			out = append(out, readOnlyPath{".git/objects/info", "Read-only: the agent cannot add alternates (object stores host git would read)."})
 		}
 		for _, dir := range hostcheck.SubmoduleGitDirs(workspace) {
 			for _, name := range []string{"config", "hooks"} {
