@@ -299,11 +299,14 @@ func (p *patch) editKey(dst, src *hujson.Object, prefix, key string, rule editRu
 		}
 		for _, m := range wobj.Members {
 			name := literalString(m.Name)
-			sub := replaceValue
-			if _, isObj := m.Value.Value.(*hujson.Object); isObj && key == "customizations" {
-				sub = ownMembers // customizations.vscode: keep the user's settings
-			} else if strings.HasPrefix(path, "/customizations") {
-				sub = unionStrings // customizations.vscode.extensions: keep the user's
+			sub := replaceValue // features' options, devbox's VS Code settings
+			if key == "customizations" || strings.HasPrefix(path, "/customizations") {
+				switch m.Value.Value.(type) {
+				case *hujson.Object:
+					sub = ownMembers // customizations.vscode(.settings): keep the user's members
+				case *hujson.Array:
+					sub = unionStrings // customizations.vscode.extensions: keep the user's
+				}
 			}
 			p.editKey(hobj, wobj, path, name, sub)
 		}

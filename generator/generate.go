@@ -231,7 +231,7 @@ func Init(o Options) (*Result, error) {
 	if err := writeAll(r.Dir, r.Files, r.Removed); err != nil {
 		return nil, err
 	}
-	if err := makeVSCodeDir(filepath.Dir(r.Dir)); err != nil {
+	if err := MakeVSCodeDir(filepath.Dir(r.Dir)); err != nil {
 		return nil, err
 	}
 	return r, nil

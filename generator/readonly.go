@@ -84,9 +84,11 @@ func hooksPathInTree(workspace string) string {
 	return rel
 }
 
-// makeVSCodeDir makes workspace/.vscode when it is missing, so that the box
-// gets it read-only (Docker refuses to bind-mount a missing path).
-func makeVSCodeDir(workspace string) error {
+// MakeVSCodeDir makes workspace/.vscode when it is missing, so that the box
+// gets it read-only (Docker refuses to bind-mount a missing path). Init
+// makes it, and so does up: git does not keep an empty folder, so a fresh
+// clone of a workspace has none.
+func MakeVSCodeDir(workspace string) error {
 	if err := os.Mkdir(filepath.Join(workspace, vscodeDir), 0o755); err != nil && !os.IsExist(err) {
 		return fmt.Errorf("make %s: %w", filepath.Join(workspace, vscodeDir), err)
 	}

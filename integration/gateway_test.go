@@ -36,6 +36,7 @@ func testRedTeam(t *testing.T, w *workspace, kind boxKind) {
 		runProbes(t, asRoot, append(probes, echoProbes(inet.Blocked, false)...))
 	})
 	t.Run("mount points cannot be renamed", func(t *testing.T) { testMountPointsStay(t, w, asRoot) })
+	t.Run("host git runs nothing the agent planted", func(t *testing.T) { testHostGit(t, w) })
 	t.Run("root holds no network capability", func(t *testing.T) {
 		out, code := asRoot("sh", "-c", "grep ^CapEff: /proc/self/status")
 		if code != 0 {
