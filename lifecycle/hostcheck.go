@@ -2,11 +2,14 @@ package lifecycle
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 
+	"github.com/devbox-sandbox/devbox/internal/atomicfile"
 	"github.com/devbox-sandbox/devbox/internal/hostcheck"
 )
 
@@ -21,7 +24,32 @@ func (m *Manager) checkHost(dir string, mounts []container.MountPoint) error {
 	if mounts != nil {
 		prot = protectedPaths(dir, mounts)
 	}
-	return hostcheck.CheckWorkspace(dir, m.home(), prot)
+	cachePath := m.treeCachePath(dir)
+	data, _ := os.ReadFile(cachePath)
+	cache := hostcheck.DecodeTreeCache(data)
+	err := hostcheck.CheckWorkspace(dir, m.home(), prot, cache)
+	if cache.Changed() {
+		m.saveTreeCache(cachePath, cache) // a cache lost is only a slower check
+	}
+	return err
+}
+
+// treeCachePath is where devbox keeps the workspace's hostcheck.TreeCache,
+// in its host state folder (out of the box's reach).
+func (m *Manager) treeCachePath(dir string) string {
+	return strings.TrimSuffix(m.statePath(Workspace{Dir: dir}), ".json") + ".tree"
+}
+
+func (m *Manager) saveTreeCache(p string, c *hostcheck.TreeCache) {
+	data, err := c.Encode()
+	if err != nil || os.MkdirAll(filepath.Dir(p), 0o700) != nil {
+		return
+	}
+	if tmp, err := atomicfile.WriteTempUnsynced(filepath.Dir(p), ".tree.*.tmp", data, 0o600); err == nil {
+		if os.Rename(tmp, p) != nil {
+			os.Remove(tmp)
+		}
+	}
 }
 
 // checkBoxHost is checkHost with the mounts of the workspace's box, if it

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // BenchmarkCheckWorkspace measures what devbox exec adds before the exec:
@@ -20,31 +21,57 @@ func BenchmarkCheckWorkspace(b *testing.B) {
 		{"30k files", 3000, 10},
 		{"100k files", 10000, 10},
 	} {
-		ws := b.TempDir()
-		repo(&testing.T{}, ws)
-		for d := 0; d < size.dirs; d++ {
-			dir := filepath.Join(ws, "node_modules", fmt.Sprintf("pkg%d", d/10), fmt.Sprintf("lib%d", d%10))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				b.Fatal(err)
-			}
-			for f := 0; f < size.each; f++ {
-				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d.js", f)), nil, 0o644); err != nil {
+		b.Run(size.name, func(b *testing.B) {
+			ws := b.TempDir()
+			repo(&testing.T{}, ws)
+			for d := 0; d < size.dirs; d++ {
+				dir := filepath.Join(ws, "node_modules", fmt.Sprintf("pkg%d", d/10), fmt.Sprintf("lib%d", d%10))
+				if err := os.MkdirAll(dir, 0o755); err != nil {
 					b.Fatal(err)
 				}
+				for f := 0; f < size.each; f++ {
+					if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d.js", f)), nil, 0o644); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
-		}
-		b.Run(size.name, func(b *testing.B) { benchCheck(b, ws) })
+			benchCheck(b, ws)
+		})
 	}
 	if dir := os.Getenv("HOSTCHECK_BENCH_DIR"); dir != "" {
 		b.Run(filepath.Base(dir), func(b *testing.B) { benchCheck(b, dir) })
 	}
 }
 
+// benchCheck measures the check without a cache, and with the cache as
+// lifecycle keeps it (decoded from its bytes each time, encoded again when
+// it changed) once the tree is older than RacyWindow.
 func benchCheck(b *testing.B, ws string) {
 	prot := Protected{".devcontainer", ".vscode", ".git/hooks", ".git/config", ".git/objects/info"}
-	for b.Loop() {
-		if err := CheckWorkspace(ws, "", prot); err != nil {
-			b.Fatal(err)
+	// The tree was just made: judge it as a check would a minute later.
+	real := clock
+	clock = func() time.Time { return real().Add(time.Minute) }
+	b.Cleanup(func() { clock = real })
+	b.Run("no cache", func(b *testing.B) {
+		for b.Loop() {
+			if err := CheckWorkspace(ws, "", prot, nil); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	b.Run("cache", func(b *testing.B) {
+		var data []byte
+		for b.Loop() {
+			c := DecodeTreeCache(data)
+			if err := CheckWorkspace(ws, "", prot, c); err != nil {
+				b.Fatal(err)
+			}
+			if c.Changed() {
+				var err error
+				if data, err = c.Encode(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
 }

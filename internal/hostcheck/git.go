@@ -34,16 +34,18 @@ func (p Protected) Covers(rel string) bool {
 }
 
 // CheckWorkspace refuses what the box could have planted in workspace for
-// host git or VS Code to run: see CheckGit and CheckVSCodeTasks. home is the
-// user's home folder, for the global git configuration ("" skips it).
-func CheckWorkspace(workspace, home string, prot Protected) error {
+// host git or VS Code to run: see CheckMountSources, CheckCase, CheckGit
+// and CheckVSCodeTasks. home is the user's home folder, for the global git
+// configuration ("" skips it). cache (nil for none) spares reading the
+// folders that have not changed since the last check; it is updated.
+func CheckWorkspace(workspace, home string, prot Protected, cache *TreeCache) error {
 	if err := CheckMountSources(workspace); err != nil {
 		return err
 	}
 	if err := CheckCase(workspace); err != nil {
 		return err
 	}
-	if err := CheckGit(workspace, home, prot); err != nil {
+	if err := checkGit(workspace, home, prot, cache); err != nil {
 		return err
 	}
 	return CheckVSCodeTasks(workspace, prot)
@@ -65,6 +67,10 @@ func CheckWorkspace(workspace, home string, prot Protected) error {
 // It reads the files itself and runs no git: running host git on a planted
 // configuration is the attack.
 func CheckGit(workspace, home string, prot Protected) error {
+	return checkGit(workspace, home, prot, nil)
+}
+
+func checkGit(workspace, home string, prot Protected, cache *TreeCache) error {
 	dot := filepath.Join(workspace, ".git")
 	fi, err := os.Lstat(dot)
 	switch {
@@ -83,7 +89,7 @@ func CheckGit(workspace, home string, prot Protected) error {
 			return err
 		}
 	}
-	return checkNested(workspace, prot)
+	return checkNested(workspace, prot, cache)
 }
 
 // checkGitFile checks a .git file (a linked worktree, or a submodule's
@@ -228,8 +234,8 @@ func isGitDir(dir string) bool { return exists(filepath.Join(dir, "HEAD")) }
 // unless it is mounted read-only or is a submodule's .git file pointing
 // into workspace/.git/modules. Names are compared without case: on macOS
 // and Windows, .GIT is .git.
-func checkNested(workspace string, prot Protected) error {
-	for _, n := range nestedGit(workspace) {
+func checkNested(workspace string, prot Protected, cache *TreeCache) error {
+	for _, n := range nestedGitCached(workspace, cache, clock()) {
 		if prot.Covers(n.rel) || n.submodule {
 			continue
 		}

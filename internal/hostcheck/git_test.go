@@ -1,8 +1,10 @@
 package hostcheck
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // repo makes a workspace with a .git folder as `git init` leaves it.
@@ -225,4 +227,44 @@ func TestCheckGitLaterInit(t *testing.T) {
 	repo(t, ws)
 	// git init after devbox init: nothing of .git is mounted read-only.
 	check(t, CheckGit(ws, "", Protected{".devcontainer"}), ".git/config: is read by host git")
+}
+
+// TestTreeCache: a nested repository made after a check is found by the
+// next one through the cache, in a folder the cache had, and one it had
+// not; a folder changed within RacyWindow is not kept.
+func TestTreeCache(t *testing.T) {
+	ws := t.TempDir()
+	repo(t, ws)
+	mkdir(t, ws, "a/b/c")
+	real := clock
+	t.Cleanup(func() { clock = real })
+	clock = func() time.Time { return real().Add(time.Minute) }
+	c := DecodeTreeCache(nil)
+	check(t, CheckWorkspace(ws, "", mounted, c), "")
+	if len(c.Dirs) < 4 || !c.Changed() {
+		t.Fatalf("cache holds %d folders (changed %v), want the 4 of the tree at least", len(c.Dirs), c.Changed())
+	}
+	data, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = DecodeTreeCache(data)
+	check(t, CheckWorkspace(ws, "", mounted, c), "")
+	if c.Changed() {
+		t.Error("an unchanged tree changed the cache")
+	}
+	mkdir(t, ws, "a/b/c/.git")
+	check(t, CheckWorkspace(ws, "", mounted, c), "a/b/c/.git: is a nested git repository")
+	if err := os.RemoveAll(filepath.Join(ws, "a/b/c/.git")); err != nil {
+		t.Fatal(err)
+	}
+	mkdir(t, ws, "a/new/deep/.git")
+	check(t, CheckWorkspace(ws, "", mounted, c), "a/new/deep/.git: is a nested git repository")
+
+	clock = real // now everything is racy: nothing is kept
+	c = DecodeTreeCache(nil)
+	CheckWorkspace(ws, "", mounted, c)
+	if len(c.Dirs) != 0 {
+		t.Errorf("kept %d folders changed within RacyWindow", len(c.Dirs))
+	}
 }
