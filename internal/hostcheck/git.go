@@ -88,6 +88,9 @@ func checkGit(workspace, home string, prot Protected, cache *TreeCache) error {
 		if err := checkHooksPath(workspace, home, prot); err != nil {
 			return err
 		}
+		if err := checkRebaseTodo(workspace); err != nil {
+			return err
+		}
 	}
 	return checkNested(workspace, prot, cache)
 }
@@ -333,7 +336,8 @@ func SubmoduleGitDirs(workspace string) []string {
 // checkHooksPath refuses a core.hooksPath, from .git/config or the global
 // configuration, that points into the work tree, unless it is mounted
 // read-only: the box could put hooks there that host git runs (husky,
-// lefthook and the like keep them in the work tree).
+// lefthook and the like keep them in the work tree). It refuses as well an
+// include of a file in the workspace, from either.
 func checkHooksPath(workspace, home string, prot Protected) error {
 	files := []string{filepath.Join(workspace, ".git", "config")}
 	if home != "" {
@@ -347,6 +351,19 @@ func checkHooksPath(workspace, home string, prot Protected) error {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			continue
+		}
+		for _, inc := range configIncludes(data) {
+			p := inc.value
+			if strings.HasPrefix(p, "~/") && home != "" {
+				p = filepath.Join(home, p[2:])
+			}
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(filepath.Dir(f), p) // relative to the including file
+			}
+			if p = filepath.Clean(p); inside(workspace, p) && !prot.Covers(relTo(workspace, p)) {
+				return &PlantedError{Path: f, Line: inc.line, Why: fmt.Sprintf("includes %s, in the workspace, which the box can write: host git would take any setting from it (core.fsmonitor runs a program). "+
+					"Move the file out of the workspace, or remove the include.\n  inspect: cat -v %s", p, shellQuote(p))}
+			}
 		}
 		v, line, ok := ConfigValue(data, "core", "hookspath")
 		if !ok {
@@ -369,6 +386,58 @@ func checkHooksPath(workspace, home string, prot Protected) error {
 		}
 		return &PlantedError{Path: f, Line: line, Why: fmt.Sprintf("core.hooksPath = %s: host git runs hooks from %s, in the work tree, which the box can write. "+
 			"Run `devbox init --force` so that it is mounted read-only (it must exist then), or unset core.hooksPath.\n  inspect: ls -la %s", v, dir, shellQuote(dir))}
+	}
+	return nil
+}
+
+type configLine struct {
+	value string
+	line  int
+}
+
+// configIncludes returns the path of every [include] and [includeIf "..."]
+// section of a git config file, as ConfigValue reads values.
+func configIncludes(data []byte) []configLine {
+	var out []configLine
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	in := false
+	for n := 1; sc.Scan(); n++ {
+		s := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(s, "[") {
+			end := strings.Index(s, "]")
+			if end < 0 {
+				continue
+			}
+			name := strings.ToLower(strings.TrimSpace(s[1:end]))
+			in = name == "include" || strings.HasPrefix(name, "includeif")
+			s = strings.TrimSpace(s[end+1:])
+		}
+		if !in {
+			continue
+		}
+		k, v, ok := strings.Cut(s, "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "path") {
+			out = append(out, configLine{strings.Trim(strings.TrimSpace(v), `"`), n})
+		}
+	}
+	return out
+}
+
+// checkRebaseTodo refuses an interactive rebase in progress whose todo list
+// runs commands: `git rebase --continue` on the host would run them.
+func checkRebaseTodo(workspace string) error {
+	p := filepath.Join(workspace, ".git", "rebase-merge", "git-rebase-todo")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	for n, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && (f[0] == "exec" || f[0] == "x") {
+			return &PlantedError{Path: p, Line: n + 1, Why: "an interactive rebase in progress runs this command on `git rebase --continue`, and the box can write this file; " +
+				"run `git rebase --abort` (it runs nothing) unless you wrote it.\n  inspect: cat -v " + shellQuote(p)}
+		}
 	}
 	return nil
 }

@@ -268,3 +268,36 @@ func TestTreeCache(t *testing.T) {
 		t.Errorf("kept %d folders changed within RacyWindow", len(c.Dirs))
 	}
 }
+
+func TestCheckGitIncludesAndRebase(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		setup func(t *testing.T, ws string)
+		want  string
+	}{
+		{"include of a work tree file", func(t *testing.T, ws string) {
+			write(t, ws, ".git/config", "[core]\n\tbare = false\n[include]\n\tpath = ../.gitconfig\n")
+		}, ".git/config:4: includes"},
+		{"includeIf of a work tree file", func(t *testing.T, ws string) {
+			write(t, ws, ".git/config", "[includeIf \"onbranch:main\"]\n\tpath = ../tools/git.cfg\n")
+		}, ".git/config:2: includes"},
+		{"include outside the workspace", func(t *testing.T, ws string) {
+			write(t, ws, ".git/config", "[include]\n\tpath = /etc/team.gitconfig\n")
+		}, ""},
+		{"rebase todo with exec", func(t *testing.T, ws string) {
+			mkdir(t, ws, ".git/rebase-merge")
+			write(t, ws, ".git/rebase-merge/git-rebase-todo", "pick 1234 a\nexec touch /tmp/m\n")
+		}, ".git/rebase-merge/git-rebase-todo:2: an interactive rebase"},
+		{"rebase todo without exec", func(t *testing.T, ws string) {
+			mkdir(t, ws, ".git/rebase-merge")
+			write(t, ws, ".git/rebase-merge/git-rebase-todo", "pick 1234 a\n# exec is a command\n")
+		}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ws := t.TempDir()
+			repo(t, ws)
+			tt.setup(t, ws)
+			check(t, CheckGit(ws, "", mounted), tt.want)
+		})
+	}
+}

@@ -1,11 +1,16 @@
 // Package hostcheck refuses host files that the agent can plant from inside
-// the box and that the host would act on the next time a box is made or
-// started: a symlink where devbox bind-mounts a path read-only (Docker
-// follows it on the host, so the box would get whatever it points to), and
-// COMPOSE_* settings in the workspace's .env (they choose the compose
-// project, and with it another box's volumes and networks).
+// the box and that the host would act on: a symlink where devbox
+// bind-mounts a path read-only (Docker follows it on the host, so the box
+// would get whatever it points to); COMPOSE_* settings in the workspace's
+// .env (they choose the compose project, and with it another box's volumes
+// and networks); what host git reads as configuration, hooks or object
+// stores from a place the box can write (CheckGit); a VS Code task that runs
+// when the folder is opened (CheckVSCodeTasks); and, on case-insensitive
+// file systems, a second spelling of a protected name (CheckCase).
 //
-// It reads only; it runs nothing and changes nothing.
+// It reads only: it runs nothing (no git: running host git on a planted
+// configuration is the attack) and changes nothing but the TreeCache it is
+// given. Its errors name the file and the command to inspect it.
 package hostcheck
 
 import (
