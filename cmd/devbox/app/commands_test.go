@@ -368,13 +368,18 @@ func TestPlantedForHostGit(t *testing.T) {
 		code int                 // exec and shell exit 125 on devbox's own errors, as docker exec does
 		ran  func(w *world) bool // whether the command did its work
 	}{
-		{"exec", execCmd, []string{"exec", "--", "true"}, 125, func(w *world) bool { return w.lastExec.Cmd != nil }},
-		{"shell", shellCmd, []string{"shell"}, 125, func(w *world) bool { return w.lastExec.Cmd != nil }},
+		{"exec", execCmd, []string{"exec", "--", "true"}, 125, func(w *world) bool { return w.attached }},
+		{"shell", shellCmd, []string{"shell"}, 125, func(w *world) bool { return w.attached }},
 		{"stop", stopCmd, []string{"stop"}, 1, func(w *world) bool { return !w.isRunning(boxID) }},
 		{"down", downCmd, []string{"down"}, 1, func(w *world) bool { return strings.Contains(w.out.String(), "removed container") }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t, true)
+			attach := w.eng.ExecAttachFunc
+			w.eng.ExecAttachFunc = func(ctx context.Context, id string, o client.ExecAttachOptions) (client.ExecAttachResult, error) {
+				w.attached = w.attached || id != "probe" // attaching starts the exec
+				return attach(ctx, id, o)
+			}
 			writeFile(t, filepath.Join(w.ws, ".git", "HEAD"), "ref: refs/heads/main\n")
 			writeFile(t, filepath.Join(w.ws, ".git", "commondir"), "../.evil\n")
 			code := w.run(tt.cmd, append(tt.args[:1], append([]string{"-w", w.ws}, tt.args[1:]...)...)...)
