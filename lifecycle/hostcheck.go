@@ -3,7 +3,9 @@ package lifecycle
 import (
 	"context"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -67,18 +69,64 @@ func (m *Manager) checkBoxHost(ctx context.Context, eng Engine, ws Workspace) er
 }
 
 // protectedPaths returns the workspace paths the box has mounted read-only,
-// relative to the workspace, with slashes.
+// relative to the workspace, with slashes. They are read from the mounts'
+// targets in the box, under the workspace's own mount: Docker Desktop shows
+// a mount's host path its own way (/host_mnt/Users/..., /run/desktop/mnt/host/c/...).
 func protectedPaths(dir string, mounts []container.MountPoint) hostcheck.Protected {
+	binds := slices.DeleteFunc(slices.Clone(mounts), func(mp container.MountPoint) bool { return mp.Type != mount.TypeBind })
+	under := func(parent, dest string) (string, bool) {
+		return strings.CutPrefix(path.Clean(dest), path.Clean(parent)+"/")
+	}
+	ws := ""
+	for _, mp := range binds {
+		if filepath.Clean(filepath.FromSlash(mp.Source)) == filepath.Clean(dir) {
+			ws = mp.Destination
+		}
+	}
+	if ws == "" {
+		// The writable bind with the most read-only binds under it.
+		best := 0
+		for _, mp := range binds {
+			if !mp.RW {
+				continue
+			}
+			n := 0
+			for _, ro := range binds {
+				if _, ok := under(mp.Destination, ro.Destination); ok && !ro.RW {
+					n++
+				}
+			}
+			if n > best {
+				best, ws = n, mp.Destination
+			}
+		}
+	}
+	// A second writable mount of the workspace, of a folder around it, or
+	// of a folder in it, elsewhere in the box reaches what the read-only
+	// mounts cover at the workspace's own place.
+	var wsSrc string
+	var exposed []string
+	for _, mp := range binds {
+		if mp.Destination == ws {
+			wsSrc = path.Clean(filepath.ToSlash(mp.Source))
+		}
+	}
+	for _, mp := range binds {
+		if _, in := under(ws, mp.Destination); !mp.RW || ws == "" || mp.Destination == ws || in {
+			continue
+		}
+		src := path.Clean(filepath.ToSlash(mp.Source))
+		if rel, ok := under(wsSrc, src); ok {
+			exposed = append(exposed, rel)
+		} else if _, around := under(src, wsSrc); around || src == wsSrc {
+			return hostcheck.Protected{}
+		}
+	}
 	prot := hostcheck.Protected{}
-	for _, mp := range mounts {
-		if mp.RW || mp.Type != mount.TypeBind {
-			continue
+	for _, mp := range binds {
+		if rel, ok := under(ws, mp.Destination); ok && ws != "" && !mp.RW && !hostcheck.Protected(exposed).Covers(rel) {
+			prot = append(prot, rel)
 		}
-		rel, err := filepath.Rel(dir, filepath.FromSlash(mp.Source))
-		if err != nil || rel == "." || rel == ".." || filepath.IsAbs(rel) || len(rel) > 2 && rel[:3] == ".."+string(filepath.Separator) {
-			continue
-		}
-		prot = append(prot, filepath.ToSlash(rel))
 	}
 	return prot
 }

@@ -1,0 +1,63 @@
+package lifecycle
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+)
+
+func TestProtectedPaths(t *testing.T) {
+	bind := func(src, dst string, rw bool) container.MountPoint {
+		return container.MountPoint{Type: mount.TypeBind, Source: src, Destination: dst, RW: rw}
+	}
+	for _, tt := range []struct {
+		name   string
+		dir    string
+		mounts []container.MountPoint
+		want   []string
+	}{
+		{"host paths as given", "/home/u/ws", []container.MountPoint{
+			bind("/home/u/ws", "/workspaces/ws", true),
+			bind("/home/u/ws/.git", "/workspaces/ws/.git", true),
+			bind("/home/u/ws/.git/config", "/workspaces/ws/.git/config", false),
+			bind("/home/u/ws/.devcontainer", "/workspaces/ws/.devcontainer", false),
+			bind("/home/u/.ssh", "/workspaces/ws/.ssh", false), // not the workspace's, but mounted read-only at its place
+			{Type: mount.TypeVolume, Name: "devbox-history", Destination: "/home/dev/.devbox-history", RW: true},
+			bind("/etc/x", "/etc/x", false),
+		}, []string{".git/config", ".devcontainer", ".ssh"}},
+		{"Docker Desktop's host paths", "/Users/u/ws", []container.MountPoint{
+			bind("/data", "/data", true),
+			bind("/host_mnt/Users/u/ws", "/workspaces/ws", true),
+			bind("/host_mnt/Users/u/ws/.git/hooks", "/workspaces/ws/.git/hooks", false),
+			bind("/host_mnt/Users/u/ws/.vscode", "/workspaces/ws/.vscode", false),
+		}, []string{".git/hooks", ".vscode"}},
+		{"the workspace mounted writable a second time", "/home/u/ws", []container.MountPoint{
+			bind("/home/u/ws", "/workspaces/ws", true),
+			bind("/home/u/ws/.git/config", "/workspaces/ws/.git/config", false),
+			bind("/home/u/ws", "/src", true),
+		}, []string{}},
+		{"a folder around it mounted writable", "/home/u/ws", []container.MountPoint{
+			bind("/home/u/ws", "/workspaces/ws", true),
+			bind("/home/u/ws/.git/config", "/workspaces/ws/.git/config", false),
+			bind("/home/u", "/home/u", true),
+		}, []string{}},
+		{".git mounted writable elsewhere", "/home/u/ws", []container.MountPoint{
+			bind("/home/u/ws", "/workspaces/ws", true),
+			bind("/home/u/ws/.git/config", "/workspaces/ws/.git/config", false),
+			bind("/home/u/ws/.devcontainer", "/workspaces/ws/.devcontainer", false),
+			bind("/home/u/ws/.git", "/gitdir", true),
+		}, []string{".devcontainer"}},
+		{"read-only workspace mount itself", "/home/u/ws", []container.MountPoint{
+			bind("/home/u/ws", "/workspaces/ws", false),
+		}, []string{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := []string(protectedPaths(tt.dir, tt.mounts))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
