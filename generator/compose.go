@@ -81,6 +81,11 @@ func composeProject(s *spec) *types.Project {
 	if s.HasGitConfig {
 		dev.Volumes = append(dev.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: "../.git/config", Target: workspace + "/.git/config", ReadOnly: true})
 	}
+	for _, mp := range s.MountPoints {
+		// Mount points of their own: the agent cannot rename them with
+		// the read-only mounts in them.
+		dev.Volumes = append(dev.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: "../" + mp, Target: workspace + "/" + mp})
+	}
 	for _, ro := range s.ReadOnly {
 		dev.Volumes = append(dev.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: "../" + ro.Rel, Target: workspace + "/" + ro.Rel, ReadOnly: true})
 	}

@@ -64,8 +64,9 @@ func ownedKeys(compose bool) []struct {
 
 // ownedEntry reports whether an entry of mounts or runArgs is one devbox
 // makes, so a regeneration replaces it instead of duplicating it: a volume
-// of devbox's, the .git mount point, a workspace path mounted read-only at
-// the same place in the box, or a runArgs entry of one of init's flags.
+// of devbox's, a workspace path mounted at the same place in the box (read-only,
+// or a mount point of its own like .git), or a runArgs entry of one of
+// init's flags.
 var ownedEntry entryMatcher
 
 type entryMatcher struct{}
@@ -82,7 +83,8 @@ func (entryMatcher) MatchString(s string) bool {
 		return false
 	}
 	src, rest, _ := strings.Cut(rest, ",")
-	return rest == "target=${containerWorkspaceFolder}/"+src+",type=bind,readonly"
+	rest, _ = strings.CutSuffix(rest, ",readonly")
+	return rest == "target=${containerWorkspaceFolder}/"+src+",type=bind"
 }
 
 // parseDevcontainer parses devcontainer.json (HuJSON), reporting errors as

@@ -163,6 +163,16 @@ func Generate(o Options) (*Result, error) {
 		}
 	}
 	s.ReadOnly = readOnlyPaths(s.Workspace, s.HasGit, s.GitFile)
+	s.MountPoints = mountPoints(s.ReadOnly, s.HasGit)
+	mounted := slices.Clone(s.MountPoints)
+	for _, r := range s.ReadOnly {
+		mounted = append(mounted, r.Rel)
+	}
+	for _, rel := range mounted {
+		if fi, err := os.Lstat(filepath.Join(s.Workspace, filepath.FromSlash(rel))); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, inputErrorf("%s is a symlink: devbox would mount it into the box, and Docker would mount whatever it points to on this machine; replace it with the real folder or file", filepath.Join(s.Workspace, filepath.FromSlash(rel)))
+		}
+	}
 
 	files, err := s.render()
 	if err != nil {

@@ -15,8 +15,11 @@ func TestGitLayouts(t *testing.T) {
 		name  string
 		setup func(t *testing.T, ws string)
 		want  []string // in devcontainer.json (single) and compose.yaml (gateway), as workspace paths
-		note  string
-		err   string
+		// mountPoints are mounted writable at the same place: folders
+		// above a read-only mount, which must not be renamed.
+		mountPoints []string
+		note        string
+		err         string
 	}{
 		{name: "missing .git", setup: func(*testing.T, string) {}, want: []string{".vscode"}, note: "No .git directory when devbox init ran"},
 		{name: "worktree", setup: func(t *testing.T, ws string) {
@@ -36,7 +39,15 @@ func TestGitLayouts(t *testing.T) {
 			put(t, ws, "lib/.git", "gitdir: ../.git/modules/lib\n")
 			put(t, ws, ".husky/_/pre-commit", "")
 			put(t, ws, "third_party/x/.git/HEAD", "x")
-		}, want: []string{".git/hooks", ".git/config", ".vscode", ".git/objects/info", ".git/modules/lib/config", ".git/modules/lib/hooks", ".husky/_", "third_party/x/.git"}},
+		}, want: []string{".git/hooks", ".git/config", ".vscode", ".git/objects/info", ".git/modules/lib/config", ".git/modules/lib/hooks", ".husky/_", "third_party/x/.git"},
+			mountPoints: []string{".git/objects", ".git/modules", ".git/modules/lib", ".husky", "third_party", "third_party/x"}},
+		{name: "submodule config a symlink", setup: func(t *testing.T, ws string) {
+			put(t, ws, ".git/HEAD", "ref: refs/heads/main\n")
+			put(t, ws, ".git/modules/lib/HEAD", "x")
+			if err := os.Symlink("/root/.ssh/id_ed25519", filepath.Join(ws, ".git/modules/lib/config")); err != nil {
+				t.Skip(err)
+			}
+		}, err: ".git/modules/lib/config is a symlink"},
 		{name: ".git a symlink", setup: func(t *testing.T, ws string) {
 			if err := os.Symlink("/etc", filepath.Join(ws, ".git")); err != nil {
 				t.Skip(err)
@@ -79,6 +90,12 @@ func TestGitLayouts(t *testing.T) {
 				for _, rel := range tt.want {
 					if m := strings.ReplaceAll(layout.format, "%s", rel); !strings.Contains(got, m) {
 						t.Errorf("%s does not mount %s read-only (want %q):\n%s", layout.file, rel, m, got)
+					}
+				}
+				for _, rel := range tt.mountPoints {
+					m := strings.ReplaceAll(strings.TrimSuffix(strings.TrimSuffix(layout.format, ",readonly"), "\n        read_only: true"), "%s", rel)
+					if i := strings.Index(got, m); i < 0 || strings.HasPrefix(got[i+len(m):], ",readonly") || strings.HasPrefix(got[i+len(m):], "\n        read_only") {
+						t.Errorf("%s does not make %s a writable mount point of its own (want %q)", layout.file, rel, m)
 					}
 				}
 				if n := len(workspaceReadOnly.FindAllString(got, -1)); n != len(tt.want)+1 { // + .devcontainer

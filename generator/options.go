@@ -119,6 +119,7 @@ type spec struct {
 	HasGit       bool
 	GitFile      bool           // .git is a file: a linked worktree
 	ReadOnly     []readOnlyPath // more workspace paths mounted read-only
+	MountPoints  []string       // folders above them, mount points of their own
 	HostArch     string
 	FirewallBin  string
 	Gateway      bool

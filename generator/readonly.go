@@ -109,3 +109,26 @@ func wrapComment(s string) string {
 	b.WriteString(line + "\n")
 	return b.String()
 }
+
+// mountPoints returns the folders between the workspace's top and each
+// read-only path that must be mount points of their own (writable, at the
+// same place), as .git is: root in the box could otherwise rename such a
+// folder, which carries the read-only mount inside along with it, and make
+// a new one at the old path, which host git would then read.
+func mountPoints(ro []readOnlyPath, hasGit bool) []string {
+	mounted := map[string]bool{".git": hasGit}
+	for _, r := range ro {
+		mounted[r.Rel] = true
+	}
+	var out []string
+	for _, r := range ro {
+		parts := strings.Split(r.Rel, "/")
+		for i := 1; i < len(parts); i++ {
+			if a := strings.Join(parts[:i], "/"); !mounted[a] {
+				mounted[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}

@@ -143,6 +143,12 @@ func (s *spec) devcontainerData() devcontainerData {
 	if s.HasGitConfig {
 		d.Mounts = append(d.Mounts, readOnly(".git/config", "Read-only: the agent cannot set core.hooksPath, core.fsmonitor or similar, which run programs on the host."))
 	}
+	for _, mp := range s.MountPoints {
+		d.Mounts = append(d.Mounts, mount{
+			Spec:    fmt.Sprintf("source=${localWorkspaceFolder}/%s,target=${containerWorkspaceFolder}/%s,type=bind", mp, mp),
+			Comment: "A mount point of its own, so that the agent cannot rename it with the read-only mount in it.",
+		})
+	}
 	for _, ro := range s.ReadOnly {
 		d.Mounts = append(d.Mounts, readOnly(ro.Rel, ro.Why))
 	}

@@ -50,7 +50,10 @@ var hostRoutes = []hostRoute{
 	},
 	{
 		name:  "alternates",
-		plant: []string{`echo /tmp/evil/objects > "$ws/.git/objects/info/alternates"`, `rm -rf "$ws/.git/objects/info"`, `mv "$ws/.git/objects/info" "$ws/.git/objects/info-old"`},
+		plant: []string{`echo /tmp/evil/objects > "$ws/.git/objects/info/alternates"`, `rm -rf "$ws/.git/objects/info"`, `mv "$ws/.git/objects/info" "$ws/.git/objects/info-old"`,
+			// The folder above: renaming it would carry the read-only
+			// mount along and leave the path free.
+			`mv "$ws/.git/objects" "$ws/.git/objects-old"`},
 	},
 	{
 		name: "nested repository with core.fsmonitor",

@@ -122,9 +122,27 @@ func protectedPaths(dir string, mounts []container.MountPoint) hostcheck.Protect
 			return hostcheck.Protected{}
 		}
 	}
+	// Only a read-only mount whose every folder above, up to the
+	// workspace's mount, is a mount point too: root in the box can rename
+	// any other folder, taking the mount inside along, and make a new one
+	// at the old path.
+	points := map[string]bool{}
+	for _, mp := range binds {
+		if rel, ok := under(ws, mp.Destination); ok {
+			points[rel] = true
+		}
+	}
 	prot := hostcheck.Protected{}
 	for _, mp := range binds {
-		if rel, ok := under(ws, mp.Destination); ok && ws != "" && !mp.RW && !hostcheck.Protected(exposed).Covers(rel) {
+		rel, ok := under(ws, mp.Destination)
+		if !ok || ws == "" || mp.RW || hostcheck.Protected(exposed).Covers(rel) {
+			continue
+		}
+		fixed := true
+		for a := path.Dir(rel); a != "."; a = path.Dir(a) {
+			fixed = fixed && points[a]
+		}
+		if fixed {
 			prot = append(prot, rel)
 		}
 	}

@@ -30,6 +30,7 @@ func TestProtectedPaths(t *testing.T) {
 		{"Docker Desktop's host paths", "/Users/u/ws", []container.MountPoint{
 			bind("/data", "/data", true),
 			bind("/host_mnt/Users/u/ws", "/workspaces/ws", true),
+			bind("/host_mnt/Users/u/ws/.git", "/workspaces/ws/.git", true),
 			bind("/host_mnt/Users/u/ws/.git/hooks", "/workspaces/ws/.git/hooks", false),
 			bind("/host_mnt/Users/u/ws/.vscode", "/workspaces/ws/.vscode", false),
 		}, []string{".git/hooks", ".vscode"}},
@@ -49,6 +50,14 @@ func TestProtectedPaths(t *testing.T) {
 			bind("/home/u/ws/.devcontainer", "/workspaces/ws/.devcontainer", false),
 			bind("/home/u/ws/.git", "/gitdir", true),
 		}, []string{".devcontainer"}},
+		{"a folder above a read-only mount is not a mount point", "/home/u/ws", []container.MountPoint{
+			bind("/home/u/ws", "/workspaces/ws", true),
+			bind("/home/u/ws/.git", "/workspaces/ws/.git", true),
+			bind("/home/u/ws/.git/objects/info", "/workspaces/ws/.git/objects/info", false), // .git/objects can be renamed
+			bind("/home/u/ws/third_party", "/workspaces/ws/third_party", true),
+			bind("/home/u/ws/third_party/x", "/workspaces/ws/third_party/x", true),
+			bind("/home/u/ws/third_party/x/.git", "/workspaces/ws/third_party/x/.git", false),
+		}, []string{"third_party/x/.git"}},
 		{"read-only workspace mount itself", "/home/u/ws", []container.MountPoint{
 			bind("/home/u/ws", "/workspaces/ws", false),
 		}, []string{}},
