@@ -49,7 +49,7 @@ var hostRoutes = []hostRoute{
 		undo:    `cd "$ws" && rm -rf evil .gitmodules .git/modules && git update-index --force-remove evil`,
 	},
 	{
-		name:  "alternates",
+		name: "alternates",
 		plant: []string{`echo /tmp/evil/objects > "$ws/.git/objects/info/alternates"`, `rm -rf "$ws/.git/objects/info"`, `mv "$ws/.git/objects/info" "$ws/.git/objects/info-old"`,
 			// The folder above: renaming it would carry the read-only
 			// mount along and leave the path free.
