@@ -39,8 +39,8 @@ func TestGitLayouts(t *testing.T) {
 			put(t, ws, "lib/.git", "gitdir: ../.git/modules/lib\n")
 			put(t, ws, ".husky/_/pre-commit", "")
 			put(t, ws, "third_party/x/.git/HEAD", "x")
-		}, want: []string{".git/hooks", ".git/config", ".vscode", ".git/objects/info", ".git/modules/lib/config", ".git/modules/lib/hooks", ".husky/_", "third_party/x/.git"},
-			mountPoints: []string{".git/objects", ".git/modules", ".git/modules/lib", ".husky", "third_party", "third_party/x"}},
+		}, want: []string{".git/hooks", ".git/config", ".vscode", ".git/objects/info", ".git/modules/lib/config", ".git/modules/lib/hooks", ".husky", "third_party/x/.git"},
+			mountPoints: []string{".git/objects", ".git/modules", ".git/modules/lib", "third_party", "third_party/x"}},
 		{name: "submodule config a symlink", setup: func(t *testing.T, ws string) {
 			put(t, ws, ".git/HEAD", "ref: refs/heads/main\n")
 			put(t, ws, ".git/modules/lib/HEAD", "x")

@@ -3,6 +3,7 @@ package generator
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -68,7 +69,7 @@ func readOnlyPaths(workspace string, hasGit, gitFile bool) []readOnlyPath {
 
 // hooksPathInTree returns core.hooksPath of .git/config when it names an
 // existing folder in the work tree other than .git/hooks, relative with
-// slashes; "" otherwise.
+// slashes (for husky's FOLDER/_, FOLDER); "" otherwise.
 func hooksPathInTree(workspace string) string {
 	hp := hostcheck.HooksPath(workspace)
 	if hp == "" || filepath.IsAbs(hp) || hp[0] == '~' {
@@ -80,6 +81,10 @@ func hooksPathInTree(workspace string) string {
 	}
 	if rel = filepath.ToSlash(rel); rel == ".git/hooks" {
 		return ""
+	}
+	if parent := path.Dir(rel); path.Base(rel) == "_" && parent != "." {
+		// husky 9: the hooks in .husky/_ run the scripts in .husky.
+		return parent
 	}
 	return rel
 }
