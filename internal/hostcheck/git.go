@@ -142,8 +142,8 @@ func checkGitDir(workspace, rel string, prot Protected) error {
 			return nil
 		}
 		abs := filepath.Join(workspace, filepath.FromSlash(p))
-		return planted(abs, "is read by host git and the box can write it; it was not there when devbox init ran "+
-			"(then it is mounted read-only). If you did not make it, remove it; if you did, run `devbox init --force`", inspectConfig(abs))
+		return planted(abs, "is read by host git and the box can write it: it is not mounted read-only in the box "+
+			"(it was not there when devbox init ran, or a folder above it is not a mount point of its own). If you did not make it, remove it; if you did, run `devbox init --force`", inspectConfig(abs))
 	}
 	if p := filepath.Join(dir, "commondir"); rel == ".git" && exists(p) && (prot == nil || !prot.Covers(".git/commondir")) {
 		return planted(p, "makes host git read its config and hooks from the folder it names; a repository's own .git has none. Remove it", "cat -v "+shellQuote(p))
