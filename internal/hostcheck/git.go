@@ -390,35 +390,14 @@ func checkHooksPath(workspace, home string, prot Protected) error {
 	return nil
 }
 
-type configLine struct {
-	value string
-	line  int
-}
-
 // configIncludes returns the path of every [include] and [includeIf "..."]
-// section of a git config file, as ConfigValue reads values.
-func configIncludes(data []byte) []configLine {
-	var out []configLine
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	in := false
-	for n := 1; sc.Scan(); n++ {
-		s := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(s, "[") {
-			end := strings.Index(s, "]")
-			if end < 0 {
-				continue
-			}
-			name := strings.ToLower(strings.TrimSpace(s[1:end]))
-			in = name == "include" || strings.HasPrefix(name, "includeif")
-			s = strings.TrimSpace(s[end+1:])
-		}
-		if !in {
-			continue
-		}
-		k, v, ok := strings.Cut(s, "=")
-		if ok && strings.EqualFold(strings.TrimSpace(k), "path") {
-			out = append(out, configLine{strings.Trim(strings.TrimSpace(v), `"`), n})
+// section of a git config file.
+func configIncludes(data []byte) []configEntry {
+	var out []configEntry
+	for _, e := range configEntries(data) {
+		name := strings.ToLower(e.section)
+		if (name == "include" || strings.HasPrefix(name, "includeif")) && strings.EqualFold(e.key, "path") {
+			out = append(out, e)
 		}
 	}
 	return out
@@ -458,9 +437,28 @@ func HooksPath(workspace string) string {
 // writes (sections, key = value, quotes, comments), not every corner of the
 // format: a value it cannot read is not found.
 func ConfigValue(data []byte, section, key string) (value string, line int, ok bool) {
+	for _, e := range configEntries(data) {
+		if strings.EqualFold(e.section, section) && strings.EqualFold(e.key, key) {
+			value, line, ok = e.value, e.line, true
+		}
+	}
+	return value, line, ok
+}
+
+// configEntry is one "key = value" of a git config file.
+type configEntry struct {
+	section    string // as written between the brackets, subsection included
+	key, value string
+	line       int
+}
+
+// configEntries reads a git config file as git writes it: sections, key =
+// value, quotes, comments; not every corner of the format.
+func configEntries(data []byte) []configEntry {
+	var out []configEntry
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	in := false
+	section := ""
 	for n := 1; sc.Scan(); n++ {
 		s := strings.TrimSpace(sc.Text())
 		if strings.HasPrefix(s, "[") {
@@ -468,23 +466,20 @@ func ConfigValue(data []byte, section, key string) (value string, line int, ok b
 			if end < 0 {
 				continue
 			}
-			in = strings.EqualFold(strings.TrimSpace(s[1:end]), section)
+			section = strings.TrimSpace(s[1:end])
 			s = strings.TrimSpace(s[end+1:]) // [core] hooksPath = x
 		}
-		if !in || s == "" || s[0] == '#' || s[0] == ';' {
+		if s == "" || s[0] == '#' || s[0] == ';' {
 			continue
 		}
 		k, v, _ := strings.Cut(s, "=")
-		if !strings.EqualFold(strings.TrimSpace(k), key) {
-			continue
-		}
 		v = strings.TrimSpace(v)
 		if i := strings.IndexAny(v, "#;"); i >= 0 && !strings.HasPrefix(v, `"`) {
 			v = strings.TrimSpace(v[:i])
 		}
-		value, line, ok = strings.Trim(v, `"`), n, true
+		out = append(out, configEntry{section: section, key: strings.TrimSpace(k), value: strings.Trim(v, `"`), line: n})
 	}
-	return value, line, ok
+	return out
 }
 
 // CheckVSCodeTasks refuses .vscode/tasks.json with a task that runs when
