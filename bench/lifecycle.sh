@@ -9,7 +9,8 @@
 # (integration/images/make-base.sh; nothing is pulled) with a stand-in for the
 # devbox-firewall feature that only writes the ready marker, and removes the
 # box, its image and the workspace afterwards. Set WS=DIR to use an existing
-# workspace instead (it is left as it was, box included).
+# workspace instead (it is left as it was, box included), TREE=N to give
+# the workspace N more folders (see below).
 set -euo pipefail
 n=${1:-30}
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,6 +41,15 @@ printf '#!/bin/sh\nmkdir -p /run/devbox\necho {} > /run/devbox/firewall.ready\n'
 chmod 755 /usr/local/sbin/init-firewall
 S
   chmod 755 "$WS/.devcontainer/devbox-firewall/install.sh"
+  # TREE=N: N folders of 10 files under node_modules, for the host check
+  # devbox runs before every exec (it reads every folder once, then only
+  # those whose ctime changed).
+  if [ -n "${TREE:-}" ]; then
+    for ((d = 0; d < TREE; d++)); do
+      mkdir -p "$WS/node_modules/p$((d / 10))/l$((d % 10))"
+      touch "$WS/node_modules/p$((d / 10))/l$((d % 10))/"f{0..9}.js
+    done
+  fi
 fi
 cleanup() {
   if [ "$own" = 1 ]; then

@@ -83,6 +83,14 @@ func composeProject(s *spec) *types.Project {
 	if s.HasGitConfig && !s.Volume {
 		dev.Volumes = append(dev.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: "../.git/config", Target: workspace + "/.git/config", ReadOnly: true})
 	}
+	for _, mp := range s.MountPoints {
+		// Mount points of their own: the agent cannot rename them with
+		// the read-only mounts in them.
+		dev.Volumes = append(dev.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: "../" + mp, Target: workspace + "/" + mp})
+	}
+	for _, ro := range s.ReadOnly {
+		dev.Volumes = append(dev.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: "../" + ro.Rel, Target: workspace + "/" + ro.Rel, ReadOnly: true})
+	}
 	p := &types.Project{
 		Services: types.Services{},
 		Networks: types.Networks{internalNetwork: types.NetworkConfig{Internal: true}},
@@ -262,9 +270,8 @@ func composeFile(s *spec) ([]byte, error) {
 			"# start clones the host's .git (mounted read-only, root only) into it. The host\n" +
 			"# never reads the box's files, .devcontainer/ included: `devbox diff` and\n" +
 			"# `devbox pull` bring its commits back as verified git objects.\n")
-	} else if !s.HasGit {
-		b.WriteString("# The workspace had no .git directory when devbox init ran, so .git/hooks and\n" +
-			"# .git/config are not mounted read-only: run `devbox init --force` after `git init`.\n")
+	} else if note := s.gitNote(); note != "" {
+		b.WriteString(wrapComment(note))
 	}
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)

@@ -65,8 +65,29 @@ func ownedKeys(compose bool) []struct {
 }
 
 // ownedEntry reports whether an entry of mounts or runArgs is one devbox
-// makes, so a regeneration replaces it instead of duplicating it.
-var ownedEntry = regexp.MustCompile(`^(source=devbox-|source=\$\{localWorkspaceFolder\}/(\.devcontainer|\.git|\.git/hooks|\.git/config),)|^no-new-privileges$|` + devboxRunArg.String())
+// makes, so a regeneration replaces it instead of duplicating it: a volume
+// of devbox's, a workspace path mounted at the same place in the box (read-only,
+// or a mount point of its own like .git), or a runArgs entry of one of
+// init's flags.
+var ownedEntry entryMatcher
+
+type entryMatcher struct{}
+
+var ownedEntryRE = regexp.MustCompile(`^(source=devbox-|source=\$\{localWorkspaceFolder\}/\.git,)|^no-new-privileges$|` + devboxRunArg.String())
+
+// MatchString reports whether s is an entry devbox makes.
+func (entryMatcher) MatchString(s string) bool {
+	if ownedEntryRE.MatchString(s) {
+		return true
+	}
+	rest, ok := strings.CutPrefix(s, "source=${localWorkspaceFolder}/")
+	if !ok {
+		return false
+	}
+	src, rest, _ := strings.Cut(rest, ",")
+	rest, _ = strings.CutSuffix(rest, ",readonly")
+	return rest == "target=${containerWorkspaceFolder}/"+src+",type=bind"
+}
 
 // parseDevcontainer parses devcontainer.json (HuJSON), reporting errors as
 // file:line:col.
@@ -282,11 +303,14 @@ func (p *patch) editKey(dst, src *hujson.Object, prefix, key string, rule editRu
 		}
 		for _, m := range wobj.Members {
 			name := literalString(m.Name)
-			sub := replaceValue
-			if _, isObj := m.Value.Value.(*hujson.Object); isObj && key == "customizations" {
-				sub = ownMembers // customizations.vscode: keep the user's settings
-			} else if strings.HasPrefix(path, "/customizations") {
-				sub = unionStrings // customizations.vscode.extensions: keep the user's
+			sub := replaceValue // features' options, devbox's VS Code settings
+			if key == "customizations" || strings.HasPrefix(path, "/customizations") {
+				switch m.Value.Value.(type) {
+				case *hujson.Object:
+					sub = ownMembers // customizations.vscode(.settings): keep the user's members
+				case *hujson.Array:
+					sub = unionStrings // customizations.vscode.extensions: keep the user's
+				}
 			}
 			p.editKey(hobj, wobj, path, name, sub)
 		}

@@ -134,6 +134,9 @@ func Generate(o Options) (*Result, error) {
 	if err := hostcheck.CheckMountSources(s.Workspace); err != nil {
 		return nil, inputErrorf("%v", err)
 	}
+	if err := hostcheck.CheckCase(s.Workspace); err != nil {
+		return nil, inputErrorf("%v", err)
+	}
 	dir := filepath.Join(s.Workspace, DirName)
 	path := filepath.Join(dir, "devcontainer.json")
 	var existing []byte
@@ -160,6 +163,25 @@ func Generate(o Options) (*Result, error) {
 	if s.Volume && !s.HasGit {
 		return nil, inputErrorf("--workspace volume: %s has no .git directory to clone the box's workspace from: run `git init` and commit first "+
 			"(a .git file, as in a linked worktree or a submodule, is not supported)", s.Workspace)
+	}
+	s.GitFile = isFile(filepath.Join(s.Workspace, ".git"))
+	if s.GitFile && !s.Volume {
+		if _, err := hostcheck.ReadGitFile(filepath.Join(s.Workspace, ".git")); err != nil {
+			return nil, inputErrorf("%v", err)
+		}
+	}
+	if !s.Volume { // a volume workspace mounts nothing of the host's folder into the work tree
+		s.ReadOnly = readOnlyPaths(s.Workspace, s.HasGit, s.GitFile)
+		s.MountPoints = mountPoints(s.ReadOnly, s.HasGit)
+	}
+	mounted := slices.Clone(s.MountPoints)
+	for _, r := range s.ReadOnly {
+		mounted = append(mounted, r.Rel)
+	}
+	for _, rel := range mounted {
+		if fi, err := os.Lstat(filepath.Join(s.Workspace, filepath.FromSlash(rel))); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, inputErrorf("%s is a symlink: devbox would mount it into the box, and Docker would mount whatever it points to on this machine; replace it with the real folder or file", filepath.Join(s.Workspace, filepath.FromSlash(rel)))
+		}
 	}
 
 	files, err := s.render()
@@ -234,6 +256,9 @@ func Init(o Options) (*Result, error) {
 		return r, printFiles(out, r)
 	}
 	if err := writeAll(r.Dir, r.Files, r.Removed); err != nil {
+		return nil, err
+	}
+	if err := MakeVSCodeDir(filepath.Dir(r.Dir)); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -129,8 +129,10 @@ func hashTree(t *testing.T, dir string) string {
 // gitInit makes dir a git repository, as most workspaces are.
 func gitInit(t *testing.T, dir string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Join(dir, ".git", "hooks"), 0o755); err != nil {
-		t.Fatal(err)
+	for _, sub := range []string{"hooks", "objects/info"} { // as git init leaves them
+		if err := os.MkdirAll(filepath.Join(dir, ".git", sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, ".git", "config"), []byte("[core]\n\trepositoryformatversion = 0\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -130,6 +130,9 @@ type spec struct {
 	HasGitHooks  bool
 	HasGitConfig bool
 	HasGit       bool
+	GitFile      bool           // .git is a file: a linked worktree
+	ReadOnly     []readOnlyPath // more workspace paths mounted read-only
+	MountPoints  []string       // folders above them, mount points of their own
 	HostArch     string
 	FirewallBin  string
 	Gateway      bool

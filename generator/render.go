@@ -92,8 +92,20 @@ type devcontainerData struct {
 	Sudo            bool
 }
 
-// noGitNote explains a missing protection instead of silently leaving it out.
-const noGitNote = "No .git directory when devbox init ran, so .git/hooks and .git/config are not mounted read-only; run `devbox init --force` after `git init`."
+// gitNote explains a missing protection instead of silently leaving it
+// out; "" when .git is a folder.
+func (s *spec) gitNote() string {
+	switch {
+	case s.HasGit:
+		return ""
+	case s.GitFile:
+		return "A linked worktree: .git is a file, mounted read-only, naming a git folder in the main repository, outside the workspace. " +
+			"Its config and hooks are out of the box's reach, and git in the box does not work here (that folder is not in the box)."
+	default:
+		return "No .git directory when devbox init ran, so .git/hooks and .git/config are not mounted read-only; run `devbox init --force` after `git init` " +
+			"(until then devbox exec and up refuse a .git the box could write)."
+	}
+}
 
 func (s *spec) devcontainerData() devcontainerData {
 	d := devcontainerData{
@@ -105,8 +117,8 @@ func (s *spec) devcontainerData() devcontainerData {
 	if d.Extensions == nil {
 		d.Extensions = []string{}
 	}
-	if !s.HasGit && !s.Volume {
-		d.NoGitNote = noGitNote
+	if !s.Volume {
+		d.NoGitNote = s.gitNote()
 	}
 	if d.Compose {
 		return d // mounts and limits are in compose.yaml
@@ -135,6 +147,15 @@ func (s *spec) devcontainerData() devcontainerData {
 	}
 	if s.HasGitConfig {
 		d.Mounts = append(d.Mounts, readOnly(".git/config", "Read-only: the agent cannot set core.hooksPath, core.fsmonitor or similar, which run programs on the host."))
+	}
+	for _, mp := range s.MountPoints {
+		d.Mounts = append(d.Mounts, mount{
+			Spec:    fmt.Sprintf("source=${localWorkspaceFolder}/%s,target=${containerWorkspaceFolder}/%s,type=bind", mp, mp),
+			Comment: "A mount point of its own, so that the agent cannot rename it with the read-only mount in it.",
+		})
+	}
+	for _, ro := range s.ReadOnly {
+		d.Mounts = append(d.Mounts, readOnly(ro.Rel, ro.Why))
 	}
 	for _, kv := range s.Sysctls {
 		d.RunArgs = append(d.RunArgs, "--sysctl="+kv.Key+"="+kv.Value)

@@ -2,6 +2,8 @@ package integration
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -213,7 +215,17 @@ func testRestart(t *testing.T, w *workspace, kind boxKind) {
 	}{
 		{"docker restart", func(t *testing.T) { docker(t, "restart", w.devContainer(t)) }},
 		{"devbox stop and start", func(t *testing.T) {
-			w.mustDevbox(t, "stop")
+			// The agent leaves a nested repository as its session ends:
+			// stop stops the box, then refuses, naming it.
+			nested := filepath.Join(w.dir, "vendor-late", ".git")
+			docker(t, "exec", "-u", "root", w.devContainer(t), "mkdir", "-p", "/workspaces/"+filepath.Base(w.dir)+"/vendor-late/.git")
+			res, err := w.devbox("stop")
+			if err == nil || !strings.Contains(combined(res), nested) {
+				t.Errorf("devbox stop after a plant: %v, want a refusal naming %s:\n%s", err, nested, combined(res))
+			}
+			if err := os.RemoveAll(filepath.Dir(nested)); err != nil {
+				t.Fatal(err)
+			}
 			if out := docker(t, "ps", "-q", "--filter", "label=devcontainer.local_folder="+w.dir); out != "" {
 				t.Fatalf("after devbox stop, the dev container still runs: %s", out)
 			}

@@ -37,6 +37,7 @@ func testRedTeam(t *testing.T, w *workspace, kind boxKind) {
 	})
 	if !kind.volume { // a volume workspace mounts nothing of the host's folder
 		t.Run("mount points cannot be renamed", func(t *testing.T) { testMountPointsStay(t, w, asRoot) })
+		t.Run("host git runs nothing the agent planted", func(t *testing.T) { testHostGit(t, w) })
 	}
 	t.Run("root holds no network capability", func(t *testing.T) {
 		out, code := asRoot("sh", "-c", "grep ^CapEff: /proc/self/status")

@@ -26,10 +26,12 @@ type DoctorOptions struct {
 
 // Check is one finding of the doctor.
 type Check struct {
-	Name   string // engine, compose, cli, firewall
-	OK     bool
-	Detail string // what was found
-	Fix    string // the exact fix when not OK
+	Name string // engine, compose, cli, firewall
+	OK   bool
+	// Warning: OK, but something to change (the fix says what).
+	Warning bool
+	Detail  string // what was found
+	Fix     string // the exact fix when not OK
 }
 
 // DoctorReport is what `devbox doctor` found, one Check per thing devbox
@@ -72,6 +74,7 @@ func (m *Manager) Doctor(ctx context.Context, opts DoctorOptions) DoctorReport {
 	if eng != nil {
 		checks = append(checks, m.checkKernel(ctx, eng, opts))
 	}
+	checks = append(checks, m.checkVSCode()...)
 	return DoctorReport{Checks: checks}
 }
 

@@ -50,6 +50,21 @@ func (m *Manager) Down(ctx context.Context, opts DownOptions) (*DownResult, erro
 	}
 	defer eng.Close()
 	res := &DownResult{Workspace: ws.Dir}
+	var mounts []container.MountPoint
+	if box != nil {
+		mounts = box.Dev.Mounts
+	}
+	res, err = m.down(ctx, eng, ws, box, opts, res)
+	if err != nil {
+		return res, err
+	}
+	// After: what the box left for host git must not wait for the next
+	// command to be noticed.
+	return res, m.checkHost(ws.Dir, mounts)
+}
+
+func (m *Manager) down(ctx context.Context, eng Engine, ws Workspace, box *Box, opts DownOptions, res *DownResult) (*DownResult, error) {
+	var err error
 	var vols []string
 	if box == nil {
 		// dev removed by hand: its project's gateway and services remain.

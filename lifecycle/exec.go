@@ -60,7 +60,15 @@ func (m *Manager) exec(ctx context.Context, dir, user string, cmd func(*target) 
 	if err != nil {
 		return -1, err
 	}
+	// The host check reads the workspace while the engine works: it must
+	// pass before the process starts (process.Ready), not before the
+	// firewall check and the exec's creation.
+	checked := make(chan error, 1)
+	go func() { checked <- m.checkHost(ws.Dir, t.Inspect.Mounts) }()
 	if err := m.checkFirewall(ctx, eng, t); err != nil {
+		if herr := <-checked; herr != nil {
+			return -1, herr
+		}
 		return -1, err
 	}
 	env := t.State.Env
@@ -80,6 +88,7 @@ func (m *Manager) exec(ctx context.Context, dir, user string, cmd func(*target) 
 		User: user, WorkingDir: t.State.RemoteWorkspaceFolder,
 		Env: append(append([]string(nil), env...), execIDVar+"="+id),
 		Cmd: cmd(t), Stdin: m.In, Stdout: m.Out, Stderr: m.Err,
+		Ready: func() error { return <-checked },
 	}
 	// The exec outlives a cancelled ctx: signals are forwarded instead.
 	runCtx := context.WithoutCancel(ctx)

@@ -27,6 +27,9 @@ type process struct {
 	Stderr     io.Writer
 	// Started, when set, receives the exec ID once the process runs.
 	Started func(execID string)
+	// Ready, when set, is waited for after the exec is created and before
+	// it starts: an error from it ends run without starting anything.
+	Ready func() error
 }
 
 // ContainerGoneError says the container went away while a command ran.
@@ -55,6 +58,11 @@ func run(ctx context.Context, eng Engine, id string, p process) (int, error) {
 	})
 	if err != nil {
 		return -1, execError(ctx, eng, id, fmt.Errorf("create exec in %s: %w", shortID(id), err))
+	}
+	if p.Ready != nil {
+		if err := p.Ready(); err != nil {
+			return -1, err // a created exec that never starts runs nothing
+		}
 	}
 	att, err := eng.ExecAttach(ctx, created.ID, client.ExecAttachOptions{TTY: p.TTY, ConsoleSize: size})
 	if err != nil {

@@ -6,8 +6,6 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
-
-	"github.com/devbox-sandbox/devbox/internal/hostcheck"
 )
 
 // StopOptions names the workspace whose box `devbox stop` stops.
@@ -48,7 +46,9 @@ func (m *Manager) Stop(ctx context.Context, opts StopOptions) (*StopResult, erro
 		}
 		res.Stopped = append(res.Stopped, containerResource(c))
 	}
-	return res, nil
+	// After: what the box left for host git must not wait for the next
+	// command to be noticed.
+	return res, m.checkHost(box.Workspace, box.Dev.Mounts)
 }
 
 // Start starts the workspace's stopped box and returns once its firewall
@@ -64,7 +64,7 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*StartResult, e
 	}
 	defer eng.Close()
 	// Docker resolves bind-mount sources again at every start.
-	if err := hostcheck.CheckMountSources(box.Workspace); err != nil {
+	if err := m.checkHost(box.Workspace, box.Dev.Mounts); err != nil {
 		return nil, err
 	}
 	for _, c := range box.Services {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/devbox-sandbox/devbox/generator"
 	"github.com/devbox-sandbox/devbox/internal/contract"
 	"github.com/devbox-sandbox/devbox/internal/runner"
 )
@@ -94,6 +95,12 @@ func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 		return nil, err
 	}
 	defer eng.Close()
+	if err := m.checkBoxHost(ctx, eng, ws); err != nil {
+		return nil, err
+	}
+	if err := generator.MakeVSCodeDir(ws.Dir); err != nil {
+		return nil, err
+	}
 	if !opts.Rebuild && !opts.NoCache {
 		res, err := m.upFast(ctx, eng, ws)
 		if err == nil && res != nil && res.ConfigChanged {

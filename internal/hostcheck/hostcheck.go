@@ -1,11 +1,16 @@
 // Package hostcheck refuses host files that the agent can plant from inside
-// the box and that the host would act on the next time a box is made or
-// started: a symlink where devbox bind-mounts a path read-only (Docker
-// follows it on the host, so the box would get whatever it points to), and
-// COMPOSE_* settings in the workspace's .env (they choose the compose
-// project, and with it another box's volumes and networks).
+// the box and that the host would act on: a symlink where devbox
+// bind-mounts a path read-only (Docker follows it on the host, so the box
+// would get whatever it points to); COMPOSE_* settings in the workspace's
+// .env (they choose the compose project, and with it another box's volumes
+// and networks); what host git reads as configuration, hooks or object
+// stores from a place the box can write (CheckGit); a VS Code task that runs
+// when the folder is opened (CheckVSCodeTasks); and, on case-insensitive
+// file systems, a second spelling of a protected name (CheckCase).
 //
-// It reads only; it runs nothing and changes nothing.
+// It reads only: it runs nothing (no git: running host git on a planted
+// configuration is the attack) and changes nothing but the TreeCache it is
+// given. Its errors name the file and the command to inspect it.
 package hostcheck
 
 import (
@@ -20,7 +25,7 @@ import (
 
 // MountSources are the workspace paths devbox bind-mounts into the box
 // read-only, relative to the workspace, with the folder holding them.
-var MountSources = []string{".devcontainer", ".git", ".git/hooks", ".git/config"}
+var MountSources = []string{".devcontainer", ".vscode", ".git", ".git/hooks", ".git/config"}
 
 // PlantedError names a host path the box could have planted, and why it is
 // refused.
@@ -45,8 +50,8 @@ func CheckMountSources(workspace string) error {
 		p := filepath.Join(workspace, filepath.FromSlash(rel))
 		fi, err := os.Lstat(p)
 		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			continue
+		case errors.Is(err, fs.ErrNotExist) || err != nil && !isDir(filepath.Dir(p)):
+			continue // .git/hooks of a .git file: nothing to mount
 		case err != nil:
 			return fmt.Errorf("check %s: %w", p, err)
 		case fi.Mode()&fs.ModeSymlink != 0:
@@ -108,4 +113,9 @@ func splitLines(text string) []string {
 		}
 	}
 	return append(lines, text[start:])
+}
+
+func isDir(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.IsDir()
 }

@@ -362,3 +362,40 @@ func plantSymlink(t *testing.T, target, link string) {
 		t.Fatal(err)
 	}
 }
+
+// TestPlantedForHostGit: what the box plants for host git is refused by
+// exec and shell before anything runs in the box, and by stop and down after
+// they have done their work, naming the file.
+func TestPlantedForHostGit(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cmd  func(Env, *lifecycle.Manager) *cli.Command
+		args []string
+		code int                 // exec and shell exit 125 on devbox's own errors, as docker exec does
+		ran  func(w *world) bool // whether the command did its work
+	}{
+		{"exec", execCmd, []string{"exec", "--", "true"}, 125, func(w *world) bool { return w.attached }},
+		{"shell", shellCmd, []string{"shell"}, 125, func(w *world) bool { return w.attached }},
+		{"stop", stopCmd, []string{"stop"}, 1, func(w *world) bool { return !w.isRunning(boxID) }},
+		{"down", downCmd, []string{"down"}, 1, func(w *world) bool { return strings.Contains(w.out.String(), "removed container") }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, true)
+			attach := w.eng.ExecAttachFunc
+			w.eng.ExecAttachFunc = func(ctx context.Context, id string, o client.ExecAttachOptions) (client.ExecAttachResult, error) {
+				w.attached = w.attached || id != "probe" // attaching starts the exec
+				return attach(ctx, id, o)
+			}
+			writeFile(t, filepath.Join(w.ws, ".git", "HEAD"), "ref: refs/heads/main\n")
+			writeFile(t, filepath.Join(w.ws, ".git", "commondir"), "../.evil\n")
+			code := w.run(tt.cmd, append(tt.args[:1], append([]string{"-w", w.ws}, tt.args[1:]...)...)...)
+			want := filepath.Join(w.ws, ".git", "commondir") + ": makes host git read its config"
+			if code != tt.code || !strings.Contains(w.err.String(), want) || !strings.Contains(w.err.String(), "cat -v") {
+				t.Fatalf("exit %d, stderr %q; want %d and %q with the command to inspect it", code, w.err.String(), tt.code, want)
+			}
+			if ran := tt.ran(w); ran != (tt.name == "stop" || tt.name == "down") {
+				t.Errorf("%s did its work: %v", tt.name, ran)
+			}
+		})
+	}
+}

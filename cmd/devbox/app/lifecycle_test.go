@@ -43,13 +43,14 @@ var started = time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC)
 // world is a workspace, a state directory, a fake engine with one running
 // box for the workspace, and a fake runner.
 type world struct {
-	t      *testing.T
-	ws     string
-	state  string
-	eng    *lifecycletest.Engine
-	runner *fakeRunner
-	out    bytes.Buffer
-	err    bytes.Buffer
+	attached bool // an exec other than the environment probe was started
+	t        *testing.T
+	ws       string
+	state    string
+	eng      *lifecycletest.Engine
+	runner   *fakeRunner
+	out      bytes.Buffer
+	err      bytes.Buffer
 	// Knobs the default fake engine reads.
 	running     bool
 	boxes       []container.Summary

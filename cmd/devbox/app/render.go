@@ -102,15 +102,19 @@ func dash(s string) string {
 	return s
 }
 
-// renderDoctor prints one line per check, and the fix under each failed one.
+// renderDoctor prints one line per check, and the fix under each failed
+// one or warning.
 func renderDoctor(w io.Writer, r lifecycle.DoctorReport) {
 	for _, c := range r.Checks {
 		mark := "ok  "
-		if !c.OK {
+		switch {
+		case !c.OK:
 			mark = "FAIL"
+		case c.Warning:
+			mark = "warn"
 		}
 		fmt.Fprintf(w, "%s %-9s %s\n", mark, c.Name, c.Detail)
-		if !c.OK && c.Fix != "" {
+		if (!c.OK || c.Warning) && c.Fix != "" {
 			fmt.Fprintf(w, "     fix: %s\n", strings.ReplaceAll(c.Fix, "\n", "\n     "))
 		}
 	}
