@@ -103,10 +103,14 @@ func (m *Manager) ChangePolicy(ctx context.Context, dir string, edit func() (boo
 	if err != nil || !changed {
 		return nil, err
 	}
-	res, err := m.ReloadPolicy(ctx, dir)
-	if res != nil {
-		res.Untrusted = !recorded
+	if !recorded {
+		// The gateway would apply the whole file, with what nobody
+		// accepted (a change the agent got in through git) beside the
+		// user's entry.
+		return &PolicyResult{Untrusted: true, NotLive: "the configuration holds changes nobody accepted: review them with `devbox trust -w " +
+			ws.Dir + "`, then apply with `devbox policy reload -w " + ws.Dir + "`"}, nil
 	}
+	res, err := m.ReloadPolicy(ctx, dir)
 	if err != nil || res.Live == nil {
 		return res, err
 	}
@@ -127,6 +131,15 @@ func (m *Manager) ChangePolicy(ctx context.Context, dir string, edit func() (boo
 // ReloadPolicy has the running gateway apply firewall.jsonc as it is now.
 func (m *Manager) ReloadPolicy(ctx context.Context, dir string) (*PolicyResult, error) {
 	start := time.Now()
+	ws, err := workspaceAt(dir)
+	if err != nil {
+		return nil, err
+	}
+	// Only what the user accepted: firewall.jsonc may have changed through
+	// git (a checkout of the agent's commit) since.
+	if err := m.checkTrusted(ws); err != nil {
+		return nil, err
+	}
 	resp, err := m.ControlGateway(ctx, dir, control.VerbReload)
 	switch {
 	case notRunning(err):

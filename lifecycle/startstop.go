@@ -67,6 +67,12 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*StartResult, e
 	if err := m.checkHost(box.Workspace, box.Dev.Mounts); err != nil {
 		return nil, err
 	}
+	// The gateway reads firewall.jsonc at every start: only as accepted.
+	if ws, err := workspaceAt(opts.Workspace); err != nil {
+		return nil, err
+	} else if err := m.checkTrusted(ws); err != nil {
+		return nil, err
+	}
 	for _, c := range box.Services {
 		if err := startContainer(ctx, eng, c); err != nil {
 			return nil, err

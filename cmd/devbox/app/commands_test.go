@@ -272,6 +272,23 @@ func TestStopStart(t *testing.T) {
 	w.golden("stop-start", 0)
 }
 
+// TestStartUntrusted: the gateway reads firewall.jsonc at every start, so
+// start refuses a configuration changed since it was trusted (a checkout
+// of the agent's commit) before it starts anything.
+func TestStartUntrusted(t *testing.T) {
+	w := newWorld(t, true)
+	w.running = false
+	started := false
+	w.eng.ContainerStartFunc = func(context.Context, string, client.ContainerStartOptions) (client.ContainerStartResult, error) {
+		started = true
+		return client.ContainerStartResult{}, nil
+	}
+	writeFile(t, filepath.Join(w.ws, ".devcontainer", "firewall.jsonc"), `{"cidrs": ["0.0.0.0/0"]}`)
+	if code := w.run(startCmd, "start", "-w", w.ws); code == 0 || started || !strings.Contains(w.err.String(), "devbox trust -w "+w.ws) {
+		t.Errorf("start of an untrusted configuration: exit %d, started %v, stderr %q", code, started, w.err.String())
+	}
+}
+
 func TestResetNeedsYesOffTerminal(t *testing.T) {
 	w := newWorld(t, true)
 	code := w.run(resetCmd, "reset", "-w", w.ws)

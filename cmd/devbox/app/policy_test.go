@@ -34,6 +34,7 @@ func TestAllowLive(t *testing.T) {
 	w.withGateway()
 	path := filepath.Join(w.ws, ".devcontainer", "firewall.jsonc")
 	writeFile(t, path, testAllowlist)
+	w.trust()
 	w.execOut = `{"ok":true,"changes":["+ allow sibling.example.org:22"],"tookMs":3.2}` + "\n"
 	code := w.run(allowCmd, "allow", "-w", w.ws, "sibling.example.org:22")
 	if want := []string{contract.FirewallBinary, "ctl", "--json", "reload"}; !slices.Equal(w.lastExec.Cmd, want) || w.lastExec.User != "root" {
@@ -47,11 +48,36 @@ func TestAllowLive(t *testing.T) {
 	w.golden("allow-live", code)
 }
 
+// TestAllowUntrusted: a firewall.jsonc with changes nobody accepted (the
+// agent's, through git) is edited but not applied live, where the gateway
+// would take the whole file; the output says how to review it.
+func TestAllowUntrusted(t *testing.T) {
+	w := newWorld(t, true)
+	w.withGateway()
+	path := filepath.Join(w.ws, ".devcontainer", "firewall.jsonc")
+	writeFile(t, path, testAllowlist) // changed since trusted
+	code := w.run(allowCmd, "allow", "-w", w.ws, "sibling.example.org:22")
+	if w.lastExec.Cmd != nil {
+		t.Errorf("asked the gateway %q with an untrusted configuration", w.lastExec.Cmd)
+	}
+	if data, _ := os.ReadFile(path); !strings.Contains(string(data), `"sibling.example.org:22"`) {
+		t.Errorf("firewall.jsonc not edited:\n%s", data)
+	}
+	if code != 0 || !strings.Contains(w.out.String(), "devbox trust -w "+w.ws) || !strings.Contains(w.out.String(), "devbox policy reload -w "+w.ws) {
+		t.Errorf("exit %d, stdout %q: want the edit kept, not applied, and the way to review and apply it", code, w.out.String())
+	}
+	w.err.Reset()
+	if code := w.run(policyCmd, "policy", "reload", "-w", w.ws); code == 0 || !strings.Contains(w.err.String(), "devbox trust -w "+w.ws) || w.lastExec.Cmd != nil {
+		t.Errorf("policy reload of an untrusted configuration: exit %d, stderr %q, ran %q", code, w.err.String(), w.lastExec.Cmd)
+	}
+}
+
 func TestAllowWithoutBox(t *testing.T) {
 	w := newWorld(t, true)
 	w.boxes = nil
 	path := filepath.Join(w.ws, ".devcontainer", "firewall.jsonc")
 	writeFile(t, path, testAllowlist)
+	w.trust()
 	code := w.run(denyCmd, "deny", "-w", w.ws, "api.example.com")
 	data, _ := os.ReadFile(path)
 	if strings.Contains(string(data), `"domains": ["api.example.com"]`) || !strings.Contains(string(data), `"deny"`) {
