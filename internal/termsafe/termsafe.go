@@ -9,6 +9,7 @@ package termsafe
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -73,7 +74,7 @@ func invisible(r rune) bool {
 		0xe0000 <= r && r <= 0xe007f: // tags
 		return true
 	}
-	return false
+	return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) // any other format character or separator
 }
 
 // Truncate shortens an escaped s to at most n runes, keeping its start and

@@ -22,6 +22,7 @@ func TestEscape(t *testing.T) {
 		{"line separator", "a\u2028b", `a\u{2028}b`},
 		{"BOM", "\ufeffa", `\u{feff}a`},
 		{"tag character", "a\U000e0041", `a\u{e0041}`},
+		{"other format character", "a\u0600b", `a\u{0600}b`},
 		{"backslash doubled", `a\x1b`, `a\\x1b`},
 		{"printable unicode kept", "bücher.example", "bücher.example"},
 	} {

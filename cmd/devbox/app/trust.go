@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/devbox-sandbox/devbox/internal/termsafe"
 	"github.com/devbox-sandbox/devbox/lifecycle"
 )
 
@@ -64,16 +63,16 @@ func trustCommand(env Env, m *lifecycle.Manager) *cli.Command {
 // control characters could rewrite the terminal to hide a line.
 func renderTrustReview(w io.Writer, r *lifecycle.TrustReview) {
 	if !r.Recorded {
-		fmt.Fprintf(w, "devbox has no record of %s: every file of its configuration is new.\n", escapeControl(r.Workspace))
+		fmt.Fprintf(w, "devbox has no record of %s: every file of its configuration is new.\n", termsafe.Escape(r.Workspace))
 	}
 	for _, c := range r.Changes {
 		switch {
 		case c.Old == nil:
-			fmt.Fprintf(w, "added %s (%s)\n", escapeControl(c.Path), c.New.Mode)
+			fmt.Fprintf(w, "added %s (%s)\n", termsafe.Escape(c.Path), c.New.Mode)
 		case c.New == nil:
-			fmt.Fprintf(w, "removed %s\n", escapeControl(c.Path))
+			fmt.Fprintf(w, "removed %s\n", termsafe.Escape(c.Path))
 		default:
-			fmt.Fprintf(w, "changed %s", escapeControl(c.Path))
+			fmt.Fprintf(w, "changed %s", termsafe.Escape(c.Path))
 			if c.Old.Mode != c.New.Mode {
 				fmt.Fprintf(w, " (mode %s -> %s)", c.Old.Mode, c.New.Mode)
 			}
@@ -87,7 +86,7 @@ func renderTrustReview(w io.Writer, r *lifecycle.TrustReview) {
 			fmt.Fprintln(w, "  (the earlier content was not kept: all of it shown)")
 		}
 		for _, l := range c.Lines() {
-			fmt.Fprintf(w, "  %c %s\n", l.Op, escapeControl(l.Text))
+			fmt.Fprintf(w, "  %c %s\n", l.Op, termsafe.Escape(l.Text))
 		}
 	}
 	if r.ComposeProject != "" {
@@ -102,29 +101,6 @@ func renderTrustReview(w io.Writer, r *lifecycle.TrustReview) {
 		if s.Refused != "" {
 			line += "   REFUSED by up: " + s.Refused
 		}
-		fmt.Fprintln(w, escapeControl(line))
+		fmt.Fprintln(w, termsafe.Escape(line))
 	}
-}
-
-// escapeControl shows control characters, the Unicode format characters
-// that reorder or hide text (bidirectional overrides, zero-width and tag
-// characters), line separators and invalid UTF-8 as escapes, so a line cannot rewrite or hide
-// what the terminal shows.
-func escapeControl(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\t': // moves the cursor on, hides nothing
-			b.WriteRune(r)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || r == utf8.RuneError:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }

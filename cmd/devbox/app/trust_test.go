@@ -9,25 +9,6 @@ import (
 	"github.com/moby/moby/client"
 )
 
-func TestEscapeControl(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain \"text\" é 日本":         "plain \"text\" é 日本",
-		"a\x1b[2Kb":                   `a\x1b[2Kb`,
-		"cr\rover":                    `cr\rover`,
-		"tab\there":                   "tab\there",
-		"bidi \u202eevil\u202c":       `bidi \u202eevil\u202c`,
-		"zero\u200bwidth, bom \ufeff": `zero\u200bwidth, bom \ufeff`,
-		"c1 \u009b2J, del \x7f":       `c1 \u009b2J, del \x7f`,
-		"line\u2028sep":               `line\u2028sep`,
-		"tag \U000E0041 invalid \xff": `tag \ue0041 invalid \ufffd`,
-		"newline\nin a path":          `newline\x0ain a path`,
-	} {
-		if got := escapeControl(in); got != want {
-			t.Errorf("escapeControl(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestTrustCommand: off a terminal, trust shows the change and refuses
 // without --yes, naming the command; with --yes it records, and up runs.
 func TestTrustCommand(t *testing.T) {
