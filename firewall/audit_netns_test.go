@@ -252,6 +252,26 @@ func TestIntegrationNetnsSuggestReplayAudit(t *testing.T) {
 	if !slices.Contains(entries, "sibling.test:80") {
 		t.Fatalf("suggested %q, want sibling.test:80; notes %q", entries, notes)
 	}
+	// The log marks the answer audit mode gave, and records audit mode's
+	// start and end (the live policy writes into the same log).
+	var answered, started, ended bool
+	logPath := filepath.Join(l.dir, "audit", filepath.Base(contract.AuditLog))
+	if err := audit.Read(logPath, audit.Filter{}, func(r audit.Record) error {
+		switch {
+		case r.Kind == audit.KindDNS && r.Name == "sibling.test" && r.Allowed:
+			answered = answered || r.Audit && r.Rule == audit.AuditRule
+		case r.Kind == audit.KindAudit && r.Action == "start":
+			started = true
+		case r.Kind == audit.KindAudit && r.Action == "end":
+			ended = true
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !answered || !started || !ended {
+		t.Errorf("audit log: sibling.test answered in audit mode %v, audit start %v, end %v", answered, started, ended)
+	}
 	// The refused run before audit mode is in the log too, on the same name.
 	for _, e := range entries {
 		if e != "sibling.test:80" {
