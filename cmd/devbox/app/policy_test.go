@@ -148,3 +148,28 @@ func TestUpAuditRefusesBadDurations(t *testing.T) {
 		}
 	}
 }
+
+// TestAllowSymlink: a firewall.jsonc that is a symlink (a checkout can make
+// one) is refused, and what it points to is neither read into the file nor
+// changed.
+func TestAllowSymlink(t *testing.T) {
+	w := newWorld(t, true)
+	w.withGateway()
+	target := filepath.Join(t.TempDir(), "secret")
+	writeFile(t, target, testAllowlist)
+	path := filepath.Join(w.ws, ".devcontainer", "firewall.jsonc")
+	os.Remove(path)
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	code := w.run(allowCmd, "allow", "-w", w.ws, "sibling.example.org:22")
+	if data, _ := os.ReadFile(target); string(data) != testAllowlist {
+		t.Errorf("the symlink's target changed:\n%s", data)
+	}
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("firewall.jsonc is no longer the symlink: %v", err)
+	}
+	if code == 0 || w.lastExec.Cmd != nil || !strings.Contains(w.err.String(), "symlink") {
+		t.Errorf("allow through a symlinked firewall.jsonc: exit %d, ran %q, stderr %q", code, w.lastExec.Cmd, w.err.String())
+	}
+}
